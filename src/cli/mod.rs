@@ -1,0 +1,102 @@
+//! Command-line interface. The only place that prints or knows exit codes:
+//! 0 success, 1 a step failed at run time, 2 invalid input (nothing ran), 130 cancelled.
+
+mod compile;
+mod components;
+mod connections;
+mod init;
+mod logs;
+mod output;
+mod run;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success, 1 a step failed at run time, 2 invalid input (nothing ran), 130 cancelled.
+
+Relative file paths in step config resolve against the filesystem connection's base_dir when one
+is given, else the project root (nearest directory at or above the pipeline holding osiris.yaml),
+else the current directory.
+
+Quick start:
+  osiris init my-project && cd my-project
+  osiris run pipelines/example.yaml";
+
+/// osiris: compile and run OML pipelines; steps exchange data through one DuckDB file per run.
+#[derive(Parser)]
+#[command(name = "osiris", version, about, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scaffold a project: osiris.yaml, osiris_connections.yaml, pipelines/, data/, .env.example.
+    Init(init::Args),
+    /// Check a pipeline (OML rules, component configs, connections); exit 0 valid, 2 invalid.
+    /// Without a pipeline, checks the project (osiris.yaml, connections, env vars).
+    Validate(validate::Args),
+    /// Compile a pipeline into a deterministic manifest.yaml + cfg/<step>.json.
+    Compile(compile::Args),
+    /// Run a pipeline, a compiled manifest, or the last compile.
+    Run(run::Args),
+    /// List and inspect components.
+    #[command(subcommand)]
+    Components(components::Command),
+    /// List and check connections (secrets are always masked).
+    #[command(subcommand)]
+    Connections(connections::Command),
+    /// Inspect past runs.
+    #[command(subcommand)]
+    Logs(logs::Command),
+    /// Compatibility with the original's `osiris oml validate`.
+    #[command(subcommand)]
+    Oml(OmlCommand),
+}
+
+#[derive(Subcommand)]
+enum OmlCommand {
+    /// Same as `osiris validate PIPELINE`.
+    Validate(validate::Args),
+}
+
+/// Parse the command line, run the command and return the exit code.
+pub fn main() -> i32 {
+    if std::path::Path::new(".env").is_file() {
+        let _ = dotenvy::from_path(".env");
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OSIRIS_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(a) => init::execute(a),
+        Command::Validate(a) | Command::Oml(OmlCommand::Validate(a)) => validate::execute(a),
+        Command::Compile(a) => compile::execute(a),
+        Command::Run(a) => run::execute(a),
+        Command::Components(c) => components::execute(c),
+        Command::Connections(c) => connections::execute(c),
+        Command::Logs(c) => logs::execute(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+/// `--param NAME=VALUE` parser.
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    osiris::oml::params::parse_assignment(s)
+}
+
+/// Default runs directory.
+fn default_runs_dir() -> PathBuf {
+    PathBuf::from(".osiris").join("runs")
+}

@@ -1,0 +1,168 @@
+//! `osiris run (PIPELINE | MANIFEST | --last-compile)`.
+
+use super::output::{invalid, print_json, print_warnings, stderr_is_terminal};
+use anyhow::Context;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use osiris::compiler::{last_compile, looks_like_manifest};
+use osiris::oml::ParamInputs;
+use osiris::registry::Registry;
+use osiris::runtime::{execute as execute_run, prepare, Progress, RunOptions, RunSource, RunStatus, StepReport, StepStatus};
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Arguments of `run`.
+#[derive(clap::Args)]
+#[command(after_help = "A YAML file with top-level `pipeline`, `steps` and `meta` is run as a compiled manifest; \
+anything else is compiled first.\n\nOutputs: <runs-dir>/<run_id>/ holds manifest.yaml, cfg/, events.jsonl, metrics.jsonl, \
+status.json, osiris.log and pipeline_data.duckdb (one relation per step, named by step id).")]
+pub struct Args {
+    /// Pipeline (OML) or manifest.yaml.
+    #[arg(required_unless_present = "last_compile", conflicts_with = "last_compile")]
+    file: Option<PathBuf>,
+    /// Run the manifest written by the most recent `osiris compile` in this project.
+    #[arg(long)]
+    last_compile: bool,
+    /// Override a parameter: NAME=VALUE (repeatable; pipelines only).
+    #[arg(long = "param", value_parser = super::parse_param)]
+    params: Vec<(String, String)>,
+    /// Profile whose params apply.
+    #[arg(long, short = 'p')]
+    profile: Option<String>,
+    /// Connections file (default: $OSIRIS_CONNECTIONS, ./osiris_connections.yaml, then the pipeline's dir).
+    #[arg(long)]
+    connections: Option<PathBuf>,
+    /// Where run directories are created.
+    #[arg(long, default_value_os_t = super::default_runs_dir())]
+    runs_dir: PathBuf,
+    /// Maximum steps running at once (default: number of CPUs).
+    #[arg(long)]
+    max_parallel: Option<usize>,
+    /// `auto`: a step read by exactly one consumer may be a view (faster); `all`: every step is a table.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "all"])]
+    materialize: String,
+    /// DuckDB memory limit; beyond it DuckDB spills to the run dir.
+    #[arg(long, default_value = "1GB")]
+    memory_limit: String,
+    /// Print exactly one JSON object on stdout and nothing else.
+    #[arg(long)]
+    json: bool,
+    /// No progress display.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+pub fn execute(a: Args) -> anyhow::Result<i32> {
+    let source = match (&a.file, a.last_compile) {
+        (Some(f), _) => classify(f)?,
+        (None, _) => {
+            let base = osiris::project::find_root(std::path::Path::new(".")).unwrap_or_else(|| PathBuf::from("."));
+            match last_compile(&base) {
+                Some(m) => RunSource::Manifest(m),
+                None => {
+                    let e = osiris::Invalid::one(osiris::Diagnostic::error("no_last_compile", "root", "no previous compile recorded in .osiris/index/last_compile.txt").with_hint("run `osiris compile PIPELINE` first"));
+                    return Ok(invalid(&e, a.json));
+                }
+            }
+        }
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = Arc::clone(&cancel);
+        let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst));
+    }
+    let opts = RunOptions {
+        params: ParamInputs::from_process(a.params, a.profile),
+        connections_file: a.connections,
+        runs_dir: a.runs_dir,
+        max_parallel: a.max_parallel.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+        materialize_all: a.materialize == "all",
+        memory_limit: a.memory_limit,
+        cancel,
+    };
+    let registry = Registry::builtin();
+    let req = match prepare(&source, opts, &registry) {
+        Ok(r) => r,
+        Err(e) => return Ok(invalid(&e, a.json)),
+    };
+    if !a.json {
+        print_warnings(&req.warnings);
+    }
+    let redactor = req.redactor.clone();
+    let show = !a.json && !a.quiet && stderr_is_terminal();
+    let bars = Bars::new(show);
+    let outcome = execute_run(req, &bars).context("run could not start")?;
+    bars.clear();
+    if a.json {
+        let steps: Vec<_> = outcome.steps.iter().map(|s| json!({"id": s.id, "component": s.component, "status": s.status, "rows": s.rows, "duration_ms": s.duration_ms, "relation": s.relation})).collect();
+        let mut v = json!({"status": outcome.status, "run_id": outcome.run_id, "run_dir": outcome.run_dir, "duration_ms": outcome.duration_ms, "steps": steps});
+        if let Some(e) = &outcome.error {
+            v["error"] = json!(e);
+        }
+        redactor.redact_json(&mut v);
+        print_json(&v);
+    } else {
+        for s in &outcome.steps {
+            let rows = match (s.rows, s.relation) {
+                (Some(r), _) => format!("{r} rows"),
+                (None, Some(osiris::exchange::RelationKind::View)) => "view (streamed)".into(),
+                _ => "-".into(),
+            };
+            eprintln!("  {:<10} {:<28} {:<26} {:>8} ms", format!("{:?}", s.status).to_lowercase(), s.id, rows, s.duration_ms);
+        }
+        if let Some(e) = &outcome.error {
+            eprintln!("error: step `{}` ({}): {}", e.step.clone().unwrap_or_default(), e.kind, redactor.redact(&e.message));
+        }
+        let verdict = match outcome.status {
+            RunStatus::Success => "succeeded",
+            RunStatus::Failed => "FAILED",
+            RunStatus::Cancelled => "CANCELLED",
+        };
+        eprintln!("run {} {verdict} in {} ms; run dir: {}", outcome.run_id, outcome.duration_ms, outcome.run_dir.display());
+    }
+    Ok(outcome.status.exit_code())
+}
+
+/// A manifest or a pipeline, told apart by content.
+fn classify(f: &std::path::Path) -> anyhow::Result<RunSource> {
+    let text = std::fs::read_to_string(f).unwrap_or_default();
+    let is_manifest = osiris::oml::Document::parse(&text).map(|d| looks_like_manifest(&d.value)).unwrap_or(false);
+    Ok(if is_manifest { RunSource::Manifest(f.to_path_buf()) } else { RunSource::Pipeline(f.to_path_buf()) })
+}
+
+/// One spinner per running step on stderr.
+struct Bars {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    fn new(show: bool) -> Self {
+        let target = if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        Self { multi: MultiProgress::with_draw_target(target), bars: Mutex::new(HashMap::new()) }
+    }
+
+    fn clear(&self) {
+        let _ = self.multi.clear();
+    }
+}
+
+impl Progress for Bars {
+    fn step_started(&self, id: &str, component: &str) {
+        let pb = self.multi.add(ProgressBar::new_spinner());
+        pb.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("static template"));
+        pb.set_message(format!("{id} ({component})"));
+        pb.enable_steady_tick(Duration::from_millis(120));
+        self.bars.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), pb);
+    }
+
+    fn step_finished(&self, report: &StepReport) {
+        if let Some(pb) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).remove(&report.id) {
+            let mark = if report.status == StepStatus::Success { "✓" } else { "✗" };
+            pb.finish_with_message(format!("{mark} {} {}", report.id, report.rows.map(|r| format!("{r} rows")).unwrap_or_default()));
+        }
+    }
+}

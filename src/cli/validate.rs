@@ -1,0 +1,88 @@
+//! `osiris validate [PIPELINE]`.
+
+use super::output::{invalid, print_json, print_warnings};
+use osiris::connections::ConnectionsFile;
+use osiris::oml::ParamInputs;
+use osiris::registry::Registry;
+use osiris::runtime::{prepare, RunOptions, RunSource};
+use serde_json::json;
+use std::path::PathBuf;
+
+/// Arguments of `validate`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Pipeline file (OML). Omit to check the project: osiris.yaml, connections, env vars.
+    pipeline: Option<PathBuf>,
+    /// Override a parameter: NAME=VALUE (repeatable).
+    #[arg(long = "param", value_parser = super::parse_param)]
+    params: Vec<(String, String)>,
+    /// Profile whose params apply.
+    #[arg(long, short = 'p')]
+    profile: Option<String>,
+    /// Connections file (default: $OSIRIS_CONNECTIONS, ./osiris_connections.yaml, then the pipeline's dir).
+    #[arg(long)]
+    connections: Option<PathBuf>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn execute(a: Args) -> anyhow::Result<i32> {
+    let Some(pipeline) = a.pipeline else {
+        return validate_project(a.connections, a.json);
+    };
+    let registry = Registry::builtin();
+    let opts = RunOptions {
+        params: ParamInputs::from_process(a.params, a.profile),
+        connections_file: a.connections,
+        runs_dir: super::default_runs_dir(),
+        max_parallel: 1,
+        materialize_all: false,
+        memory_limit: "1GB".into(),
+        cancel: Default::default(),
+    };
+    match prepare(&RunSource::Pipeline(pipeline.clone()), opts, &registry) {
+        Ok(req) => {
+            if a.json {
+                print_json(&json!({"status": "valid", "valid": true, "file": pipeline, "name": req.pipeline_name, "steps_count": req.steps.len(), "errors": [], "warnings": req.warnings}));
+            } else {
+                print_warnings(&req.warnings);
+                eprintln!("{}: valid ({} steps)", pipeline.display(), req.steps.len());
+            }
+            Ok(0)
+        }
+        Err(e) => Ok(invalid(&e, a.json)),
+    }
+}
+
+fn validate_project(connections: Option<PathBuf>, as_json: bool) -> anyhow::Result<i32> {
+    let project = osiris::project::find_root(std::path::Path::new("."));
+    let file = match ConnectionsFile::discover(connections.as_deref(), None) {
+        Ok(f) => f,
+        Err(d) => return Ok(invalid(&osiris::Invalid::one(d), as_json)),
+    };
+    let mut problems = Vec::new();
+    for (family, aliases) in &file.families {
+        for alias in aliases.keys() {
+            if let Err(d) = file.resolve(family, Some(alias)) {
+                problems.push(d);
+            }
+        }
+    }
+    if as_json {
+        print_json(&json!({"valid": problems.is_empty(), "project_root": project, "connections_file": file.path, "errors": problems}));
+    } else {
+        match &project {
+            Some(p) => eprintln!("project root: {}", p.display()),
+            None => eprintln!("no osiris.yaml found at or above the current directory (run `osiris init`)"),
+        }
+        match &file.path {
+            Some(p) => eprintln!("connections: {} ({} families)", p.display(), file.families.len()),
+            None => eprintln!("connections: none found"),
+        }
+        for p in &problems {
+            eprintln!("{p}");
+        }
+    }
+    Ok(if problems.is_empty() { 0 } else { 2 })
+}

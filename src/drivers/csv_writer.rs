@@ -1,0 +1,142 @@
+//! `filesystem.csv_writer`: the input relation → a CSV file, streamed by DuckDB's `COPY … TO`.
+//!
+//! Columns keep the relation's order (the original sorted them alphabetically). The file is
+//! written to a temporary name beside the target and renamed into place only when complete, so
+//! a failure never leaves a partial file. NULL is an empty field, an empty string is `""`.
+//! `quoting: all` quotes every value, `nonnumeric` every value of a non-numeric column.
+//! Encodings other than utf-8 are produced by a streaming transcoding pass; a character the
+//! target encoding cannot represent fails the step naming it. `chunk_size` has no effect (DuckDB
+//! writes in its own vectors).
+
+use super::{sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::exchange::{describe, quote_ident, quote_literal};
+use crate::project::resolve_path;
+use serde_json::{Map, Value};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Writes the single input to a CSV file.
+pub struct CsvWriter;
+
+const NUMERIC_PREFIXES: [&str; 14] = ["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL"];
+
+fn is_numeric(duck_type: &str) -> bool {
+    NUMERIC_PREFIXES.iter().any(|p| duck_type.starts_with(p))
+}
+
+/// Removes the temporary file unless disarmed.
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn temp_beside(target: &Path, tag: &str) -> PathBuf {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    target.with_file_name(format!(".{name}.{tag}-{}.tmp", std::process::id()))
+}
+
+impl Driver for CsvWriter {
+    fn run(&self, ctx: &StepContext, config: &Map<String, Value>, inputs: &Inputs) -> Result<StepOutput, DriverError> {
+        let input = match inputs.values().collect::<Vec<_>>().as_slice() {
+            [one] => (*one).clone(),
+            other => return Err(DriverError::Config(format!("a CSV writer takes exactly one input, got {}", other.len()))),
+        };
+        let raw_path = config.str_opt("path").ok_or_else(|| DriverError::Config("`path` is required".into()))?;
+        let target = resolve_path(ctx.base_dir, raw_path);
+        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                if config.bool_or("create_dirs", true) {
+                    std::fs::create_dir_all(dir).map_err(|e| DriverError::Target(format!("cannot create directory {}: {e}", dir.display())))?;
+                } else {
+                    return Err(DriverError::Target(format!("directory {} does not exist and create_dirs is false", dir.display())));
+                }
+            }
+        }
+        let source = quote_ident(&input);
+        let mut opts = vec!["FORMAT csv".to_string()];
+        opts.push(format!("HEADER {}", config.bool_or("header", true)));
+        opts.push(format!("DELIMITER {}", quote_literal(config.str_opt("delimiter").unwrap_or(","))));
+        opts.push("QUOTE '\"'".into());
+        opts.push("ESCAPE '\"'".into());
+        let newline = if config.str_opt("newline") == Some("crlf") { "\r\n" } else { "\n" };
+        opts.push(format!("NEW_LINE {}", quote_literal(newline)));
+        match config.str_opt("quoting").unwrap_or("minimal") {
+            "all" => opts.push("FORCE_QUOTE *".into()),
+            "nonnumeric" => {
+                let cols: Vec<String> = describe(ctx.conn, &source).map_err(sql_error)?.into_iter().filter(|(_, t)| !is_numeric(t)).map(|(n, _)| quote_ident(&n)).collect();
+                if !cols.is_empty() {
+                    opts.push(format!("FORCE_QUOTE ({})", cols.join(", ")));
+                }
+            }
+            _ => {}
+        }
+        let encoding = config.str_opt("encoding").unwrap_or("utf-8");
+        let utf8_tmp = TempFile(Some(temp_beside(&target, "osiris")));
+        let utf8_path = utf8_tmp.0.clone().expect("set above");
+        let sql = format!("COPY (SELECT * FROM {source}) TO {} ({})", quote_literal(&utf8_path.display().to_string()), opts.join(", "));
+        let rows = ctx.conn.execute(&sql, []).map_err(sql_error)? as u64;
+        let final_tmp = if encoding == "utf-8" {
+            utf8_tmp
+        } else {
+            let out = TempFile(Some(temp_beside(&target, "osiris-enc")));
+            transcode(&utf8_path, out.0.as_ref().expect("set above"), encoding)?;
+            out
+        };
+        let mut final_tmp = final_tmp;
+        let tmp_path = final_tmp.0.take().expect("set above");
+        std::fs::rename(&tmp_path, &target).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp_path);
+            DriverError::Target(format!("cannot move the finished file into place at {}: {e}", target.display()))
+        })?;
+        ctx.telemetry.metric("rows_written", rows as f64, Some(ctx.step_id));
+        ctx.telemetry.event("artifact_created", Some(ctx.step_id), serde_json::json!({"artifact_type": "csv", "path": target.display().to_string(), "rows": rows}));
+        Ok(StepOutput { relation: None, rows: Some(rows), state: None })
+    }
+}
+
+/// Re-encode a UTF-8 file as `encoding` (utf-16 with a BOM, as Python writes it; latin-1; ascii),
+/// line by line so memory stays bounded.
+fn transcode(src: &Path, dst: &Path, encoding: &str) -> Result<(), DriverError> {
+    let io = |e: std::io::Error| DriverError::Target(format!("cannot write {}: {e}", dst.display()));
+    let mut reader = BufReader::new(std::fs::File::open(src).map_err(io)?);
+    let mut out = BufWriter::new(std::fs::File::create(dst).map_err(io)?);
+    if encoding == "utf-16" {
+        out.write_all(&[0xFF, 0xFE]).map_err(io)?;
+    }
+    let limit = match encoding {
+        "latin-1" => 0xFF,
+        "ascii" => 0x7F,
+        _ => u32::MAX,
+    };
+    let mut line = String::new();
+    let mut line_no = 0u64;
+    let mut buf = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).map_err(io)? == 0 {
+            break;
+        }
+        line_no += 1;
+        buf.clear();
+        for ch in line.chars() {
+            let cp = ch as u32;
+            if encoding == "utf-16" {
+                let mut units = [0u16; 2];
+                for u in ch.encode_utf16(&mut units) {
+                    buf.extend_from_slice(&u.to_le_bytes());
+                }
+            } else if cp <= limit {
+                buf.push(cp as u8);
+            } else {
+                return Err(DriverError::Target(format!("character {ch:?} (U+{cp:04X}) on output line {line_no} cannot be encoded as {encoding}; use encoding: utf-8")));
+            }
+        }
+        out.write_all(&buf).map_err(io)?;
+    }
+    out.flush().map_err(io)
+}

@@ -1,0 +1,136 @@
+//! Step drivers and the contract they implement.
+//!
+//! A driver gets everything through its [`StepContext`] (its own DuckDB connection, the run dir,
+//! the resolved connection, where relative paths resolve, telemetry, cancellation); it never
+//! prints and never reads global state. The registry is a plain `match` in [`build`].
+
+mod csv_extractor;
+mod csv_writer;
+mod duckdb_processor;
+
+use crate::connections::ResolvedConnection;
+use crate::exchange::RelationKind;
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+/// Upstream step id → relation name, one entry per `needs` entry that produced a relation.
+pub type Inputs = IndexMap<String, String>;
+
+/// Where a driver reports events and metrics (implemented by the runtime's run log).
+pub trait Telemetry: Send + Sync {
+    /// Record an event; `fields` is a JSON object.
+    fn event(&self, name: &str, step_id: Option<&str>, fields: Value);
+    /// Record a metric.
+    fn metric(&self, name: &str, value: f64, step_id: Option<&str>);
+}
+
+/// Everything a driver may use while running one step.
+pub struct StepContext<'a> {
+    /// The step id (= the name of the relation it creates).
+    pub step_id: &'a str,
+    /// The run directory.
+    pub run_dir: &'a Path,
+    /// This worker's connection to the exchange database.
+    pub conn: &'a duckdb::Connection,
+    /// Directory relative paths resolve against (connection `base_dir`, project root or cwd).
+    pub base_dir: &'a Path,
+    /// The resolved connection, when the component uses one.
+    pub connection: Option<&'a ResolvedConnection>,
+    /// Whether the output must be a table (true) or may be a view.
+    pub materialize: bool,
+    /// Events and metrics.
+    pub telemetry: &'a dyn Telemetry,
+    /// Set when the run is being cancelled.
+    pub cancel: &'a AtomicBool,
+}
+
+/// What a step produced.
+#[derive(Debug, Clone, Default)]
+pub struct StepOutput {
+    /// The relation created (named by the step id), if any.
+    pub relation: Option<RelationKind>,
+    /// Rows produced or written; None when not known without evaluating a view.
+    pub rows: Option<u64>,
+    /// Incremental state to commit after the run succeeds.
+    pub state: Option<Value>,
+}
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The step's config cannot work (found at run time).
+    #[error("{0}")]
+    Config(String),
+    /// Reading the source failed (missing file, parse error, network).
+    #[error("{0}")]
+    Source(String),
+    /// Writing the target failed.
+    #[error("{0}")]
+    Target(String),
+    /// A SQL statement failed in DuckDB.
+    #[error("{0}")]
+    Sql(String),
+    /// The run was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl DriverError {
+    /// Stable kind name for `--json` errors and events.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Config(_) => "config",
+            Self::Source(_) => "source",
+            Self::Target(_) => "target",
+            Self::Sql(_) => "sql",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A step implementation.
+pub trait Driver: Send + Sync {
+    /// Run the step. `config` is the step's cfg with connection fields merged in.
+    fn run(&self, ctx: &StepContext, config: &Map<String, Value>, inputs: &Inputs) -> Result<StepOutput, DriverError>;
+
+    /// True when the driver can produce its relation as a view (cheap, exact, re-readable).
+    fn can_be_view(&self) -> bool {
+        false
+    }
+}
+
+/// The driver for a component, or None when this build does not implement it yet.
+pub fn build(component: &str) -> Option<Box<dyn Driver>> {
+    match component {
+        "duckdb.processor" => Some(Box::new(duckdb_processor::DuckdbProcessor)),
+        "filesystem.csv_extractor" => Some(Box::new(csv_extractor::CsvExtractor)),
+        "filesystem.csv_writer" => Some(Box::new(csv_writer::CsvWriter)),
+        _ => None,
+    }
+}
+
+/// Typed accessors for cfg values (defaults were filled in at compile time).
+pub(crate) trait ConfigExt {
+    fn str_opt(&self, key: &str) -> Option<&str>;
+    fn bool_or(&self, key: &str, default: bool) -> bool;
+    fn str_list(&self, key: &str) -> Option<Vec<String>>;
+}
+
+impl ConfigExt for Map<String, Value> {
+    fn str_opt(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(Value::as_str)
+    }
+    fn bool_or(&self, key: &str, default: bool) -> bool {
+        self.get(key).and_then(Value::as_bool).unwrap_or(default)
+    }
+    fn str_list(&self, key: &str) -> Option<Vec<String>> {
+        self.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+    }
+}
+
+/// DuckDB's error text, without the driver having to care about the error type.
+pub(crate) fn sql_error(e: duckdb::Error) -> DriverError {
+    DriverError::Sql(e.to_string())
+}

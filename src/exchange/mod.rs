@@ -1,0 +1,123 @@
+//! The per-run DuckDB file (`pipeline_data.duckdb`) through which steps exchange data.
+//!
+//! Every step's output is one relation named exactly by its step id, always quoted, so ids with
+//! `-` or `.` work. A relation is a table, or a view where that is exact and cheaper (a CSV
+//! extract read by one consumer is a view over `read_csv`; a SQL step read by one consumer is a
+//! view, so extract → SQL → CSV runs as one streaming `COPY (SELECT …) TO`). DuckDB's memory is
+//! bounded (`memory_limit`) and it spills to `tmp/` inside the run dir instead of growing.
+
+mod compat;
+
+pub use compat::{compat_name, with_compat_names};
+
+use duckdb::Connection;
+use std::path::{Path, PathBuf};
+
+/// File name of the exchange database inside a run dir.
+pub const FILE_NAME: &str = "pipeline_data.duckdb";
+
+/// Settings for the exchange database.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// DuckDB `memory_limit`, e.g. `1GB`.
+    pub memory_limit: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { memory_limit: "1GB".into() }
+    }
+}
+
+/// The open exchange database of one run.
+pub struct Exchange {
+    path: PathBuf,
+    conn: Connection,
+}
+
+impl Exchange {
+    /// Create `pipeline_data.duckdb` in `run_dir` and apply the settings.
+    pub fn create(run_dir: &Path, settings: &Settings) -> duckdb::Result<Self> {
+        let path = run_dir.join(FILE_NAME);
+        let conn = Connection::open(&path)?;
+        let tmp = run_dir.join("tmp");
+        conn.execute_batch(&format!(
+            "SET memory_limit = {}; SET temp_directory = {}; SET preserve_insertion_order = true;",
+            quote_literal(&settings.memory_limit),
+            quote_literal(&tmp.display().to_string())
+        ))?;
+        Ok(Self { path, conn })
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A new connection to the same database (one per worker thread).
+    pub fn connect(&self) -> duckdb::Result<Connection> {
+        self.conn.try_clone()
+    }
+
+    /// Flush everything to the file.
+    pub fn checkpoint(&self) -> duckdb::Result<()> {
+        self.conn.execute_batch("CHECKPOINT")
+    }
+}
+
+/// A SQL identifier in double quotes (`"extract-orders"`), inner quotes doubled.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A SQL string literal in single quotes, inner quotes doubled.
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Whether a relation is a table or a view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelationKind {
+    /// Materialised rows.
+    Table,
+    /// A query evaluated by its reader.
+    View,
+}
+
+/// The kind of relation `name` in the main schema, if it exists.
+pub fn relation_kind(conn: &Connection, name: &str) -> duckdb::Result<Option<RelationKind>> {
+    let mut stmt = conn.prepare("SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?")?;
+    let mut rows = stmt.query([name])?;
+    match rows.next()? {
+        Some(r) => {
+            let t: String = r.get(0)?;
+            Ok(Some(if t == "VIEW" { RelationKind::View } else { RelationKind::Table }))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Number of rows in relation `name`.
+pub fn row_count(conn: &Connection, name: &str) -> duckdb::Result<u64> {
+    conn.query_row(&format!("SELECT count(*) FROM {}", quote_ident(name)), [], |r| r.get::<_, i64>(0)).map(|n| n as u64)
+}
+
+/// Column names and DuckDB types of relation or query `source` (a quoted name or `(SELECT …)`).
+pub fn describe(conn: &Connection, source: &str) -> duckdb::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare(&format!("DESCRIBE SELECT * FROM {source}"))?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote_ident("extract-orders"), "\"extract-orders\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote_literal("it's"), "'it''s'");
+    }
+}

@@ -1,0 +1,7 @@
+//! The `osiris` command: parse arguments, run the command, map the outcome to an exit code.
+
+mod cli;
+
+fn main() {
+    std::process::exit(cli::main());
+}

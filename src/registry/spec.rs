@@ -1,0 +1,165 @@
+//! A component spec: the data in `components/<name>/spec.yaml`.
+
+use serde_json::{Map, Value};
+
+/// What may happen when a step sets a connection-provided field inline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverridePolicy {
+    /// Inline value wins over the connection.
+    Allowed,
+    /// Must come from the connection (credentials).
+    Forbidden,
+    /// Allowed, with a warning.
+    Warning,
+}
+
+/// A field a connection can supply.
+#[derive(Debug, Clone)]
+pub struct ConnectionField {
+    /// Field name, e.g. `host`.
+    pub name: String,
+    /// Whether the step may set it inline.
+    pub policy: OverridePolicy,
+}
+
+/// A `constraints.required` rule: when every `when` field equals its value, `must` must hold.
+#[derive(Debug, Clone)]
+pub struct Constraint {
+    /// Field → value that triggers the rule.
+    pub when: Map<String, Value>,
+    /// Field → required value, or `{minItems: n}` for "present and non-empty".
+    pub must: Map<String, Value>,
+    /// Message when the rule fails.
+    pub error: String,
+}
+
+/// A parsed component spec.
+#[derive(Debug, Clone)]
+pub struct ComponentSpec {
+    /// `filesystem.csv_extractor`, …
+    pub name: String,
+    /// Semver of the spec.
+    pub version: String,
+    /// Short title.
+    pub title: String,
+    /// What it does.
+    pub description: String,
+    /// Canonical modes (`extract`, `transform`, `write`, `discover`).
+    pub modes: Vec<String>,
+    /// The config JSON Schema.
+    pub config_schema: Value,
+    /// Top-level config fields that hold secrets (first segment of `secrets` / `x-secret`).
+    pub secret_fields: Vec<String>,
+    /// Fields a connection supplies.
+    pub connection_fields: Vec<ConnectionField>,
+    /// Cross-field rules.
+    pub constraints: Vec<Constraint>,
+    /// The whole spec as JSON (for `components show`).
+    pub raw: Value,
+}
+
+impl ComponentSpec {
+    /// Build from the spec document; panics only on a malformed built-in spec (a bug caught by tests).
+    pub fn from_value(raw: Value) -> Result<Self, String> {
+        let s = |k: &str| raw.get(k).and_then(Value::as_str).map(str::to_string);
+        let name = s("name").ok_or("spec without name")?;
+        let config_schema = raw.get("configSchema").cloned().ok_or(format!("{name}: no configSchema"))?;
+        let pointers = |k: &str| -> Vec<String> {
+            raw.get(k).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+        };
+        let mut secret_fields: Vec<String> = pointers("secrets")
+            .into_iter()
+            .chain(pointers("x-secret"))
+            .filter_map(|p| p.trim_start_matches('/').split('/').next().map(str::to_string))
+            .filter(|f| f != "resolved_connection")
+            .collect();
+        secret_fields.sort();
+        secret_fields.dedup();
+        let connection_fields = raw
+            .get("x-connection-fields")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| match f {
+                Value::String(n) => Some(ConnectionField { name: n.clone(), policy: OverridePolicy::Allowed }),
+                Value::Object(o) => Some(ConnectionField {
+                    name: o.get("name")?.as_str()?.to_string(),
+                    policy: match o.get("override").and_then(Value::as_str) {
+                        Some("forbidden") => OverridePolicy::Forbidden,
+                        Some("warning") => OverridePolicy::Warning,
+                        _ => OverridePolicy::Allowed,
+                    },
+                }),
+                _ => None,
+            })
+            .collect();
+        let constraints = raw
+            .pointer("/constraints/required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| {
+                Some(Constraint {
+                    when: c.get("when")?.as_object()?.clone(),
+                    must: c.get("must")?.as_object()?.clone(),
+                    error: c.get("error").and_then(Value::as_str).unwrap_or("constraint violated").to_string(),
+                })
+            })
+            .collect();
+        Ok(Self {
+            version: s("version").unwrap_or_default(),
+            title: s("title").unwrap_or_default(),
+            description: s("description").unwrap_or_default(),
+            modes: raw.get("modes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect(),
+            name,
+            config_schema,
+            secret_fields,
+            connection_fields,
+            constraints,
+            raw,
+        })
+    }
+
+    /// The connection family: the name before the first `.` (`mysql` for `mysql.extractor`).
+    pub fn family(&self) -> &str {
+        self.name.split('.').next().unwrap_or(&self.name)
+    }
+
+    /// Config property names, in spec order.
+    pub fn properties(&self) -> Vec<&str> {
+        self.config_schema.get("properties").and_then(Value::as_object).map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default()
+    }
+
+    /// Required config properties.
+    pub fn required(&self) -> Vec<&str> {
+        self.config_schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect()
+    }
+
+    /// Property defaults, in spec order.
+    pub fn defaults(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        if let Some(props) = self.config_schema.get("properties").and_then(Value::as_object) {
+            for (k, p) in props {
+                if let Some(d) = p.get("default") {
+                    out.insert(k.clone(), d.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The connection-field entry for `name`, if a connection can supply it.
+    pub fn connection_field(&self, name: &str) -> Option<&ConnectionField> {
+        self.connection_fields.iter().find(|f| f.name == name)
+    }
+
+    /// True when the component reads settings from a connection.
+    pub fn uses_connections(&self) -> bool {
+        !self.connection_fields.is_empty()
+    }
+
+    /// True when a step cannot run without a connection: some required field only a connection gives.
+    pub fn needs_connection(&self) -> bool {
+        self.required().iter().any(|r| self.connection_field(r).is_some())
+    }
+}

@@ -1,0 +1,182 @@
+//! Runtime: executes a prepared run — the DAG scheduler, the run directory, logs, status and
+//! the run index.
+//!
+//! [`prepare`] turns a pipeline or a manifest into a [`RunRequest`] (validating everything,
+//! resolving connections: exit code 2 territory) and [`execute`] runs it (exit code 1 territory).
+
+mod log;
+mod prepare;
+mod run_dir;
+mod scheduler;
+
+pub use log::{now_rfc3339, RunLog};
+pub use prepare::{prepare, RunOptions, RunSource};
+pub use run_dir::new_run_id;
+pub use scheduler::execute;
+
+use crate::connections::{Redactor, ResolvedConnection};
+use crate::exchange::RelationKind;
+use crate::oml::Mode;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// One step, ready to execute.
+#[derive(Debug, Clone)]
+pub struct ExecStep {
+    /// Step id.
+    pub id: String,
+    /// Component name.
+    pub component: String,
+    /// Canonical mode.
+    pub mode: Mode,
+    /// Upstream step ids.
+    pub needs: Vec<String>,
+    /// cfg merged with the connection's non-secret fields and the remaining defaults.
+    pub config: Map<String, Value>,
+    /// The resolved connection, when the component uses one.
+    pub connection: Option<ResolvedConnection>,
+    /// Where relative paths resolve.
+    pub base_dir: PathBuf,
+}
+
+/// Everything needed to execute a run.
+pub struct RunRequest {
+    /// OML `name`.
+    pub pipeline_name: String,
+    /// Manifest hash.
+    pub manifest_hash: String,
+    /// `manifest.yaml` text, copied into the run dir.
+    pub manifest_yaml: String,
+    /// cfg per step, copied into the run dir.
+    pub cfgs: BTreeMap<String, Map<String, Value>>,
+    /// Steps in topological order.
+    pub steps: Vec<ExecStep>,
+    /// Where run directories go.
+    pub runs_dir: PathBuf,
+    /// Maximum steps running at once.
+    pub max_parallel: usize,
+    /// Make every step's relation a table (for debugging).
+    pub materialize_all: bool,
+    /// Exchange database settings.
+    pub exchange: crate::exchange::Settings,
+    /// Every secret value known to this run.
+    pub redactor: Redactor,
+    /// Set to cancel the run (Ctrl-C).
+    pub cancel: Arc<AtomicBool>,
+    /// Warnings found while preparing.
+    pub warnings: Vec<crate::Diagnostic>,
+}
+
+/// A step's final state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// Finished.
+    Success,
+    /// Failed (or failed because an upstream view it evaluated failed).
+    Failed,
+    /// Not run because the run failed or was cancelled first.
+    Skipped,
+    /// Interrupted by cancellation.
+    Cancelled,
+}
+
+/// Per-step result in `status.json`, `run --json` and the progress display.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    /// Step id.
+    pub id: String,
+    /// Component.
+    pub component: String,
+    /// Final state.
+    pub status: StepStatus,
+    /// Rows produced or written; null for a view whose rows were only counted by its reader.
+    pub rows: Option<u64>,
+    /// Wall time.
+    pub duration_ms: u64,
+    /// `table` or `view` for steps that produce a relation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relation: Option<RelationKind>,
+}
+
+/// The run's overall state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Every step succeeded.
+    Success,
+    /// A step failed.
+    Failed,
+    /// Cancelled by the user.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// Process exit code for this status.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Self::Success => 0,
+            Self::Failed => 1,
+            Self::Cancelled => 130,
+        }
+    }
+}
+
+/// The first failure of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunError {
+    /// The step at fault, when a step is.
+    pub step: Option<String>,
+    /// `sql`, `source`, `target`, `config`, `cancelled`, `internal`.
+    pub kind: String,
+    /// Redacted message.
+    pub message: String,
+}
+
+/// What happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    /// Overall state.
+    pub status: RunStatus,
+    /// Run id.
+    pub run_id: String,
+    /// Run directory.
+    pub run_dir: PathBuf,
+    /// Per-step reports in execution order.
+    pub steps: Vec<StepReport>,
+    /// The failure, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<RunError>,
+    /// Wall time of the whole run.
+    pub duration_ms: u64,
+}
+
+/// Receives progress while a run executes (the CLI draws bars; others ignore it).
+pub trait Progress: Send + Sync {
+    /// A step began.
+    fn step_started(&self, _id: &str, _component: &str) {}
+    /// A step ended.
+    fn step_finished(&self, _report: &StepReport) {}
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
+/// Failures that prevent a run from starting at all (no run dir could be made).
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// Creating the run directory or its files failed.
+    #[error("cannot set up the run directory {path}: {source}")]
+    Setup {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}

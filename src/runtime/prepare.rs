@@ -1,0 +1,178 @@
+//! Turn a pipeline file or a compiled manifest into a [`RunRequest`]: validate, compile, resolve
+//! connections. Everything that can be wrong with the input is found here, before any step runs.
+
+use super::{ExecStep, RunRequest};
+use crate::compiler::{self, check_step};
+use crate::connections::{parse_reference, ConnectionsFile, Redactor};
+use crate::diagnostics::{Diagnostic, Invalid};
+use crate::oml::{self, ParamInputs, Step};
+use crate::project;
+use crate::registry::Registry;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub enum RunSource {
+    /// An OML pipeline, compiled in memory first.
+    Pipeline(PathBuf),
+    /// A manifest written by `osiris compile`.
+    Manifest(PathBuf),
+}
+
+/// How to run it.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Parameter overrides (pipelines only; a manifest's parameters are already resolved).
+    pub params: ParamInputs,
+    /// `--connections FILE`.
+    pub connections_file: Option<PathBuf>,
+    /// Where run directories go.
+    pub runs_dir: PathBuf,
+    /// Maximum parallel steps.
+    pub max_parallel: usize,
+    /// Force every relation to be a table.
+    pub materialize_all: bool,
+    /// DuckDB memory limit.
+    pub memory_limit: String,
+    /// Cancellation flag.
+    pub cancel: Arc<AtomicBool>,
+}
+
+struct Source {
+    file: PathBuf,
+    name: String,
+    manifest_hash: String,
+    manifest_yaml: String,
+    cfgs: BTreeMap<String, Map<String, Value>>,
+    steps: Vec<crate::compiler::ManifestStep>,
+    document: Option<oml::Document>,
+    file_index: HashMap<String, usize>,
+    warnings: Vec<Diagnostic>,
+}
+
+fn from_pipeline(path: &Path, params: &ParamInputs, registry: &Registry) -> Result<Source, Invalid> {
+    let pipeline = oml::load(path, params)?;
+    let plan = compiler::plan(pipeline, registry)?;
+    let compiled = compiler::compile(&plan, registry);
+    Ok(Source {
+        file: path.to_path_buf(),
+        name: plan.pipeline.name.clone(),
+        manifest_hash: compiled.manifest.meta.manifest_hash.clone(),
+        manifest_yaml: compiled.manifest_yaml.clone(),
+        cfgs: compiled.cfgs.clone(),
+        steps: compiled.manifest.steps.clone(),
+        file_index: plan.steps.iter().map(|s| (s.id.clone(), s.index)).collect(),
+        document: Some(plan.pipeline.document.clone()),
+        warnings: plan.warnings,
+    })
+}
+
+fn from_manifest(path: &Path, registry: &Registry) -> Result<Source, Invalid> {
+    let loaded = compiler::load_manifest(path)?;
+    let producers: HashMap<&str, bool> = loaded.manifest.steps.iter().map(|s| (s.id.as_str(), s.mode != oml::Mode::Write)).collect();
+    let mut findings = Vec::new();
+    for (i, s) in loaded.manifest.steps.iter().enumerate() {
+        let mut config = loaded.cfgs.get(&s.id).cloned().unwrap_or_default();
+        config.remove("component");
+        config.remove("mode");
+        let step = Step { id: s.id.clone(), component: s.component.clone(), mode: s.mode, needs: s.needs.clone(), config, index: i };
+        findings.extend(check_step(&step, registry, &producers).into_iter().map(|d| d.with_file(path.display().to_string())));
+    }
+    let warnings = Invalid::check(findings)?;
+    Ok(Source {
+        file: path.to_path_buf(),
+        name: loaded.manifest.name.clone(),
+        manifest_hash: loaded.manifest.meta.manifest_hash.clone(),
+        manifest_yaml: loaded.text.clone(),
+        cfgs: loaded.cfgs.clone(),
+        file_index: loaded.manifest.steps.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect(),
+        steps: loaded.manifest.steps,
+        document: None,
+        warnings,
+    })
+}
+
+/// Validate, compile and resolve connections; errors mean exit code 2 and nothing has run.
+pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Result<RunRequest, Invalid> {
+    let src = match source {
+        RunSource::Pipeline(p) => from_pipeline(p, &opts.params, registry)?,
+        RunSource::Manifest(p) => from_manifest(p, registry)?,
+    };
+    let project_base = project::base_dir_for(&src.file);
+    let file_label = src.file.display().to_string();
+    let source_dir = src.file.parent().map(Path::to_path_buf);
+    let connections = ConnectionsFile::discover(opts.connections_file.as_deref(), source_dir.as_deref()).map_err(Invalid::one)?;
+    let mut redactor = Redactor::default();
+    let mut findings = Vec::new();
+    let mut steps = Vec::new();
+    for s in &src.steps {
+        let spec = registry.get(&s.component).expect("validated above");
+        let cfg = src.cfgs.get(&s.id).cloned().unwrap_or_default();
+        let index = src.file_index.get(&s.id).copied().unwrap_or(0);
+        let mut connection = None;
+        if spec.uses_connections() {
+            let reference = cfg.get("connection").and_then(Value::as_str).and_then(parse_reference);
+            let attempt = match reference {
+                Some((family, alias)) => Some(connections.resolve(family, Some(alias))),
+                None if spec.needs_connection() || connections.default_alias(spec.family()).is_some() => Some(connections.resolve(spec.family(), None)),
+                None => None,
+            };
+            match attempt {
+                Some(Ok(c)) => {
+                    c.register_secrets(&mut redactor);
+                    connection = Some(c);
+                }
+                Some(Err(mut d)) => {
+                    d.location = format!("steps[{index}].config.connection");
+                    d.step = Some(s.id.clone());
+                    if d.file.is_none() {
+                        d.file = Some(file_label.clone());
+                    }
+                    if let Some((l, c)) = src.document.as_ref().and_then(|doc| doc.position(&d.location)) {
+                        d = d.at(l, c);
+                    }
+                    findings.push(d);
+                }
+                None => {}
+            }
+        }
+        let mut config = cfg.clone();
+        config.remove("connection");
+        if let Some(c) = &connection {
+            for f in &spec.connection_fields {
+                if !config.contains_key(&f.name) {
+                    if let Some(v) = c.fields.get(&f.name) {
+                        config.insert(f.name.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        for (k, v) in spec.defaults() {
+            config.entry(k).or_insert(v);
+        }
+        let base_dir = match connection.as_ref().and_then(|c| c.str_field("base_dir")) {
+            Some(b) => project::resolve_path(&project_base, &b),
+            None => project_base.clone(),
+        };
+        steps.push(ExecStep { id: s.id.clone(), component: s.component.clone(), mode: s.mode, needs: s.needs.clone(), config, connection, base_dir });
+    }
+    Invalid::check(findings)?;
+    Ok(RunRequest {
+        pipeline_name: src.name,
+        manifest_hash: src.manifest_hash,
+        manifest_yaml: src.manifest_yaml,
+        cfgs: src.cfgs,
+        steps,
+        runs_dir: opts.runs_dir,
+        max_parallel: opts.max_parallel.max(1),
+        materialize_all: opts.materialize_all,
+        exchange: crate::exchange::Settings { memory_limit: opts.memory_limit },
+        redactor,
+        cancel: opts.cancel,
+        warnings: src.warnings,
+    })
+}

@@ -1,0 +1,333 @@
+//! The DAG scheduler: runs steps as soon as their `needs` are done (never by file order),
+//! independent branches in parallel on up to `max_parallel` workers, each with its own DuckDB
+//! connection. The first failure stops new steps from starting; running ones finish. Ctrl-C
+//! interrupts DuckDB and records the run as cancelled.
+
+use super::log::{now_rfc3339, RunLog};
+use super::run_dir::{append_index, create, new_run_id, write_json_atomic};
+use super::{ExecStep, Progress, RunError, RunOutcome, RunRequest, RunStatus, RuntimeError, StepReport, StepStatus};
+use crate::drivers::{self, DriverError, Inputs, StepContext, StepOutput, Telemetry};
+use crate::exchange::{quote_ident, Exchange, RelationKind};
+use crate::oml::Mode;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Result of one step as a worker reports it.
+struct Done {
+    index: usize,
+    result: Result<StepOutput, DriverError>,
+    duration: Duration,
+    /// An upstream view step whose evaluation is the real cause of a failure.
+    culprit: Option<(usize, String)>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum State {
+    Pending,
+    Running,
+    Finished(StepStatus),
+}
+
+/// Execute a prepared run. Errors only when no run directory could be created; every other
+/// failure is recorded in the outcome, `status.json` and the run index.
+pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, RuntimeError> {
+    let started = Instant::now();
+    let started_at = now_rfc3339();
+    let run_id = new_run_id();
+    let setup = |e: std::io::Error| RuntimeError::Setup { path: req.runs_dir.join(&run_id), source: e };
+    let run_dir = create(&req.runs_dir, &run_id).map_err(setup)?;
+    std::fs::write(run_dir.join("manifest.yaml"), &req.manifest_yaml).map_err(setup)?;
+    for (id, cfg) in &req.cfgs {
+        std::fs::write(run_dir.join("cfg").join(format!("{id}.json")), crate::compiler::cfg_text(cfg)).map_err(setup)?;
+    }
+    let log = RunLog::create(&run_dir, &run_id, req.redactor.clone()).map_err(setup)?;
+    log.event("run_start", None, json!({"pipeline": req.pipeline_name, "manifest_hash": req.manifest_hash, "steps_total": req.steps.len(), "max_parallel": req.max_parallel}));
+    log.log("INFO", &format!("run {run_id} of pipeline {} started ({} steps)", req.pipeline_name, req.steps.len()));
+    for w in &req.warnings {
+        log.log("WARN", &w.to_string());
+    }
+
+    let (states, reports, error) = match Exchange::create(&run_dir, &req.exchange) {
+        Ok(exchange) => {
+            let r = schedule(&req, &exchange, &log, &run_dir, progress);
+            if let Err(e) = exchange.checkpoint() {
+                log.log("WARN", &format!("checkpoint failed: {e}"));
+            }
+            r
+        }
+        Err(e) => {
+            let n = req.steps.len();
+            (vec![State::Finished(StepStatus::Skipped); n], vec![None; n], Some(RunError { step: None, kind: "internal".into(), message: format!("cannot open the exchange database: {e}") }))
+        }
+    };
+
+    let status = if error.as_ref().is_some_and(|e| e.kind == "cancelled") || req.cancel.load(Ordering::SeqCst) {
+        RunStatus::Cancelled
+    } else if error.is_some() {
+        RunStatus::Failed
+    } else {
+        RunStatus::Success
+    };
+    let steps: Vec<StepReport> = req
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            reports[i].clone().unwrap_or_else(|| StepReport {
+                id: s.id.clone(),
+                component: s.component.clone(),
+                status: match states[i] {
+                    State::Finished(st) => st,
+                    _ if status == RunStatus::Cancelled => StepStatus::Cancelled,
+                    _ => StepStatus::Skipped,
+                },
+                rows: None,
+                duration_ms: 0,
+                relation: None,
+            })
+        })
+        .collect();
+    let error = error.map(|mut e| {
+        e.message = req.redactor.redact(&e.message);
+        e
+    });
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let completed = steps.iter().filter(|s| s.status == StepStatus::Success).count();
+    let status_name = serde_json::to_value(status).expect("serializes");
+    log.event("run_end", None, json!({"status": status_name, "duration_ms": duration_ms, "steps_completed": completed}));
+    log.log(if status == RunStatus::Success { "INFO" } else { "ERROR" }, &format!("run {run_id} finished: {}", status_name.as_str().unwrap_or_default()));
+    log.flush();
+    let status_json = json!({
+        "run_id": run_id, "pipeline": req.pipeline_name, "manifest_hash": req.manifest_hash,
+        "status": status_name, "ok": status == RunStatus::Success, "exit_code": status.exit_code(),
+        "reason": match status { RunStatus::Success => "", RunStatus::Failed => "execution_failed", RunStatus::Cancelled => "cancelled" },
+        "started_at": started_at, "finished_at": now_rfc3339(), "duration_ms": duration_ms,
+        "steps_total": steps.len(), "steps_completed": completed, "steps": steps, "error": error,
+    });
+    if let Err(e) = write_json_atomic(&run_dir.join("status.json"), &status_json, &req.redactor) {
+        log.log("ERROR", &format!("cannot write status.json: {e}"));
+    }
+    let index = json!({
+        "run_id": run_id, "pipeline": req.pipeline_name, "status": status_name, "started_at": started_at,
+        "duration_ms": duration_ms, "run_dir": std::path::absolute(&run_dir).unwrap_or(run_dir.clone()), "manifest_hash": req.manifest_hash,
+        "steps_total": steps.len(), "steps_completed": completed,
+    });
+    if let Err(e) = append_index(&req.runs_dir, &index, &req.redactor) {
+        log.log("ERROR", &format!("cannot update the run index: {e}"));
+    }
+    log.flush();
+    Ok(RunOutcome { status, run_id, run_dir, steps, error, duration_ms })
+}
+
+type Scheduled = (Vec<State>, Vec<Option<StepReport>>, Option<RunError>);
+
+fn schedule(req: &RunRequest, exchange: &Exchange, log: &RunLog, run_dir: &std::path::Path, progress: &dyn Progress) -> Scheduled {
+    let n = req.steps.len();
+    let index_of: HashMap<&str, usize> = req.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let mut consumers = vec![0usize; n];
+    for s in &req.steps {
+        for need in &s.needs {
+            if let Some(&j) = index_of.get(need.as_str()) {
+                consumers[j] += 1;
+            }
+        }
+    }
+    let materialize: Vec<bool> = req
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| req.materialize_all || consumers[i] != 1 || !drivers::build(&s.component).is_some_and(|d| d.can_be_view()))
+        .collect();
+    let mut states = vec![State::Pending; n];
+    let mut reports: Vec<Option<StepReport>> = vec![None; n];
+    let mut relations: Vec<Option<RelationKind>> = vec![None; n];
+    let mut error: Option<RunError> = None;
+
+    let workers = req.max_parallel.clamp(1, n.max(1));
+    let mut conns = Vec::new();
+    for _ in 0..workers {
+        match exchange.connect() {
+            Ok(c) => conns.push(c),
+            Err(e) => return (states, reports, Some(RunError { step: None, kind: "internal".into(), message: format!("cannot connect to the exchange database: {e}") })),
+        }
+    }
+    let interrupts: Vec<_> = conns.iter().map(|c| c.interrupt_handle()).collect();
+    let (job_tx, job_rx) = mpsc::channel::<(usize, Inputs)>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    let relations_snapshot: Arc<Mutex<Vec<Option<RelationKind>>>> = Arc::new(Mutex::new(vec![None; n]));
+
+    std::thread::scope(|scope| {
+        for conn in conns {
+            let job_rx = Arc::clone(&job_rx);
+            let done_tx = done_tx.clone();
+            let materialize = &materialize;
+            let snapshot = Arc::clone(&relations_snapshot);
+            scope.spawn(move || loop {
+                let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                let Ok((i, inputs)) = job else { break };
+                let step = &req.steps[i];
+                let t = Instant::now();
+                let result = run_step(step, &conn, materialize[i], &inputs, run_dir, log, req);
+                let culprit = match &result {
+                    Err(DriverError::Sql(_) | DriverError::Source(_) | DriverError::Target(_)) => {
+                        let views = snapshot.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                        find_culprit(req, i, &views, &conn)
+                    }
+                    _ => None,
+                };
+                if done_tx.send(Done { index: i, result, duration: t.elapsed(), culprit }).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(done_tx);
+        let mut in_flight = 0usize;
+        let mut interrupted = false;
+        loop {
+            let stopping = error.is_some() || req.cancel.load(Ordering::SeqCst);
+            if !stopping {
+                for i in 0..n {
+                    if in_flight >= workers {
+                        break;
+                    }
+                    let ready = states[i] == State::Pending
+                        && req.steps[i].needs.iter().all(|d| index_of.get(d.as_str()).is_none_or(|&j| states[j] == State::Finished(StepStatus::Success)));
+                    if ready {
+                        let inputs: Inputs = req.steps[i]
+                            .needs
+                            .iter()
+                            .filter_map(|d| index_of.get(d.as_str()).filter(|&&j| relations[j].is_some()).map(|_| (d.clone(), d.clone())))
+                            .collect();
+                        states[i] = State::Running;
+                        progress.step_started(&req.steps[i].id, &req.steps[i].component);
+                        if job_tx.send((i, inputs)).is_ok() {
+                            in_flight += 1;
+                        }
+                    }
+                }
+            }
+            if in_flight == 0 {
+                break;
+            }
+            match done_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(done) => {
+                    in_flight -= 1;
+                    let i = done.index;
+                    let step = &req.steps[i];
+                    let duration_ms = done.duration.as_millis() as u64;
+                    let (status, rows, relation) = match done.result {
+                        Ok(out) => {
+                            relations[i] = out.relation;
+                            relations_snapshot.lock().unwrap_or_else(|p| p.into_inner())[i] = out.relation;
+                            log.event("step_complete", Some(&step.id), json!({"driver": step.component, "rows": out.rows, "duration_ms": duration_ms, "relation": out.relation}));
+                            log.metric("step_duration_ms", duration_ms as f64, Some(&step.id));
+                            log.log("INFO", &format!("step {} completed: {} rows in {duration_ms} ms", step.id, out.rows.map(|r| r.to_string()).unwrap_or_else(|| "view,".into())));
+                            (StepStatus::Success, out.rows, out.relation)
+                        }
+                        Err(e) => {
+                            let cancelled = matches!(e, DriverError::Cancelled) || req.cancel.load(Ordering::SeqCst);
+                            let message = req.redactor.redact(&e.to_string());
+                            log.event("step_failed", Some(&step.id), json!({"driver": step.component, "kind": e.kind(), "error": message, "duration_ms": duration_ms}));
+                            log.log("ERROR", &format!("step {} failed: {message}", step.id));
+                            if error.is_none() {
+                                error = Some(match (&done.culprit, cancelled) {
+                                    (_, true) => RunError { step: Some(step.id.clone()), kind: "cancelled".into(), message: "the run was cancelled".into() },
+                                    (Some((j, msg)), false) => {
+                                        let culprit = &req.steps[*j];
+                                        let msg = req.redactor.redact(msg);
+                                        log.event("step_failed", Some(&culprit.id), json!({"driver": culprit.component, "kind": "sql", "error": msg, "evaluated_by": step.id}));
+                                        states[*j] = State::Finished(StepStatus::Failed);
+                                        if let Some(r) = reports[*j].as_mut() {
+                                            r.status = StepStatus::Failed;
+                                        }
+                                        RunError { step: Some(culprit.id.clone()), kind: "sql".into(), message: format!("{msg} (step `{}` is a view, evaluated while running `{}`)", culprit.id, step.id) }
+                                    }
+                                    (None, false) => RunError { step: Some(step.id.clone()), kind: e.kind().into(), message },
+                                });
+                            }
+                            (if cancelled { StepStatus::Cancelled } else { StepStatus::Failed }, None, None)
+                        }
+                    };
+                    states[i] = State::Finished(status);
+                    let report = StepReport { id: step.id.clone(), component: step.component.clone(), status, rows, duration_ms, relation };
+                    progress.step_finished(&report);
+                    reports[i] = Some(report);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if req.cancel.load(Ordering::SeqCst) && !interrupted {
+                        interrupted = true;
+                        log.event("run_cancel_requested", None, json!({}));
+                        for h in &interrupts {
+                            h.interrupt();
+                        }
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        drop(job_tx);
+    });
+    if error.is_none() && req.cancel.load(Ordering::SeqCst) && states.iter().any(|s| *s == State::Pending) {
+        error = Some(RunError { step: None, kind: "cancelled".into(), message: "the run was cancelled".into() });
+    }
+    (states, reports, error)
+}
+
+fn run_step(step: &ExecStep, conn: &duckdb::Connection, materialize: bool, inputs: &Inputs, run_dir: &std::path::Path, log: &RunLog, req: &RunRequest) -> Result<StepOutput, DriverError> {
+    log.event("step_start", Some(&step.id), json!({"driver": step.component, "mode": step.mode.canonical(), "materialize": materialize}));
+    if !inputs.is_empty() {
+        log.event("inputs_resolved", Some(&step.id), json!({"inputs": inputs.keys().collect::<Vec<_>>()}));
+    }
+    if req.cancel.load(Ordering::SeqCst) {
+        return Err(DriverError::Cancelled);
+    }
+    let driver = drivers::build(&step.component).ok_or_else(|| DriverError::Config(format!("no driver for component `{}`", step.component)))?;
+    let ctx = StepContext {
+        step_id: &step.id,
+        run_dir,
+        conn,
+        base_dir: &step.base_dir,
+        connection: step.connection.as_ref(),
+        materialize: materialize || step.mode == Mode::Write,
+        telemetry: log,
+        cancel: &req.cancel,
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.run(&ctx, &step.config, inputs)))
+        .unwrap_or_else(|p| {
+            let what = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+            Err(DriverError::Config(format!("internal error (a bug, please report it): driver panicked: {what}")))
+        })
+}
+
+/// When a step fails while reading views, find the upstream view step whose own query fails
+/// (earliest in execution order), so the error is reported under the step that is at fault.
+fn find_culprit(req: &RunRequest, failed: usize, relations: &[Option<RelationKind>], conn: &duckdb::Connection) -> Option<(usize, String)> {
+    let index_of: HashMap<&str, usize> = req.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let mut upstream = Vec::new();
+    let mut stack = vec![failed];
+    while let Some(i) = stack.pop() {
+        for d in &req.steps[i].needs {
+            if let Some(&j) = index_of.get(d.as_str()) {
+                if relations[j] == Some(RelationKind::View) && !upstream.contains(&j) {
+                    upstream.push(j);
+                    stack.push(j);
+                }
+            }
+        }
+    }
+    upstream.sort();
+    for j in upstream {
+        let probe = format!("CREATE OR REPLACE TEMP TABLE __osiris_probe AS SELECT * FROM {}", quote_ident(&req.steps[j].id));
+        let r = conn.execute_batch(&probe);
+        let _ = conn.execute_batch("DROP TABLE IF EXISTS temp.__osiris_probe");
+        if let Err(e) = r {
+            return Some((j, e.to_string()));
+        }
+    }
+    None
+}
