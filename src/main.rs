@@ -1,5 +1,6 @@
 //! The `osiris` command: parse arguments, run the command, map the outcome to an exit code.
 
+#[allow(clippy::disallowed_macros)]
 mod cli;
 
 fn main() {

@@ -45,7 +45,8 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
         }
         Command::Show { name, json } => {
             let Some(spec) = registry.get(&name) else {
-                let hint = did_you_mean(&name, registry.names()).map(|s| format!(" Did you mean `{s}`?")).unwrap_or_default();
+                let hint =
+                    did_you_mean(&name, registry.names()).map(|s| format!(" Did you mean `{s}`?")).unwrap_or_default();
                 eprintln!("error: unknown component `{name}`.{hint} See `osiris components list`.");
                 return Ok(2);
             };
@@ -57,7 +58,11 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
             }
             println!("{} {} — {}", spec.name, spec.version, spec.title);
             println!("{}\n", spec.description);
-            println!("modes: {}{}", spec.modes.join(", "), if registry.is_runnable(&spec.name) { "" } else { "  (driver not implemented yet)" });
+            println!(
+                "modes: {}{}",
+                spec.modes.join(", "),
+                if registry.is_runnable(&spec.name) { "" } else { "  (driver not implemented yet)" }
+            );
             let required = spec.required();
             println!("\nconfig fields:");
             let props = spec.config_schema.get("properties").and_then(|p| p.as_object()).cloned().unwrap_or_default();

@@ -50,8 +50,21 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
                     println!("{family}:");
                     for (alias, info) in aliases.as_object().into_iter().flatten() {
                         let default = if info["is_default"] == true { " (default)" } else { "" };
-                        let missing: Vec<&String> = info["env_vars"].as_object().into_iter().flatten().filter(|(_, set)| **set == false).map(|(k, _)| k).collect();
-                        let env = if missing.is_empty() { String::new() } else { format!("  missing env: {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) };
+                        let missing: Vec<&String> = info["env_vars"]
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .filter(|(_, set)| **set == false)
+                            .map(|(k, _)| k)
+                            .collect();
+                        let env = if missing.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "  missing env: {}",
+                                missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                            )
+                        };
                         println!("  @{family}.{alias}{default}  {}{env}", info["config"]);
                     }
                 }
@@ -76,10 +89,16 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
                     let (status, category, message) = match file.resolve(family, Some(alias)) {
                         Err(d) => ("error", "config", d.message),
                         Ok(c) if family == "filesystem" => match c.str_field("base_dir") {
-                            Some(b) if !std::path::Path::new(&b).is_dir() => ("failure", "config", format!("base_dir {b} is not a directory")),
+                            Some(b) if !std::path::Path::new(&b).is_dir() => {
+                                ("failure", "config", format!("base_dir {b} is not a directory"))
+                            }
                             _ => ("success", "ok", "base_dir reachable".to_string()),
                         },
-                        Ok(_) => ("skipped", "unsupported", format!("no health check for `{family}` in this build yet; the connection resolves")),
+                        Ok(_) => (
+                            "skipped",
+                            "unsupported",
+                            format!("no health check for `{family}` in this build yet; the connection resolves"),
+                        ),
                     };
                     if status == "error" || status == "failure" {
                         failures += 1;
@@ -91,7 +110,12 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
                 print_json(&json!({"results": results}));
             } else {
                 for r in &results {
-                    println!("{:<30} {:<8} {}", r["connection"].as_str().unwrap_or(""), r["status"].as_str().unwrap_or(""), r["message"].as_str().unwrap_or(""));
+                    println!(
+                        "{:<30} {:<8} {}",
+                        r["connection"].as_str().unwrap_or(""),
+                        r["status"].as_str().unwrap_or(""),
+                        r["message"].as_str().unwrap_or("")
+                    );
                 }
             }
             Ok(if failures > 0 { 1 } else { 0 })

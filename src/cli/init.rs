@@ -13,7 +13,8 @@ pub struct Args {
     force: bool,
 }
 
-const OSIRIS_YAML: &str = "# osiris project settings. Relative paths in pipelines resolve against this directory.\nversion: \"1\"\n";
+const OSIRIS_YAML: &str =
+    "# osiris project settings. Relative paths in pipelines resolve against this directory.\nversion: \"1\"\n";
 const CONNECTIONS: &str = "\
 # Connections referenced from pipelines as `connection: \"@family.alias\"`.
 # Secrets: write ${ENV_VAR} here and put the value in the environment or .env (never in pipelines).
@@ -31,7 +32,8 @@ connections:
   #     user: etl
   #     password: ${MYSQL_PASSWORD}
 ";
-const ENV_EXAMPLE: &str = "# Copy to .env and fill in. .env is read from the current directory and never committed.\nMYSQL_PASSWORD=\n";
+const ENV_EXAMPLE: &str =
+    "# Copy to .env and fill in. .env is read from the current directory and never committed.\nMYSQL_PASSWORD=\n";
 const GITIGNORE: &str = ".env\n.osiris/\nbuild/\noutput/\n";
 const SAMPLE: &str = "id,customer,amount,ordered_at\n1,Ada,120.50,2024-01-05\n2,Grace,80.00,2024-01-06\n3,Ada,42.25,2024-02-01\n4,Linus,300.00,2024-02-03\n";
 const PIPELINE: &str = "\
@@ -87,6 +89,10 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
             std::fs::write(&p, text)?;
         }
     }
-    eprintln!("created an osiris project in {}\nnext: cd {} && osiris run pipelines/example.yaml", a.dir.display(), a.dir.display());
+    eprintln!(
+        "created an osiris project in {}\nnext: cd {} && osiris run pipelines/example.yaml",
+        a.dir.display(),
+        a.dir.display()
+    );
     Ok(0)
 }

@@ -44,7 +44,13 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
                 print_json(&Value::Array(runs));
             } else {
                 for r in &runs {
-                    println!("{:<24} {:<10} {:<24} {:>8} ms", r["run_id"].as_str().unwrap_or(""), r["status"].as_str().unwrap_or(""), r["pipeline"].as_str().unwrap_or(""), r["duration_ms"]);
+                    println!(
+                        "{:<24} {:<10} {:<24} {:>8} ms",
+                        r["run_id"].as_str().unwrap_or(""),
+                        r["status"].as_str().unwrap_or(""),
+                        r["pipeline"].as_str().unwrap_or(""),
+                        r["duration_ms"]
+                    );
                 }
                 if runs.is_empty() {
                     println!("no runs recorded in {}", index.display());
@@ -62,9 +68,21 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
             if json {
                 print_json(&v);
             } else {
-                println!("run {} of {}: {} ({} ms)", v["run_id"].as_str().unwrap_or(""), v["pipeline"].as_str().unwrap_or(""), v["status"].as_str().unwrap_or(""), v["duration_ms"]);
+                println!(
+                    "run {} of {}: {} ({} ms)",
+                    v["run_id"].as_str().unwrap_or(""),
+                    v["pipeline"].as_str().unwrap_or(""),
+                    v["status"].as_str().unwrap_or(""),
+                    v["duration_ms"]
+                );
                 for s in v["steps"].as_array().into_iter().flatten() {
-                    println!("  {:<10} {:<28} rows={} {} ms", s["status"].as_str().unwrap_or(""), s["id"].as_str().unwrap_or(""), s["rows"], s["duration_ms"]);
+                    println!(
+                        "  {:<10} {:<28} rows={} {} ms",
+                        s["status"].as_str().unwrap_or(""),
+                        s["id"].as_str().unwrap_or(""),
+                        s["rows"],
+                        s["duration_ms"]
+                    );
                 }
                 if !v["error"].is_null() {
                     println!("error: {}", v["error"]["message"].as_str().unwrap_or(""));

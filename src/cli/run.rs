@@ -6,7 +6,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use osiris::compiler::{last_compile, looks_like_manifest};
 use osiris::oml::ParamInputs;
 use osiris::registry::Registry;
-use osiris::runtime::{execute as execute_run, prepare, Progress, RunOptions, RunSource, RunStatus, StepReport, StepStatus};
+use osiris::runtime::{
+    execute as execute_run, prepare, Progress, RunOptions, RunSource, RunStatus, StepReport, StepStatus,
+};
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -63,7 +65,14 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
             match last_compile(&base) {
                 Some(m) => RunSource::Manifest(m),
                 None => {
-                    let e = osiris::Invalid::one(osiris::Diagnostic::error("no_last_compile", "root", "no previous compile recorded in .osiris/index/last_compile.txt").with_hint("run `osiris compile PIPELINE` first"));
+                    let e = osiris::Invalid::one(
+                        osiris::Diagnostic::error(
+                            "no_last_compile",
+                            "root",
+                            "no previous compile recorded in .osiris/index/last_compile.txt",
+                        )
+                        .with_hint("run `osiris compile PIPELINE` first"),
+                    );
                     return Ok(invalid(&e, a.json));
                 }
             }
@@ -78,7 +87,9 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
         params: ParamInputs::from_process(a.params, a.profile),
         connections_file: a.connections,
         runs_dir: a.runs_dir,
-        max_parallel: a.max_parallel.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+        max_parallel: a
+            .max_parallel
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
         materialize_all: a.materialize == "all",
         memory_limit: a.memory_limit,
         cancel,
@@ -111,17 +122,33 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
                 (None, Some(osiris::exchange::RelationKind::View)) => "view (streamed)".into(),
                 _ => "-".into(),
             };
-            eprintln!("  {:<10} {:<28} {:<26} {:>8} ms", format!("{:?}", s.status).to_lowercase(), s.id, rows, s.duration_ms);
+            eprintln!(
+                "  {:<10} {:<28} {:<26} {:>8} ms",
+                format!("{:?}", s.status).to_lowercase(),
+                s.id,
+                rows,
+                s.duration_ms
+            );
         }
         if let Some(e) = &outcome.error {
-            eprintln!("error: step `{}` ({}): {}", e.step.clone().unwrap_or_default(), e.kind, redactor.redact(&e.message));
+            eprintln!(
+                "error: step `{}` ({}): {}",
+                e.step.clone().unwrap_or_default(),
+                e.kind,
+                redactor.redact(&e.message)
+            );
         }
         let verdict = match outcome.status {
             RunStatus::Success => "succeeded",
             RunStatus::Failed => "FAILED",
             RunStatus::Cancelled => "CANCELLED",
         };
-        eprintln!("run {} {verdict} in {} ms; run dir: {}", outcome.run_id, outcome.duration_ms, outcome.run_dir.display());
+        eprintln!(
+            "run {} {verdict} in {} ms; run dir: {}",
+            outcome.run_id,
+            outcome.duration_ms,
+            outcome.run_dir.display()
+        );
     }
     Ok(outcome.status.exit_code())
 }
@@ -162,7 +189,11 @@ impl Progress for Bars {
     fn step_finished(&self, report: &StepReport) {
         if let Some(pb) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).remove(&report.id) {
             let mark = if report.status == StepStatus::Success { "✓" } else { "✗" };
-            pb.finish_with_message(format!("{mark} {} {}", report.id, report.rows.map(|r| format!("{r} rows")).unwrap_or_default()));
+            pb.finish_with_message(format!(
+                "{mark} {} {}",
+                report.id,
+                report.rows.map(|r| format!("{r} rows")).unwrap_or_default()
+            ));
         }
     }
 }

@@ -44,7 +44,9 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
     match prepare(&RunSource::Pipeline(pipeline.clone()), opts, &registry) {
         Ok(req) => {
             if a.json {
-                print_json(&json!({"status": "valid", "valid": true, "file": pipeline, "name": req.pipeline_name, "steps_count": req.steps.len(), "errors": [], "warnings": req.warnings}));
+                print_json(
+                    &json!({"status": "valid", "valid": true, "file": pipeline, "name": req.pipeline_name, "steps_count": req.steps.len(), "errors": [], "warnings": req.warnings}),
+                );
             } else {
                 print_warnings(&req.warnings);
                 eprintln!("{}: valid ({} steps)", pipeline.display(), req.steps.len());
@@ -70,7 +72,9 @@ fn validate_project(connections: Option<PathBuf>, as_json: bool) -> anyhow::Resu
         }
     }
     if as_json {
-        print_json(&json!({"valid": problems.is_empty(), "project_root": project, "connections_file": file.path, "errors": problems}));
+        print_json(
+            &json!({"valid": problems.is_empty(), "project_root": project, "connections_file": file.path, "errors": problems}),
+        );
     } else {
         match &project {
             Some(p) => eprintln!("project root: {}", p.display()),

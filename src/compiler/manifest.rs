@@ -95,15 +95,20 @@ pub fn looks_like_manifest(doc: &Value) -> bool {
 pub fn load(path: &Path) -> Result<LoadedManifest, Invalid> {
     let file = path.display().to_string();
     let err = |kind: &str, msg: String| Invalid::one(Diagnostic::error(kind, "root", msg).with_file(&file));
-    let text = std::fs::read_to_string(path).map_err(|e| err("file_not_readable", format!("cannot read manifest: {e}")))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| err("file_not_readable", format!("cannot read manifest: {e}")))?;
     let doc = crate::oml::Document::parse(&text).map_err(|e| err("yaml_syntax", format!("invalid YAML: {e}")))?;
-    let manifest: Manifest = serde_json::from_value(doc.value).map_err(|e| err("invalid_manifest", format!("not a valid osiris manifest: {e}")))?;
+    let manifest: Manifest = serde_json::from_value(doc.value)
+        .map_err(|e| err("invalid_manifest", format!("not a valid osiris manifest: {e}")))?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut cfgs = BTreeMap::new();
     for step in &manifest.steps {
         let p = dir.join(&step.cfg_path);
-        let t = std::fs::read_to_string(&p).map_err(|e| err("missing_cfg", format!("step `{}`: cannot read {}: {e}", step.id, p.display())))?;
-        let v: Map<String, Value> = serde_json::from_str(&t).map_err(|e| err("invalid_cfg", format!("step `{}`: {} is not a JSON object: {e}", step.id, p.display())))?;
+        let t = std::fs::read_to_string(&p)
+            .map_err(|e| err("missing_cfg", format!("step `{}`: cannot read {}: {e}", step.id, p.display())))?;
+        let v: Map<String, Value> = serde_json::from_str(&t).map_err(|e| {
+            err("invalid_cfg", format!("step `{}`: {} is not a JSON object: {e}", step.id, p.display()))
+        })?;
         cfgs.insert(step.id.clone(), v);
     }
     Ok(LoadedManifest { path: path.to_path_buf(), manifest, text, cfgs })

@@ -60,27 +60,43 @@ pub fn step_cfg(step: &PlannedStep, registry: &Registry) -> Map<String, Value> {
 /// Build the manifest and configs for a plan.
 pub fn compile(plan: &Plan, registry: &Registry) -> Compiled {
     let p = &plan.pipeline;
-    let cfgs: BTreeMap<String, Map<String, Value>> = plan.steps.iter().map(|s| (s.id.clone(), step_cfg(s, registry))).collect();
+    let cfgs: BTreeMap<String, Map<String, Value>> =
+        plan.steps.iter().map(|s| (s.id.clone(), step_cfg(s, registry))).collect();
     let steps: Vec<ManifestStep> = plan
         .steps
         .iter()
-        .map(|s| ManifestStep { id: s.id.clone(), component: s.component.clone(), driver: s.component.clone(), mode: s.mode, cfg_path: format!("cfg/{}.json", s.id), needs: s.needs.clone() })
+        .map(|s| ManifestStep {
+            id: s.id.clone(),
+            component: s.component.clone(),
+            driver: s.component.clone(),
+            mode: s.mode,
+            cfg_path: format!("cfg/{}.json", s.id),
+            needs: s.needs.clone(),
+        })
         .collect();
     let mut fingerprints = BTreeMap::new();
     fingerprints.insert("oml_fp".to_string(), Value::String(fingerprint(&p.resolved)));
     fingerprints.insert("registry_fp".to_string(), Value::String(format!("sha256:{}", registry.fingerprint())));
-    fingerprints.insert("compiler_fp".to_string(), Value::String(format!("sha256:{}", sha256_hex(COMPILER_ID.as_bytes()))));
+    fingerprints
+        .insert("compiler_fp".to_string(), Value::String(format!("sha256:{}", sha256_hex(COMPILER_ID.as_bytes()))));
     fingerprints.insert("params_fp".to_string(), Value::String(fingerprint(&Value::Object(p.params.clone()))));
     fingerprints.insert("profile".to_string(), p.profile.clone().map(Value::String).unwrap_or(Value::Null));
     let mut manifest = Manifest {
-        pipeline: manifest::ManifestPipeline { id: p.name.to_lowercase().replace(' ', "_"), version: p.oml_version.clone(), fingerprints },
+        pipeline: manifest::ManifestPipeline {
+            id: p.name.to_lowercase().replace(' ', "_"),
+            version: p.oml_version.clone(),
+            fingerprints,
+        },
         steps,
         meta: manifest::ManifestMeta {
             oml_version: p.oml_version.clone(),
             profile: p.profile.clone(),
             manifest_hash: String::new(),
             manifest_short: String::new(),
-            toolchain: BTreeMap::from([("compiler".to_string(), COMPILER_ID.to_string()), ("registry".to_string(), format!("osiris-registry/{}", &registry.fingerprint()[..12]))]),
+            toolchain: BTreeMap::from([
+                ("compiler".to_string(), COMPILER_ID.to_string()),
+                ("registry".to_string(), format!("osiris-registry/{}", &registry.fingerprint()[..12])),
+            ]),
         },
         name: p.name.clone(),
         metadata: p.metadata.clone(),
@@ -88,7 +104,9 @@ pub fn compile(plan: &Plan, registry: &Registry) -> Compiled {
     // The configs are part of what a manifest means, so they are part of its identity.
     let body = json!({"manifest": serde_json::to_value(&manifest).expect("manifest serializes"), "cfgs": cfgs});
     let manifest_fp = fingerprint(&body);
-    let hash = sha256_hex(to_canonical_string(&json!({"manifest": body, "profile": p.profile.clone().unwrap_or_default()})).as_bytes());
+    let hash = sha256_hex(
+        to_canonical_string(&json!({"manifest": body, "profile": p.profile.clone().unwrap_or_default()})).as_bytes(),
+    );
     manifest.pipeline.fingerprints.insert("manifest_fp".to_string(), Value::String(manifest_fp));
     manifest.meta.manifest_short = hash[..7].to_string();
     manifest.meta.manifest_hash = hash;
@@ -138,7 +156,12 @@ pub fn record_last_compile(base: &Path, manifest_path: &Path, compiled: &Compile
     let dir = base.join(".osiris").join("index");
     std::fs::create_dir_all(&dir)?;
     let abs = std::path::absolute(manifest_path)?;
-    let text = format!("{}\n{}\n{}\n", abs.display(), compiled.manifest.meta.manifest_hash, compiled.manifest.meta.profile.clone().unwrap_or_default());
+    let text = format!(
+        "{}\n{}\n{}\n",
+        abs.display(),
+        compiled.manifest.meta.manifest_hash,
+        compiled.manifest.meta.profile.clone().unwrap_or_default()
+    );
     let tmp = dir.join("last_compile.txt.tmp");
     std::fs::write(&tmp, text)?;
     std::fs::rename(tmp, dir.join("last_compile.txt"))

@@ -39,7 +39,8 @@ pub struct Plan {
 pub fn plan(pipeline: Pipeline, registry: &Registry) -> Result<Plan, Invalid> {
     let file = pipeline.file.display().to_string();
     let mut findings = Vec::new();
-    let producers: HashMap<&str, bool> = pipeline.steps.iter().map(|s| (s.id.as_str(), s.mode != Mode::Write)).collect();
+    let producers: HashMap<&str, bool> =
+        pipeline.steps.iter().map(|s| (s.id.as_str(), s.mode != Mode::Write)).collect();
     for step in &pipeline.steps {
         findings.extend(check_step(step, registry, &producers));
     }
@@ -58,7 +59,14 @@ pub fn plan(pipeline: Pipeline, registry: &Registry) -> Result<Plan, Invalid> {
         .into_iter()
         .map(|i| {
             let s = &pipeline.steps[i];
-            PlannedStep { id: s.id.clone(), component: s.component.clone(), mode: s.mode, needs: s.needs.clone(), config: s.config.clone(), index: s.index }
+            PlannedStep {
+                id: s.id.clone(),
+                component: s.component.clone(),
+                mode: s.mode,
+                needs: s.needs.clone(),
+                config: s.config.clone(),
+                index: s.index,
+            }
         })
         .collect();
     Ok(Plan { pipeline, steps, warnings })
@@ -70,7 +78,12 @@ pub fn check_step(step: &crate::oml::Step, registry: &Registry, producers: &Hash
     let mut out = Vec::new();
     let Some(spec) = registry.get(&step.component) else {
         if !step.component.is_empty() {
-            let mut d = Diagnostic::error("unknown_component", format!("steps[{i}].component"), format!("unknown component `{}`", step.component)).with_step(&step.id);
+            let mut d = Diagnostic::error(
+                "unknown_component",
+                format!("steps[{i}].component"),
+                format!("unknown component `{}`", step.component),
+            )
+            .with_step(&step.id);
             d = match did_you_mean(&step.component, registry.names()) {
                 Some(s) => d.with_hint(format!("did you mean `{s}`? See `osiris components list`")),
                 None => d.with_hint(format!("known components: {}", registry.names().collect::<Vec<_>>().join(", "))),
@@ -80,28 +93,42 @@ pub fn check_step(step: &crate::oml::Step, registry: &Registry, producers: &Hash
         return out;
     };
     if !spec.modes.iter().any(|m| m == step.mode.canonical()) {
-        let allowed: Vec<&str> = spec.modes.iter().map(String::as_str).filter(|m| matches!(*m, "extract" | "transform" | "write")).collect();
+        let allowed: Vec<&str> =
+            spec.modes.iter().map(String::as_str).filter(|m| matches!(*m, "extract" | "transform" | "write")).collect();
         let oml: Vec<&str> = allowed.iter().map(|m| if *m == "extract" { "read" } else { m }).collect();
         out.push(
-            Diagnostic::error("incompatible_mode", format!("steps[{i}].mode"), format!("component `{}` does not support mode `{}`", spec.name, step.mode.canonical()))
-                .with_step(&step.id)
-                .with_hint(format!("use mode: {}", oml.join(" or "))),
+            Diagnostic::error(
+                "incompatible_mode",
+                format!("steps[{i}].mode"),
+                format!("component `{}` does not support mode `{}`", spec.name, step.mode.canonical()),
+            )
+            .with_step(&step.id)
+            .with_hint(format!("use mode: {}", oml.join(" or "))),
         );
     }
     if !registry.is_runnable(&spec.name) {
         out.push(
-            Diagnostic::error("not_implemented", format!("steps[{i}].component"), format!("component `{}` is specified but its driver is not implemented yet in this build", spec.name))
-                .with_step(&step.id)
-                .with_hint("runnable components: see `osiris components list`"),
+            Diagnostic::error(
+                "not_implemented",
+                format!("steps[{i}].component"),
+                format!("component `{}` is specified but its driver is not implemented yet in this build", spec.name),
+            )
+            .with_step(&step.id)
+            .with_hint("runnable components: see `osiris components list`"),
         );
     }
     out.extend(check_config(spec, &step.id, i, &step.config));
-    let inputs: Vec<&String> = step.needs.iter().filter(|n| producers.get(n.as_str()).copied().unwrap_or(false)).collect();
+    let inputs: Vec<&String> =
+        step.needs.iter().filter(|n| producers.get(n.as_str()).copied().unwrap_or(false)).collect();
     match step.mode {
         Mode::Write if inputs.len() != 1 => out.push(
-            Diagnostic::error("invalid_inputs", format!("steps[{i}].needs"), format!("a writer takes exactly one input relation, got {}", inputs.len()))
-                .with_step(&step.id)
-                .with_hint("list the one upstream step to write in `needs`"),
+            Diagnostic::error(
+                "invalid_inputs",
+                format!("steps[{i}].needs"),
+                format!("a writer takes exactly one input relation, got {}", inputs.len()),
+            )
+            .with_step(&step.id)
+            .with_hint("list the one upstream step to write in `needs`"),
         ),
         _ => {}
     }
@@ -111,7 +138,8 @@ pub fn check_step(step: &crate::oml::Step, registry: &Registry, producers: &Hash
 /// Indices of steps in dependency order; among ready steps the earliest in the file goes first.
 pub fn topological(pipeline: &Pipeline) -> Vec<usize> {
     let index_of: HashMap<&str, usize> = pipeline.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
-    let mut pending: Vec<usize> = pipeline.steps.iter().map(|s| s.needs.iter().filter(|n| index_of.contains_key(n.as_str())).count()).collect();
+    let mut pending: Vec<usize> =
+        pipeline.steps.iter().map(|s| s.needs.iter().filter(|n| index_of.contains_key(n.as_str())).count()).collect();
     let mut ready: BTreeSet<usize> = (0..pipeline.steps.len()).filter(|i| pending[*i] == 0).collect();
     let mut order = Vec::new();
     while let Some(i) = ready.pop_first() {

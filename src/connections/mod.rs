@@ -108,7 +108,8 @@ impl ConnectionsFile {
     pub fn load(path: &Path) -> Result<Self, Diagnostic> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Diagnostic::error("connections_file_missing", "root", format!("cannot read connections file: {e}")).with_file(&file)
+            Diagnostic::error("connections_file_missing", "root", format!("cannot read connections file: {e}"))
+                .with_file(&file)
         })?;
         let doc = Document::parse(&text).map_err(|e| {
             let d = Diagnostic::error("yaml_syntax", "root", format!("invalid YAML: {}", e.message)).with_file(&file);
@@ -124,19 +125,36 @@ impl ConnectionsFile {
             Value::Object(fams) => {
                 for (family, aliases) in fams {
                     let Value::Object(aliases) = aliases else {
-                        return Err(Diagnostic::error("invalid_connections", format!("connections.{family}"), "each family must map aliases to fields").with_file(&file));
+                        return Err(Diagnostic::error(
+                            "invalid_connections",
+                            format!("connections.{family}"),
+                            "each family must map aliases to fields",
+                        )
+                        .with_file(&file));
                     };
                     let mut out = IndexMap::new();
                     for (alias, fields) in aliases {
                         let Value::Object(fields) = fields else {
-                            return Err(Diagnostic::error("invalid_connections", format!("connections.{family}.{alias}"), "an alias must be a mapping of fields").with_file(&file));
+                            return Err(Diagnostic::error(
+                                "invalid_connections",
+                                format!("connections.{family}.{alias}"),
+                                "an alias must be a mapping of fields",
+                            )
+                            .with_file(&file));
                         };
                         out.insert(alias, fields);
                     }
                     families.insert(family, out);
                 }
             }
-            _ => return Err(Diagnostic::error("invalid_connections", "connections", "`connections` must be a mapping of families").with_file(&file)),
+            _ => {
+                return Err(Diagnostic::error(
+                    "invalid_connections",
+                    "connections",
+                    "`connections` must be a mapping of families",
+                )
+                .with_file(&file))
+            }
         }
         Ok(Self { path: Some(path.to_path_buf()), families })
     }
@@ -172,8 +190,9 @@ impl ConnectionsFile {
             } else {
                 format!("connection family `{family}` is not defined in {file}")
             };
-            return Err(Diagnostic::error("missing_connection", "connection", msg)
-                .with_hint(format!("add connections: {{{family}: {{default: {{...}}}}}} to {FILE_NAME} (or pass --connections FILE)")));
+            return Err(Diagnostic::error("missing_connection", "connection", msg).with_hint(format!(
+                "add connections: {{{family}: {{default: {{...}}}}}} to {FILE_NAME} (or pass --connections FILE)"
+            )));
         };
         let alias = match alias {
             Some(a) => a,
@@ -183,10 +202,17 @@ impl ConnectionsFile {
             })?,
         };
         let Some(raw) = aliases.get(alias) else {
-            let mut d = Diagnostic::error("missing_connection", "connection", format!("connection `@{family}.{alias}` is not defined in {file}"));
+            let mut d = Diagnostic::error(
+                "missing_connection",
+                "connection",
+                format!("connection `@{family}.{alias}` is not defined in {file}"),
+            );
             d = match did_you_mean(alias, aliases.keys().map(String::as_str)) {
                 Some(s) => d.with_hint(format!("did you mean `@{family}.{s}`?")),
-                None => d.with_hint(format!("available: {}", aliases.keys().map(|a| format!("@{family}.{a}")).collect::<Vec<_>>().join(", "))),
+                None => d.with_hint(format!(
+                    "available: {}",
+                    aliases.keys().map(|a| format!("@{family}.{a}")).collect::<Vec<_>>().join(", ")
+                )),
             };
             return Err(d);
         };
@@ -197,9 +223,13 @@ impl ConnectionsFile {
                 continue;
             }
             let value = substitute_env(value).map_err(|var| {
-                Diagnostic::error("missing_env_var", format!("connections.{family}.{alias}.{name}"), format!("environment variable `{var}` is not set (needed by `{name}` of @{family}.{alias})"))
-                    .with_file(&file)
-                    .with_hint(format!("export {var}=… or add it to .env"))
+                Diagnostic::error(
+                    "missing_env_var",
+                    format!("connections.{family}.{alias}.{name}"),
+                    format!("environment variable `{var}` is not set (needed by `{name}` of @{family}.{alias})"),
+                )
+                .with_file(&file)
+                .with_hint(format!("export {var}=… or add it to .env"))
             })?;
             match (is_secret_field(name), &value) {
                 (true, Value::String(s)) => {
@@ -233,7 +263,9 @@ impl ConnectionsFile {
                     let shown = match v {
                         Value::String(s) if s.starts_with("${") => v.clone(),
                         Value::String(_) if is_secret_field(k) => Value::String("***".into()),
-                        Value::String(s) if secret::url_password(s).is_some() => Value::String(s.replace(secret::url_password(s).unwrap_or_default(), "***")),
+                        Value::String(s) if secret::url_password(s).is_some() => {
+                            Value::String(s.replace(secret::url_password(s).unwrap_or_default(), "***"))
+                        }
                         other => other.clone(),
                     };
                     config.insert(k.clone(), shown);

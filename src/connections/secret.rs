@@ -44,7 +44,20 @@ pub fn is_secret_field(name: &str) -> bool {
     if matches!(n.as_str(), "primary_key" | "upsert_keys" | "key_column" | "keys") {
         return false;
     }
-    const WORDS: [&str; 12] = ["password", "passwd", "pwd", "secret", "key", "token", "dsn", "credential", "credentials", "auth", "apikey", "pass"];
+    const WORDS: [&str; 12] = [
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "key",
+        "token",
+        "dsn",
+        "credential",
+        "credentials",
+        "auth",
+        "apikey",
+        "pass",
+    ];
     n.split(['_', '-']).any(|part| WORDS.contains(&part)) || n == "connection_string" || n == "authorization"
 }
 

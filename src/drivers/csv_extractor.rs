@@ -22,7 +22,8 @@ use serde_json::{Map, Value};
 pub struct CsvExtractor;
 
 const TYPES_WITHOUT_DATES: &str = "['BOOLEAN', 'BIGINT', 'HUGEINT', 'DOUBLE', 'VARCHAR']";
-const TYPES_WITH_DATES: &str = "['BOOLEAN', 'BIGINT', 'HUGEINT', 'DOUBLE', 'TIME', 'DATE', 'TIMESTAMP', 'TIMESTAMP WITH TIME ZONE', 'VARCHAR']";
+const TYPES_WITH_DATES: &str =
+    "['BOOLEAN', 'BIGINT', 'HUGEINT', 'DOUBLE', 'TIME', 'DATE', 'TIMESTAMP', 'TIMESTAMP WITH TIME ZONE', 'VARCHAR']";
 
 /// DuckDB type for a pandas dtype name; other names pass through as DuckDB types.
 fn duckdb_type(dtype: &str) -> String {
@@ -52,7 +53,12 @@ fn struct_literal(pairs: &[(String, String)]) -> String {
 
 /// The `read_csv(...)` call for the config, with `candidates` as the type-detection list and
 /// `types` as explicit column types.
-fn read_csv_call(path: &str, config: &Map<String, Value>, candidates: &str, types: &[(String, String)]) -> Result<String, DriverError> {
+fn read_csv_call(
+    path: &str,
+    config: &Map<String, Value>,
+    candidates: &str,
+    types: &[(String, String)],
+) -> Result<String, DriverError> {
     let mut opts = vec![quote_literal(path)];
     let delim = config.str_opt("delimiter").unwrap_or(",");
     opts.push(format!("delim = {}", quote_literal(delim)));
@@ -87,7 +93,11 @@ fn read_csv_call(path: &str, config: &Map<String, Value>, candidates: &str, type
     match config.str_opt("compression").unwrap_or("infer") {
         "infer" => opts.push("compression = 'auto'".into()),
         "gzip" => opts.push("compression = 'gzip'".into()),
-        other => return Err(DriverError::Config(format!("compression `{other}` is not supported by DuckDB's CSV reader; decompress the file first or use gzip"))),
+        other => {
+            return Err(DriverError::Config(format!(
+                "compression `{other}` is not supported by DuckDB's CSV reader; decompress the file first or use gzip"
+            )))
+        }
     }
     opts.push(format!("auto_type_candidates = {candidates}"));
     if !types.is_empty() {
@@ -118,12 +128,15 @@ impl Driver for CsvExtractor {
         let candidates = match config.get("parse_dates") {
             Some(Value::Bool(true)) => TYPES_WITH_DATES,
             Some(Value::Array(cols)) => {
-                let detected = describe(ctx.conn, &read_csv_call(&path_str, config, TYPES_WITH_DATES, &types)?).map_err(|e| DriverError::Source(format!("cannot read CSV {}: {e}", path.display())))?;
+                let detected = describe(ctx.conn, &read_csv_call(&path_str, config, TYPES_WITH_DATES, &types)?)
+                    .map_err(|e| DriverError::Source(format!("cannot read CSV {}: {e}", path.display())))?;
                 for col in cols.iter().filter_map(Value::as_str) {
                     if types.iter().any(|(k, _)| k == col) {
                         continue;
                     }
-                    let found = detected.iter().find(|(n, _)| n == col).ok_or_else(|| DriverError::Config(format!("parse_dates names column `{col}`, which the file does not have")))?;
+                    let found = detected.iter().find(|(n, _)| n == col).ok_or_else(|| {
+                        DriverError::Config(format!("parse_dates names column `{col}`, which the file does not have"))
+                    })?;
                     let t = if found.1 == "VARCHAR" { "TIMESTAMP".to_string() } else { found.1.clone() };
                     types.push((col.to_string(), t));
                 }
@@ -132,26 +145,48 @@ impl Driver for CsvExtractor {
             _ => TYPES_WITHOUT_DATES,
         };
         let source = read_csv_call(&path_str, config, candidates, &types)?;
-        let columns = describe(ctx.conn, &source).map_err(|e| DriverError::Source(format!("cannot read CSV {}: {e}", path.display())))?;
+        let columns = describe(ctx.conn, &source)
+            .map_err(|e| DriverError::Source(format!("cannot read CSV {}: {e}", path.display())))?;
         let header = !matches!(config.get("header"), Some(Value::Bool(false)));
         let mut select: Vec<String> = if header {
             columns.iter().map(|(n, _)| quote_ident(n)).collect()
         } else {
-            columns.iter().enumerate().map(|(i, (n, _))| format!("{} AS {}", quote_ident(n), quote_ident(&i.to_string()))).collect()
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, (n, _))| format!("{} AS {}", quote_ident(n), quote_ident(&i.to_string())))
+                .collect()
         };
         if let Some(wanted) = config.str_list("columns") {
-            let names: Vec<String> = if header { columns.iter().map(|(n, _)| n.clone()).collect() } else { (0..columns.len()).map(|i| i.to_string()).collect() };
+            let names: Vec<String> = if header {
+                columns.iter().map(|(n, _)| n.clone()).collect()
+            } else {
+                (0..columns.len()).map(|i| i.to_string()).collect()
+            };
             select = Vec::new();
             for w in &wanted {
-                let i = names.iter().position(|n| n == w).ok_or_else(|| DriverError::Config(format!("`columns` names `{w}`, which {} does not have (columns: {})", path.display(), names.join(", "))))?;
-                select.push(if header { quote_ident(w) } else { format!("{} AS {}", quote_ident(&columns[i].0), quote_ident(w)) });
+                let i = names.iter().position(|n| n == w).ok_or_else(|| {
+                    DriverError::Config(format!(
+                        "`columns` names `{w}`, which {} does not have (columns: {})",
+                        path.display(),
+                        names.join(", ")
+                    ))
+                })?;
+                select.push(if header {
+                    quote_ident(w)
+                } else {
+                    format!("{} AS {}", quote_ident(&columns[i].0), quote_ident(w))
+                });
             }
         }
         let limit = config.get("limit").and_then(Value::as_u64).map(|n| format!(" LIMIT {n}")).unwrap_or_default();
         let kind = if ctx.materialize { RelationKind::Table } else { RelationKind::View };
         let ddl = if kind == RelationKind::Table { "TABLE" } else { "VIEW" };
-        let sql = format!("CREATE {ddl} {} AS SELECT {} FROM {source}{limit}", quote_ident(ctx.step_id), select.join(", "));
-        ctx.conn.execute_batch(&sql).map_err(|e| DriverError::Source(format!("cannot read CSV {}: {e}", path.display())))?;
+        let sql =
+            format!("CREATE {ddl} {} AS SELECT {} FROM {source}{limit}", quote_ident(ctx.step_id), select.join(", "));
+        ctx.conn
+            .execute_batch(&sql)
+            .map_err(|e| DriverError::Source(format!("cannot read CSV {}: {e}", path.display())))?;
         let rows = match kind {
             RelationKind::Table => Some(row_count(ctx.conn, ctx.step_id).map_err(sql_error)?),
             RelationKind::View => None,

@@ -18,7 +18,22 @@ use std::path::{Path, PathBuf};
 /// Writes the single input to a CSV file.
 pub struct CsvWriter;
 
-const NUMERIC_PREFIXES: [&str; 14] = ["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL"];
+const NUMERIC_PREFIXES: [&str; 14] = [
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+    "REAL",
+];
 
 fn is_numeric(duck_type: &str) -> bool {
     NUMERIC_PREFIXES.iter().any(|p| duck_type.starts_with(p))
@@ -44,16 +59,22 @@ impl Driver for CsvWriter {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let input = match inputs.values().collect::<Vec<_>>().as_slice() {
             [one] => (*one).clone(),
-            other => return Err(DriverError::Config(format!("a CSV writer takes exactly one input, got {}", other.len()))),
+            other => {
+                return Err(DriverError::Config(format!("a CSV writer takes exactly one input, got {}", other.len())))
+            }
         };
         let raw_path = config.str_opt("path").ok_or_else(|| DriverError::Config("`path` is required".into()))?;
         let target = resolve_path(ctx.base_dir, raw_path);
         if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.is_dir() {
                 if config.bool_or("create_dirs", true) {
-                    std::fs::create_dir_all(dir).map_err(|e| DriverError::Target(format!("cannot create directory {}: {e}", dir.display())))?;
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| DriverError::Target(format!("cannot create directory {}: {e}", dir.display())))?;
                 } else {
-                    return Err(DriverError::Target(format!("directory {} does not exist and create_dirs is false", dir.display())));
+                    return Err(DriverError::Target(format!(
+                        "directory {} does not exist and create_dirs is false",
+                        dir.display()
+                    )));
                 }
             }
         }
@@ -68,7 +89,12 @@ impl Driver for CsvWriter {
         match config.str_opt("quoting").unwrap_or("minimal") {
             "all" => opts.push("FORCE_QUOTE *".into()),
             "nonnumeric" => {
-                let cols: Vec<String> = describe(ctx.conn, &source).map_err(sql_error)?.into_iter().filter(|(_, t)| !is_numeric(t)).map(|(n, _)| quote_ident(&n)).collect();
+                let cols: Vec<String> = describe(ctx.conn, &source)
+                    .map_err(sql_error)?
+                    .into_iter()
+                    .filter(|(_, t)| !is_numeric(t))
+                    .map(|(n, _)| quote_ident(&n))
+                    .collect();
                 if !cols.is_empty() {
                     opts.push(format!("FORCE_QUOTE ({})", cols.join(", ")));
                 }
@@ -78,7 +104,11 @@ impl Driver for CsvWriter {
         let encoding = config.str_opt("encoding").unwrap_or("utf-8");
         let utf8_tmp = TempFile(Some(temp_beside(&target, "osiris")));
         let utf8_path = utf8_tmp.0.clone().expect("set above");
-        let sql = format!("COPY (SELECT * FROM {source}) TO {} ({})", quote_literal(&utf8_path.display().to_string()), opts.join(", "));
+        let sql = format!(
+            "COPY (SELECT * FROM {source}) TO {} ({})",
+            quote_literal(&utf8_path.display().to_string()),
+            opts.join(", ")
+        );
         let rows = ctx.conn.execute(&sql, []).map_err(sql_error)? as u64;
         let final_tmp = if encoding == "utf-8" {
             utf8_tmp
@@ -94,7 +124,11 @@ impl Driver for CsvWriter {
             DriverError::Target(format!("cannot move the finished file into place at {}: {e}", target.display()))
         })?;
         ctx.telemetry.metric("rows_written", rows as f64, Some(ctx.step_id));
-        ctx.telemetry.event("artifact_created", Some(ctx.step_id), serde_json::json!({"artifact_type": "csv", "path": target.display().to_string(), "rows": rows}));
+        ctx.telemetry.event(
+            "artifact_created",
+            Some(ctx.step_id),
+            serde_json::json!({"artifact_type": "csv", "path": target.display().to_string(), "rows": rows}),
+        );
         Ok(StepOutput { relation: None, rows: Some(rows), state: None })
     }
 }

@@ -126,7 +126,9 @@ impl ConfigExt for Map<String, Value> {
         self.get(key).and_then(Value::as_bool).unwrap_or(default)
     }
     fn str_list(&self, key: &str) -> Option<Vec<String>> {
-        self.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        self.get(key)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
     }
 }
 

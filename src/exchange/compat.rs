@@ -12,7 +12,8 @@ pub fn compat_name(step_id: &str) -> String {
 }
 
 fn mentions(query: &str, name: &str) -> bool {
-    let re = regex::Regex::new(&format!(r"(?i)(^|[^A-Za-z0-9_]){}($|[^A-Za-z0-9_])", regex::escape(name))).expect("escaped regex");
+    let re = regex::Regex::new(&format!(r"(?i)(^|[^A-Za-z0-9_]){}($|[^A-Za-z0-9_])", regex::escape(name)))
+        .expect("escaped regex");
     re.is_match(query)
 }
 
@@ -71,7 +72,10 @@ mod tests {
     fn adds_only_mentioned_names_and_merges_with_existing_with() {
         let inputs = vec!["extract-a".to_string()];
         assert_eq!(with_compat_names("SELECT * FROM \"extract-a\"", &inputs), "SELECT * FROM \"extract-a\"");
-        assert_eq!(with_compat_names("select * from input_df", &inputs), "WITH input_df AS (SELECT * FROM \"extract-a\") select * from input_df");
+        assert_eq!(
+            with_compat_names("select * from input_df", &inputs),
+            "WITH input_df AS (SELECT * FROM \"extract-a\") select * from input_df"
+        );
         assert_eq!(
             with_compat_names("-- c\nWITH x AS (SELECT 1) SELECT * FROM df_extract_a, x", &inputs),
             "WITH df_extract_a AS (SELECT * FROM \"extract-a\"), x AS (SELECT 1) SELECT * FROM df_extract_a, x"

@@ -87,7 +87,8 @@ pub enum RelationKind {
 
 /// The kind of relation `name` in the main schema, if it exists.
 pub fn relation_kind(conn: &Connection, name: &str) -> duckdb::Result<Option<RelationKind>> {
-    let mut stmt = conn.prepare("SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?")?;
+    let mut stmt = conn
+        .prepare("SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?")?;
     let mut rows = stmt.query([name])?;
     match rows.next()? {
         Some(r) => {

@@ -25,9 +25,8 @@ pub struct ParamInputs {
 impl ParamInputs {
     /// Overrides from the command line plus this process's `OSIRIS_PARAM_*` and `OSIRIS_PROFILE`.
     pub fn from_process(cli: Vec<(String, String)>, profile: Option<String>) -> Self {
-        let env = std::env::vars()
-            .filter_map(|(k, v)| k.strip_prefix("OSIRIS_PARAM_").map(|n| (n.to_string(), v)))
-            .collect();
+        let env =
+            std::env::vars().filter_map(|(k, v)| k.strip_prefix("OSIRIS_PARAM_").map(|n| (n.to_string(), v))).collect();
         let profile = profile.or_else(|| std::env::var("OSIRIS_PROFILE").ok().filter(|p| !p.is_empty()));
         Self { cli, env, profile }
     }
@@ -57,7 +56,11 @@ pub fn resolve(doc: &Value, inputs: &ParamInputs) -> (Value, Map<String, Value>,
                     values.insert(name.clone(), default);
                 }
             }
-            None => findings.push(Diagnostic::error("invalid_params", "params", "`params` must be a mapping of NAME: default")),
+            None => findings.push(Diagnostic::error(
+                "invalid_params",
+                "params",
+                "`params` must be a mapping of NAME: default",
+            )),
         }
     }
     let declared: Vec<String> = values.keys().cloned().collect();
@@ -81,15 +84,20 @@ pub fn resolve(doc: &Value, inputs: &ParamInputs) -> (Value, Map<String, Value>,
                             values.insert(k.clone(), v.clone());
                         } else {
                             findings.push(
-                                Diagnostic::error("unknown_param", format!("profiles.{p}.params.{k}"), format!("profile `{p}` sets undeclared parameter `{k}`"))
-                                    .with_hint("declare it under `params:` with a default"),
+                                Diagnostic::error(
+                                    "unknown_param",
+                                    format!("profiles.{p}.params.{k}"),
+                                    format!("profile `{p}` sets undeclared parameter `{k}`"),
+                                )
+                                .with_hint("declare it under `params:` with a default"),
                             );
                         }
                     }
                 }
             }
             None if doc.get("profiles").is_some() => {
-                let names: Vec<&str> = doc["profiles"].as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+                let names: Vec<&str> =
+                    doc["profiles"].as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
                 findings.push(
                     Diagnostic::error("unknown_profile", "profiles", format!("profile `{p}` is not defined"))
                         .with_hint(format!("defined profiles: {}", names.join(", "))),
@@ -106,10 +114,16 @@ pub fn resolve(doc: &Value, inputs: &ParamInputs) -> (Value, Map<String, Value>,
                 values.insert(name.clone(), typed);
             }
             None => {
-                let mut d = Diagnostic::error("unknown_param", "params", format!("--param `{name}` is not declared by the pipeline"));
+                let mut d = Diagnostic::error(
+                    "unknown_param",
+                    "params",
+                    format!("--param `{name}` is not declared by the pipeline"),
+                );
                 d = match did_you_mean(name, declared.iter().map(String::as_str)) {
                     Some(s) => d.with_hint(format!("did you mean `{s}`?")),
-                    None if declared.is_empty() => d.with_hint("the pipeline declares no params; add `params: {NAME: default}`"),
+                    None if declared.is_empty() => {
+                        d.with_hint("the pipeline declares no params; add `params: {NAME: default}`")
+                    }
                     None => d.with_hint(format!("declared params: {}", declared.join(", "))),
                 };
                 findings.push(d);
@@ -167,8 +181,12 @@ fn substitute(v: &mut Value, path: &str, values: &Map<String, Value>, findings: 
                     Some(v) => Some(v.clone()),
                     None => {
                         findings.push(
-                            Diagnostic::error("unresolved_param", path, format!("`${{params.{name}}}` refers to an undeclared parameter"))
-                                .with_hint(format!("declare it: params: {{{name}: default}}")),
+                            Diagnostic::error(
+                                "unresolved_param",
+                                path,
+                                format!("`${{params.{name}}}` refers to an undeclared parameter"),
+                            )
+                            .with_hint(format!("declare it: params: {{{name}: default}}")),
                         );
                         None
                     }

@@ -6,14 +6,17 @@ use crate::diagnostics::{did_you_mean, Diagnostic};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-const KNOWN_TOP: [&str; 8] = ["oml_version", "name", "steps", "description", "metadata", "schedule", "params", "profiles"];
+const KNOWN_TOP: [&str; 8] =
+    ["oml_version", "name", "steps", "description", "metadata", "schedule", "params", "profiles"];
 const KNOWN_STEP: [&str; 6] = ["id", "component", "mode", "needs", "config", "description"];
 
 /// Legacy or foreign keys that must not silently pass, with the replacement to suggest.
 fn forbidden_top(key: &str) -> Option<&'static str> {
     match key {
         "version" => Some("use `oml_version: \"0.1.0\"`"),
-        "connectors" => Some("declare connections in osiris_connections.yaml and refer to them with `connection: \"@family.alias\"`"),
+        "connectors" => Some(
+            "declare connections in osiris_connections.yaml and refer to them with `connection: \"@family.alias\"`",
+        ),
         "tasks" => Some("use `steps`"),
         "outputs" => Some("write outputs with a writer step (e.g. filesystem.csv_writer)"),
         _ => None,
@@ -41,7 +44,11 @@ pub fn valid_step_id(id: &str) -> bool {
 pub fn check_top_level(doc: &Value) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let Some(top) = doc.as_object() else {
-        out.push(Diagnostic::error("invalid_type", "root", "a pipeline must be a YAML mapping with oml_version, name and steps"));
+        out.push(Diagnostic::error(
+            "invalid_type",
+            "root",
+            "a pipeline must be a YAML mapping with oml_version, name and steps",
+        ));
         return out;
     };
     for key in ["oml_version", "name", "steps"] {
@@ -51,9 +58,13 @@ pub fn check_top_level(doc: &Value) -> Vec<Diagnostic> {
     }
     for key in top.keys() {
         if let Some(hint) = forbidden_top(key) {
-            out.push(Diagnostic::error("forbidden_key", key.clone(), format!("`{key}` is not an OML v0.1.0 key")).with_hint(hint));
+            out.push(
+                Diagnostic::error("forbidden_key", key.clone(), format!("`{key}` is not an OML v0.1.0 key"))
+                    .with_hint(hint),
+            );
         } else if !KNOWN_TOP.contains(&key.as_str()) {
-            let mut d = Diagnostic::warning("unknown_key", key.clone(), format!("unknown top-level key `{key}` is ignored"));
+            let mut d =
+                Diagnostic::warning("unknown_key", key.clone(), format!("unknown top-level key `{key}` is ignored"));
             if let Some(s) = did_you_mean(key, KNOWN_TOP) {
                 d = d.with_hint(format!("did you mean `{s}`?"));
             }
@@ -73,18 +84,26 @@ pub fn check_top_level(doc: &Value) -> Vec<Diagnostic> {
         None => {}
     }
     match top.get("name") {
-        Some(Value::String(n)) if n.trim().is_empty() => out.push(Diagnostic::error("empty_name", "name", "name must not be blank")),
+        Some(Value::String(n)) if n.trim().is_empty() => {
+            out.push(Diagnostic::error("empty_name", "name", "name must not be blank"))
+        }
         Some(Value::String(n)) => {
             let re = regex::Regex::new(r"^[a-z0-9][a-z0-9-]*$").expect("static regex");
             if !re.is_match(n) {
-                out.push(Diagnostic::warning("naming_convention", "name", format!("name `{n}` is not lower-case-kebab")));
+                out.push(Diagnostic::warning(
+                    "naming_convention",
+                    "name",
+                    format!("name `{n}` is not lower-case-kebab"),
+                ));
             }
         }
         Some(_) => out.push(Diagnostic::error("invalid_name_type", "name", "name must be a string")),
         None => {}
     }
     match top.get("steps") {
-        Some(Value::Array(a)) if a.is_empty() => out.push(Diagnostic::error("empty_steps", "steps", "steps must not be empty")),
+        Some(Value::Array(a)) if a.is_empty() => {
+            out.push(Diagnostic::error("empty_steps", "steps", "steps must not be empty"))
+        }
         Some(Value::Array(_)) | None => {}
         Some(_) => out.push(Diagnostic::error("invalid_steps_type", "steps", "steps must be a list")),
     }
@@ -100,7 +119,11 @@ pub fn check_steps(doc: &Value) -> (Vec<Step>, Vec<Diagnostic>) {
     for (i, raw) in raw_steps.iter().enumerate() {
         let at = |f: &str| if f.is_empty() { format!("steps[{i}]") } else { format!("steps[{i}].{f}") };
         let Some(obj) = raw.as_object() else {
-            out.push(Diagnostic::error("invalid_step_type", at(""), "a step must be a mapping with id, component and mode"));
+            out.push(Diagnostic::error(
+                "invalid_step_type",
+                at(""),
+                "a step must be a mapping with id, component and mode",
+            ));
             continue;
         };
         let id = match obj.get("id") {
@@ -120,13 +143,21 @@ pub fn check_steps(doc: &Value) -> (Vec<Step>, Vec<Diagnostic>) {
             push(Diagnostic::error("invalid_id", at("id"), format!("step id `{id}` may only contain letters, digits, `_`, `-` and `.` (max 63, not starting with `.`/`-`)")));
         }
         if let Some(first) = seen.insert(id.clone(), i) {
-            push(Diagnostic::error("duplicate_id", at("id"), format!("step id `{id}` is already used by steps[{first}]")));
+            push(Diagnostic::error(
+                "duplicate_id",
+                at("id"),
+                format!("step id `{id}` is already used by steps[{first}]"),
+            ));
         }
         for key in obj.keys() {
             if let Some(hint) = legacy_step(key) {
-                push(Diagnostic::error("legacy_key", at(key), format!("`{key}` is not an OML v0.1.0 step key")).with_hint(hint));
+                push(
+                    Diagnostic::error("legacy_key", at(key), format!("`{key}` is not an OML v0.1.0 step key"))
+                        .with_hint(hint),
+                );
             } else if !KNOWN_STEP.contains(&key.as_str()) {
-                let mut d = Diagnostic::warning("unknown_step_key", at(key), format!("unknown step key `{key}` is ignored"));
+                let mut d =
+                    Diagnostic::warning("unknown_step_key", at(key), format!("unknown step key `{key}` is ignored"));
                 if let Some(s) = did_you_mean(key, KNOWN_STEP) {
                     d = d.with_hint(format!("did you mean `{s}`?"));
                 }
@@ -157,7 +188,11 @@ pub fn check_steps(doc: &Value) -> (Vec<Step>, Vec<Diagnostic>) {
                 None
             }
             None => {
-                push(Diagnostic::error("missing_step_field", at("mode"), "step is missing `mode` (read, transform or write)"));
+                push(Diagnostic::error(
+                    "missing_step_field",
+                    at("mode"),
+                    "step is missing `mode` (read, transform or write)",
+                ));
                 None
             }
         };
@@ -169,7 +204,11 @@ pub fn check_steps(doc: &Value) -> (Vec<Step>, Vec<Diagnostic>) {
                 .filter_map(|(j, n)| match n {
                     Value::String(s) => Some(s.clone()),
                     _ => {
-                        push(Diagnostic::error("invalid_dependency_type", at(&format!("needs[{j}]")), "each `needs` entry must be a step id string"));
+                        push(Diagnostic::error(
+                            "invalid_dependency_type",
+                            at(&format!("needs[{j}]")),
+                            "each `needs` entry must be a step id string",
+                        ));
                         None
                     }
                 })
@@ -210,9 +249,13 @@ fn check_needs(raw: &[Value], steps: &[Step], out: &mut Vec<Diagnostic>) {
         for (j, need) in step.needs.iter().enumerate() {
             let at = format!("steps[{}].needs[{j}]", step.index);
             if need == &step.id {
-                out.push(Diagnostic::error("self_dependency", at, format!("step `{}` needs itself", step.id)).with_step(&step.id));
+                out.push(
+                    Diagnostic::error("self_dependency", at, format!("step `{}` needs itself", step.id))
+                        .with_step(&step.id),
+                );
             } else if !ids.contains(need.as_str()) {
-                let mut d = Diagnostic::error("unknown_dependency", at, format!("`needs` names unknown step `{need}`")).with_step(&step.id);
+                let mut d = Diagnostic::error("unknown_dependency", at, format!("`needs` names unknown step `{need}`"))
+                    .with_step(&step.id);
                 if let Some(s) = did_you_mean(need, ids.iter().copied()) {
                     d = d.with_hint(format!("did you mean `{s}`?"));
                 }
@@ -223,22 +266,32 @@ fn check_needs(raw: &[Value], steps: &[Step], out: &mut Vec<Diagnostic>) {
     if let Some(cycle) = find_cycle(steps) {
         let first = steps.iter().find(|s| s.id == cycle[0]).expect("cycle ids are steps");
         out.push(
-            Diagnostic::error("dependency_cycle", format!("steps[{}].needs", first.index), format!("steps form a cycle: {}", cycle.join(" -> ")))
-                .with_step(&first.id)
-                .with_hint("remove one of these `needs` entries"),
+            Diagnostic::error(
+                "dependency_cycle",
+                format!("steps[{}].needs", first.index),
+                format!("steps form a cycle: {}", cycle.join(" -> ")),
+            )
+            .with_step(&first.id)
+            .with_hint("remove one of these `needs` entries"),
         );
     }
 }
 
 /// A dependency cycle as a list of ids (first id repeated at the end), if there is one.
 pub fn find_cycle(steps: &[Step]) -> Option<Vec<String>> {
-    let graph: BTreeMap<&str, Vec<&str>> = steps.iter().map(|s| (s.id.as_str(), s.needs.iter().map(String::as_str).collect())).collect();
+    let graph: BTreeMap<&str, Vec<&str>> =
+        steps.iter().map(|s| (s.id.as_str(), s.needs.iter().map(String::as_str).collect())).collect();
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Open,
         Done,
     }
-    fn visit<'a>(n: &'a str, g: &BTreeMap<&'a str, Vec<&'a str>>, marks: &mut HashMap<&'a str, Mark>, stack: &mut Vec<&'a str>) -> Option<Vec<String>> {
+    fn visit<'a>(
+        n: &'a str,
+        g: &BTreeMap<&'a str, Vec<&'a str>>,
+        marks: &mut HashMap<&'a str, Mark>,
+        stack: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
         match marks.get(n) {
             Some(Mark::Done) => return None,
             Some(Mark::Open) => {

@@ -87,11 +87,7 @@ fn node_to_json(node: Spanned<Node>, path: String, positions: &mut HashMap<Strin
         Node::Float(f) => Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null),
         Node::Str(s) => Value::String(s),
         Node::Seq(items) => Value::Array(
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, n)| node_to_json(n, format!("{path}[{i}]"), positions))
-                .collect(),
+            items.into_iter().enumerate().map(|(i, n)| node_to_json(n, format!("{path}[{i}]"), positions)).collect(),
         ),
         Node::Map(entries) => {
             let mut map = Map::new();

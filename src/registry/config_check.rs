@@ -38,14 +38,26 @@ pub fn check_config(spec: &ComponentSpec, step_id: &str, index: usize, config: &
                 let family = s[1..].split('.').next().unwrap_or_default();
                 if family != spec.family() {
                     push(
-                        Diagnostic::error("connection_family_mismatch", at("connection"), format!("`{s}` is a `{family}` connection but `{}` needs a `{}` one", spec.name, spec.family()))
-                            .with_hint(format!("use `@{}.<alias>`", spec.family())),
+                        Diagnostic::error(
+                            "connection_family_mismatch",
+                            at("connection"),
+                            format!(
+                                "`{s}` is a `{family}` connection but `{}` needs a `{}` one",
+                                spec.name,
+                                spec.family()
+                            ),
+                        )
+                        .with_hint(format!("use `@{}.<alias>`", spec.family())),
                     );
                 }
             }
             _ => push(
-                Diagnostic::error("invalid_connection_ref", at("connection"), format!("connection must look like `@{}.<alias>`, got {conn}", spec.family()))
-                    .with_hint("aliases are defined in osiris_connections.yaml"),
+                Diagnostic::error(
+                    "invalid_connection_ref",
+                    at("connection"),
+                    format!("connection must look like `@{}.<alias>`, got {conn}", spec.family()),
+                )
+                .with_hint("aliases are defined in osiris_connections.yaml"),
             ),
         }
     }
@@ -71,8 +83,16 @@ pub fn check_config(spec: &ComponentSpec, step_id: &str, index: usize, config: &
         if config.contains_key(req) || spec.connection_field(req).is_some() {
             continue;
         }
-        let desc = spec.config_schema.pointer(&format!("/properties/{req}/description")).and_then(Value::as_str).unwrap_or("");
-        push(Diagnostic::error("missing_config_key", format!("steps[{index}].config"), format!("missing required field `{req}`")).with_hint(format!("`{req}`: {desc}")));
+        let desc =
+            spec.config_schema.pointer(&format!("/properties/{req}/description")).and_then(Value::as_str).unwrap_or("");
+        push(
+            Diagnostic::error(
+                "missing_config_key",
+                format!("steps[{index}].config"),
+                format!("missing required field `{req}`"),
+            )
+            .with_hint(format!("`{req}`: {desc}")),
+        );
     }
 
     let mut schema = spec.config_schema.clone();
@@ -91,14 +111,23 @@ pub fn check_config(spec: &ComponentSpec, step_id: &str, index: usize, config: &
                 let field = path.trim_start_matches('/').replace('/', ".");
                 let top = field.split('.').next().unwrap_or_default().to_string();
                 let mut d = Diagnostic::error("invalid_config_value", at(&field), format!("{err}"));
-                if let Some(allowed) = spec.config_schema.pointer(&format!("/properties/{top}/enum")).and_then(Value::as_array) {
-                    let list: Vec<String> = allowed.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect();
+                if let Some(allowed) =
+                    spec.config_schema.pointer(&format!("/properties/{top}/enum")).and_then(Value::as_array)
+                {
+                    let list: Vec<String> = allowed
+                        .iter()
+                        .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                        .collect();
                     d = d.with_hint(format!("valid values: {}", list.join(", ")));
                 }
                 push(d);
             }
         }
-        Err(e) => push(Diagnostic::error("invalid_spec", format!("steps[{index}].component"), format!("component schema does not compile: {e}"))),
+        Err(e) => push(Diagnostic::error(
+            "invalid_spec",
+            format!("steps[{index}].component"),
+            format!("component schema does not compile: {e}"),
+        )),
     }
 
     let mut effective = spec.defaults();

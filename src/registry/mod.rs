@@ -87,7 +87,11 @@ mod tests {
             for ex in spec.raw["examples"].as_array().into_iter().flatten() {
                 let cfg = ex["config"].as_object().unwrap();
                 for key in cfg.keys() {
-                    assert!(spec.properties().contains(&key.as_str()) || key == "connection", "{}: example key {key}", spec.name);
+                    assert!(
+                        spec.properties().contains(&key.as_str()) || key == "connection",
+                        "{}: example key {key}",
+                        spec.name
+                    );
                 }
             }
         }

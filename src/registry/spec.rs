@@ -65,7 +65,13 @@ impl ComponentSpec {
         let name = s("name").ok_or("spec without name")?;
         let config_schema = raw.get("configSchema").cloned().ok_or(format!("{name}: no configSchema"))?;
         let pointers = |k: &str| -> Vec<String> {
-            raw.get(k).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+            raw.get(k)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
         };
         let mut secret_fields: Vec<String> = pointers("secrets")
             .into_iter()
@@ -110,7 +116,14 @@ impl ComponentSpec {
             version: s("version").unwrap_or_default(),
             title: s("title").unwrap_or_default(),
             description: s("description").unwrap_or_default(),
-            modes: raw.get("modes").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect(),
+            modes: raw
+                .get("modes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
             name,
             config_schema,
             secret_fields,
@@ -127,12 +140,22 @@ impl ComponentSpec {
 
     /// Config property names, in spec order.
     pub fn properties(&self) -> Vec<&str> {
-        self.config_schema.get("properties").and_then(Value::as_object).map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default()
+        self.config_schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default()
     }
 
     /// Required config properties.
     pub fn required(&self) -> Vec<&str> {
-        self.config_schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect()
+        self.config_schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect()
     }
 
     /// Property defaults, in spec order.

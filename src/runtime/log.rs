@@ -35,7 +35,11 @@ impl RunLog {
         Ok(Self {
             run_id: run_id.to_string(),
             redactor,
-            files: Mutex::new(Files { events: open("events.jsonl")?, metrics: open("metrics.jsonl")?, log: open("osiris.log")? }),
+            files: Mutex::new(Files {
+                events: open("events.jsonl")?,
+                metrics: open("metrics.jsonl")?,
+                log: open("osiris.log")?,
+            }),
         })
     }
 

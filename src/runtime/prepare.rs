@@ -73,14 +73,24 @@ fn from_pipeline(path: &Path, params: &ParamInputs, registry: &Registry) -> Resu
 
 fn from_manifest(path: &Path, registry: &Registry) -> Result<Source, Invalid> {
     let loaded = compiler::load_manifest(path)?;
-    let producers: HashMap<&str, bool> = loaded.manifest.steps.iter().map(|s| (s.id.as_str(), s.mode != oml::Mode::Write)).collect();
+    let producers: HashMap<&str, bool> =
+        loaded.manifest.steps.iter().map(|s| (s.id.as_str(), s.mode != oml::Mode::Write)).collect();
     let mut findings = Vec::new();
     for (i, s) in loaded.manifest.steps.iter().enumerate() {
         let mut config = loaded.cfgs.get(&s.id).cloned().unwrap_or_default();
         config.remove("component");
         config.remove("mode");
-        let step = Step { id: s.id.clone(), component: s.component.clone(), mode: s.mode, needs: s.needs.clone(), config, index: i };
-        findings.extend(check_step(&step, registry, &producers).into_iter().map(|d| d.with_file(path.display().to_string())));
+        let step = Step {
+            id: s.id.clone(),
+            component: s.component.clone(),
+            mode: s.mode,
+            needs: s.needs.clone(),
+            config,
+            index: i,
+        };
+        findings.extend(
+            check_step(&step, registry, &producers).into_iter().map(|d| d.with_file(path.display().to_string())),
+        );
     }
     let warnings = Invalid::check(findings)?;
     Ok(Source {
@@ -105,7 +115,8 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
     let project_base = project::base_dir_for(&src.file);
     let file_label = src.file.display().to_string();
     let source_dir = src.file.parent().map(Path::to_path_buf);
-    let connections = ConnectionsFile::discover(opts.connections_file.as_deref(), source_dir.as_deref()).map_err(Invalid::one)?;
+    let connections =
+        ConnectionsFile::discover(opts.connections_file.as_deref(), source_dir.as_deref()).map_err(Invalid::one)?;
     let mut redactor = Redactor::default();
     let mut findings = Vec::new();
     let mut steps = Vec::new();
@@ -118,7 +129,9 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
             let reference = cfg.get("connection").and_then(Value::as_str).and_then(parse_reference);
             let attempt = match reference {
                 Some((family, alias)) => Some(connections.resolve(family, Some(alias))),
-                None if spec.needs_connection() || connections.default_alias(spec.family()).is_some() => Some(connections.resolve(spec.family(), None)),
+                None if spec.needs_connection() || connections.default_alias(spec.family()).is_some() => {
+                    Some(connections.resolve(spec.family(), None))
+                }
                 None => None,
             };
             match attempt {
@@ -158,7 +171,15 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
             Some(b) => project::resolve_path(&project_base, &b),
             None => project_base.clone(),
         };
-        steps.push(ExecStep { id: s.id.clone(), component: s.component.clone(), mode: s.mode, needs: s.needs.clone(), config, connection, base_dir });
+        steps.push(ExecStep {
+            id: s.id.clone(),
+            component: s.component.clone(),
+            mode: s.mode,
+            needs: s.needs.clone(),
+            config,
+            connection,
+            base_dir,
+        });
     }
     Invalid::check(findings)?;
     Ok(RunRequest {

@@ -42,7 +42,8 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
     let run_dir = create(&req.runs_dir, &run_id).map_err(setup)?;
     std::fs::write(run_dir.join("manifest.yaml"), &req.manifest_yaml).map_err(setup)?;
     for (id, cfg) in &req.cfgs {
-        std::fs::write(run_dir.join("cfg").join(format!("{id}.json")), crate::compiler::cfg_text(cfg)).map_err(setup)?;
+        std::fs::write(run_dir.join("cfg").join(format!("{id}.json")), crate::compiler::cfg_text(cfg))
+            .map_err(setup)?;
     }
     let log = RunLog::create(&run_dir, &run_id, req.redactor.clone()).map_err(setup)?;
     log.event("run_start", None, json!({"pipeline": req.pipeline_name, "manifest_hash": req.manifest_hash, "steps_total": req.steps.len(), "max_parallel": req.max_parallel}));
@@ -61,7 +62,15 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
         }
         Err(e) => {
             let n = req.steps.len();
-            (vec![State::Finished(StepStatus::Skipped); n], vec![None; n], Some(RunError { step: None, kind: "internal".into(), message: format!("cannot open the exchange database: {e}") }))
+            (
+                vec![State::Finished(StepStatus::Skipped); n],
+                vec![None; n],
+                Some(RunError {
+                    step: None,
+                    kind: "internal".into(),
+                    message: format!("cannot open the exchange database: {e}"),
+                }),
+            )
         }
     };
 
@@ -98,8 +107,15 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
     let duration_ms = started.elapsed().as_millis() as u64;
     let completed = steps.iter().filter(|s| s.status == StepStatus::Success).count();
     let status_name = serde_json::to_value(status).expect("serializes");
-    log.event("run_end", None, json!({"status": status_name, "duration_ms": duration_ms, "steps_completed": completed}));
-    log.log(if status == RunStatus::Success { "INFO" } else { "ERROR" }, &format!("run {run_id} finished: {}", status_name.as_str().unwrap_or_default()));
+    log.event(
+        "run_end",
+        None,
+        json!({"status": status_name, "duration_ms": duration_ms, "steps_completed": completed}),
+    );
+    log.log(
+        if status == RunStatus::Success { "INFO" } else { "ERROR" },
+        &format!("run {run_id} finished: {}", status_name.as_str().unwrap_or_default()),
+    );
     log.flush();
     let status_json = json!({
         "run_id": run_id, "pipeline": req.pipeline_name, "manifest_hash": req.manifest_hash,
@@ -125,7 +141,13 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
 
 type Scheduled = (Vec<State>, Vec<Option<StepReport>>, Option<RunError>);
 
-fn schedule(req: &RunRequest, exchange: &Exchange, log: &RunLog, run_dir: &std::path::Path, progress: &dyn Progress) -> Scheduled {
+fn schedule(
+    req: &RunRequest,
+    exchange: &Exchange,
+    log: &RunLog,
+    run_dir: &std::path::Path,
+    progress: &dyn Progress,
+) -> Scheduled {
     let n = req.steps.len();
     let index_of: HashMap<&str, usize> = req.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
     let mut consumers = vec![0usize; n];
@@ -140,7 +162,9 @@ fn schedule(req: &RunRequest, exchange: &Exchange, log: &RunLog, run_dir: &std::
         .steps
         .iter()
         .enumerate()
-        .map(|(i, s)| req.materialize_all || consumers[i] != 1 || !drivers::build(&s.component).is_some_and(|d| d.can_be_view()))
+        .map(|(i, s)| {
+            req.materialize_all || consumers[i] != 1 || !drivers::build(&s.component).is_some_and(|d| d.can_be_view())
+        })
         .collect();
     let mut states = vec![State::Pending; n];
     let mut reports: Vec<Option<StepReport>> = vec![None; n];
@@ -152,7 +176,17 @@ fn schedule(req: &RunRequest, exchange: &Exchange, log: &RunLog, run_dir: &std::
     for _ in 0..workers {
         match exchange.connect() {
             Ok(c) => conns.push(c),
-            Err(e) => return (states, reports, Some(RunError { step: None, kind: "internal".into(), message: format!("cannot connect to the exchange database: {e}") })),
+            Err(e) => {
+                return (
+                    states,
+                    reports,
+                    Some(RunError {
+                        step: None,
+                        kind: "internal".into(),
+                        message: format!("cannot connect to the exchange database: {e}"),
+                    }),
+                )
+            }
         }
     }
     let interrupts: Vec<_> = conns.iter().map(|c| c.interrupt_handle()).collect();
@@ -196,12 +230,19 @@ fn schedule(req: &RunRequest, exchange: &Exchange, log: &RunLog, run_dir: &std::
                         break;
                     }
                     let ready = states[i] == State::Pending
-                        && req.steps[i].needs.iter().all(|d| index_of.get(d.as_str()).is_none_or(|&j| states[j] == State::Finished(StepStatus::Success)));
+                        && req.steps[i].needs.iter().all(|d| {
+                            index_of.get(d.as_str()).is_none_or(|&j| states[j] == State::Finished(StepStatus::Success))
+                        });
                     if ready {
                         let inputs: Inputs = req.steps[i]
                             .needs
                             .iter()
-                            .filter_map(|d| index_of.get(d.as_str()).filter(|&&j| relations[j].is_some()).map(|_| (d.clone(), d.clone())))
+                            .filter_map(|d| {
+                                index_of
+                                    .get(d.as_str())
+                                    .filter(|&&j| relations[j].is_some())
+                                    .map(|_| (d.clone(), d.clone()))
+                            })
                             .collect();
                         states[i] = State::Running;
                         progress.step_started(&req.steps[i].id, &req.steps[i].component);
@@ -226,7 +267,14 @@ fn schedule(req: &RunRequest, exchange: &Exchange, log: &RunLog, run_dir: &std::
                             relations_snapshot.lock().unwrap_or_else(|p| p.into_inner())[i] = out.relation;
                             log.event("step_complete", Some(&step.id), json!({"driver": step.component, "rows": out.rows, "duration_ms": duration_ms, "relation": out.relation}));
                             log.metric("step_duration_ms", duration_ms as f64, Some(&step.id));
-                            log.log("INFO", &format!("step {} completed: {} rows in {duration_ms} ms", step.id, out.rows.map(|r| r.to_string()).unwrap_or_else(|| "view,".into())));
+                            log.log(
+                                "INFO",
+                                &format!(
+                                    "step {} completed: {} rows in {duration_ms} ms",
+                                    step.id,
+                                    out.rows.map(|r| r.to_string()).unwrap_or_else(|| "view,".into())
+                                ),
+                            );
                             (StepStatus::Success, out.rows, out.relation)
                         }
                         Err(e) => {
@@ -236,7 +284,11 @@ fn schedule(req: &RunRequest, exchange: &Exchange, log: &RunLog, run_dir: &std::
                             log.log("ERROR", &format!("step {} failed: {message}", step.id));
                             if error.is_none() {
                                 error = Some(match (&done.culprit, cancelled) {
-                                    (_, true) => RunError { step: Some(step.id.clone()), kind: "cancelled".into(), message: "the run was cancelled".into() },
+                                    (_, true) => RunError {
+                                        step: Some(step.id.clone()),
+                                        kind: "cancelled".into(),
+                                        message: "the run was cancelled".into(),
+                                    },
                                     (Some((j, msg)), false) => {
                                         let culprit = &req.steps[*j];
                                         let msg = req.redactor.redact(msg);
@@ -245,16 +297,32 @@ fn schedule(req: &RunRequest, exchange: &Exchange, log: &RunLog, run_dir: &std::
                                         if let Some(r) = reports[*j].as_mut() {
                                             r.status = StepStatus::Failed;
                                         }
-                                        RunError { step: Some(culprit.id.clone()), kind: "sql".into(), message: format!("{msg} (step `{}` is a view, evaluated while running `{}`)", culprit.id, step.id) }
+                                        RunError {
+                                            step: Some(culprit.id.clone()),
+                                            kind: "sql".into(),
+                                            message: format!(
+                                                "{msg} (step `{}` is a view, evaluated while running `{}`)",
+                                                culprit.id, step.id
+                                            ),
+                                        }
                                     }
-                                    (None, false) => RunError { step: Some(step.id.clone()), kind: e.kind().into(), message },
+                                    (None, false) => {
+                                        RunError { step: Some(step.id.clone()), kind: e.kind().into(), message }
+                                    }
                                 });
                             }
                             (if cancelled { StepStatus::Cancelled } else { StepStatus::Failed }, None, None)
                         }
                     };
                     states[i] = State::Finished(status);
-                    let report = StepReport { id: step.id.clone(), component: step.component.clone(), status, rows, duration_ms, relation };
+                    let report = StepReport {
+                        id: step.id.clone(),
+                        component: step.component.clone(),
+                        status,
+                        rows,
+                        duration_ms,
+                        relation,
+                    };
                     progress.step_finished(&report);
                     reports[i] = Some(report);
                 }
@@ -278,15 +346,28 @@ fn schedule(req: &RunRequest, exchange: &Exchange, log: &RunLog, run_dir: &std::
     (states, reports, error)
 }
 
-fn run_step(step: &ExecStep, conn: &duckdb::Connection, materialize: bool, inputs: &Inputs, run_dir: &std::path::Path, log: &RunLog, req: &RunRequest) -> Result<StepOutput, DriverError> {
-    log.event("step_start", Some(&step.id), json!({"driver": step.component, "mode": step.mode.canonical(), "materialize": materialize}));
+fn run_step(
+    step: &ExecStep,
+    conn: &duckdb::Connection,
+    materialize: bool,
+    inputs: &Inputs,
+    run_dir: &std::path::Path,
+    log: &RunLog,
+    req: &RunRequest,
+) -> Result<StepOutput, DriverError> {
+    log.event(
+        "step_start",
+        Some(&step.id),
+        json!({"driver": step.component, "mode": step.mode.canonical(), "materialize": materialize}),
+    );
     if !inputs.is_empty() {
         log.event("inputs_resolved", Some(&step.id), json!({"inputs": inputs.keys().collect::<Vec<_>>()}));
     }
     if req.cancel.load(Ordering::SeqCst) {
         return Err(DriverError::Cancelled);
     }
-    let driver = drivers::build(&step.component).ok_or_else(|| DriverError::Config(format!("no driver for component `{}`", step.component)))?;
+    let driver = drivers::build(&step.component)
+        .ok_or_else(|| DriverError::Config(format!("no driver for component `{}`", step.component)))?;
     let ctx = StepContext {
         step_id: &step.id,
         run_dir,
@@ -297,16 +378,26 @@ fn run_step(step: &ExecStep, conn: &duckdb::Connection, materialize: bool, input
         telemetry: log,
         cancel: &req.cancel,
     };
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.run(&ctx, &step.config, inputs)))
-        .unwrap_or_else(|p| {
-            let what = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.run(&ctx, &step.config, inputs))).unwrap_or_else(
+        |p| {
+            let what = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
             Err(DriverError::Config(format!("internal error (a bug, please report it): driver panicked: {what}")))
-        })
+        },
+    )
 }
 
 /// When a step fails while reading views, find the upstream view step whose own query fails
 /// (earliest in execution order), so the error is reported under the step that is at fault.
-fn find_culprit(req: &RunRequest, failed: usize, relations: &[Option<RelationKind>], conn: &duckdb::Connection) -> Option<(usize, String)> {
+fn find_culprit(
+    req: &RunRequest,
+    failed: usize,
+    relations: &[Option<RelationKind>],
+    conn: &duckdb::Connection,
+) -> Option<(usize, String)> {
     let index_of: HashMap<&str, usize> = req.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
     let mut upstream = Vec::new();
     let mut stack = vec![failed];
@@ -322,7 +413,8 @@ fn find_culprit(req: &RunRequest, failed: usize, relations: &[Option<RelationKin
     }
     upstream.sort();
     for j in upstream {
-        let probe = format!("CREATE OR REPLACE TEMP TABLE __osiris_probe AS SELECT * FROM {}", quote_ident(&req.steps[j].id));
+        let probe =
+            format!("CREATE OR REPLACE TEMP TABLE __osiris_probe AS SELECT * FROM {}", quote_ident(&req.steps[j].id));
         let r = conn.execute_batch(&probe);
         let _ = conn.execute_batch("DROP TABLE IF EXISTS temp.__osiris_probe");
         if let Err(e) = r {

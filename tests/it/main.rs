@@ -1,1 +1,10 @@
+//! End-to-end tests through the real `osiris` binary. One test binary so DuckDB links once.
 
+mod util;
+
+mod compile;
+mod csv_edge_cases;
+mod dag;
+mod failures;
+mod secrets;
+mod validation;

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: osiris vs the DuckDB CLI on the same CSV workloads, same invocation.
+
+Usage: bench/run.py [--rows 1000000,5000000] [--repeat 3] [--osiris PATH] [--duckdb PATH]
+
+Workloads (on bench/data/orders_<rows>.csv from gen_orders.py):
+  groupby  CSV -> GROUP BY -> CSV
+  filter   CSV -> filter keeping ~90 % of rows -> CSV
+Prints wall time and peak RSS (median of --repeat runs) for each tool, and the osiris/DuckDB ratio.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+WORK = HERE / "work"
+
+QUERIES = {
+    "groupby": "SELECT status, city, count(*) AS orders, sum(quantity) AS items, round(sum(quantity * unit_price * (1 - discount)), 2) AS revenue FROM {src} GROUP BY ALL ORDER BY ALL",
+    "filter": "SELECT * FROM {src} WHERE discount < 0.27",
+}
+
+
+def measure(cmd, cwd):
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace")
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit(f"command failed ({code}): {' '.join(map(str, cmd))}\n{err}")
+    return wall, usage.ru_maxrss / 1024.0
+
+
+def osiris_pipeline(workload, csv, out):
+    query = QUERIES[workload].format(src='"extract"').replace('"', '\\"')
+    return f"""oml_version: "0.1.0"
+name: bench-{workload}
+steps:
+  - id: extract
+    component: filesystem.csv_extractor
+    mode: read
+    config: {{path: "{csv}"}}
+  - id: transform
+    component: duckdb.processor
+    mode: transform
+    config:
+      query: "{query}"
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    config: {{path: "{out}"}}
+"""
+
+
+def ensure_duckdb_cli():
+    venv = HERE / ".venv"
+    exe = venv / "bin" / "duckdb"
+    if not exe.exists():
+        subprocess.check_call([sys.executable, "-m", "venv", str(venv)])
+        subprocess.check_call([str(venv / "bin" / "pip"), "install", "-q", "duckdb-cli==1.5.6"])
+    return str(exe)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", default="1000000,5000000")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--osiris", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/osiris-target")), "debug", "osiris"))
+    ap.add_argument("--duckdb", default=None)
+    args = ap.parse_args()
+    duck = args.duckdb or ensure_duckdb_cli()
+    DATA.mkdir(exist_ok=True)
+    results = []
+    for rows in [int(r) for r in args.rows.split(",")]:
+        csv = DATA / f"orders_{rows}.csv"
+        if not csv.exists():
+            print(f"generating {csv} ...", file=sys.stderr)
+            subprocess.check_call([sys.executable, str(HERE / "gen_orders.py"), str(rows), str(csv)])
+        for workload in QUERIES:
+            shutil.rmtree(WORK, ignore_errors=True)
+            WORK.mkdir(parents=True)
+            pipeline = WORK / "p.yaml"
+            pipeline.write_text(osiris_pipeline(workload, csv, WORK / "osiris_out.csv"))
+            select = QUERIES[workload].format(src=f"read_csv('{csv}')")
+            sql = f"COPY ({select}) TO '{WORK / 'duckdb_out.csv'}' (HEADER)"
+            tools = {
+                "duckdb-cli": [duck, ":memory:", "-c", sql],
+                "osiris": [args.osiris, "run", str(pipeline), "--quiet", "--runs-dir", str(WORK / "runs")],
+            }
+            for tool, cmd in tools.items():
+                samples = [measure(cmd, WORK) for _ in range(args.repeat)]
+                wall = statistics.median(s[0] for s in samples)
+                rss = statistics.median(s[1] for s in samples)
+                results.append((rows, workload, tool, wall, rss))
+                print(f"{rows:>9} {workload:<8} {tool:<11} {wall:7.2f} s {rss:8.1f} MiB", file=sys.stderr)
+    print("| rows | workload | tool | wall (s) | peak RSS (MiB) | osiris / duckdb wall |")
+    print("|---:|---|---|---:|---:|---:|")
+    for rows, workload, tool, wall, rss in results:
+        ratio = ""
+        if tool == "osiris":
+            base = next(r for r in results if r[0] == rows and r[1] == workload and r[2] == "duckdb-cli")
+            ratio = f"{wall / base[3]:.2f}x"
+        print(f"| {rows:,} | {workload} | {tool} | {wall:.2f} | {rss:.0f} | {ratio} |")
+    for workload in QUERIES:
+        osi = {r[0]: r[4] for r in results if r[1] == workload and r[2] == "osiris"}
+        if len(osi) >= 2:
+            lo, hi = min(osi), max(osi)
+            print(f"\nosiris {workload}: peak RSS at {hi:,} rows / at {lo:,} rows = {osi[hi] / osi[lo]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+//! A secret from an env var must appear in no file of the run dir or compile output, and not on
+//! stdout/stderr — on success and when an error message would carry it.
+
+use crate::util::{files_under, Project, Run};
+
+const SECRET: &str = "s3nt1nel-Pa55word-xyz";
+
+fn assert_no_secret(p: &Project, runs: &[Run]) {
+    for r in runs {
+        assert!(!r.stdout.contains(SECRET) && !r.stderr.contains(SECRET), "secret printed: {r:?}");
+    }
+    for f in files_under(p.dir.path()) {
+        if f.file_name().is_some_and(|n| n == "osiris_connections.yaml" || n == ".env") {
+            continue;
+        }
+        let bytes = std::fs::read(&f).unwrap();
+        let found = bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes());
+        assert!(!found, "secret found in {}", f.display());
+    }
+}
+
+fn project(query: &str) -> Project {
+    let p = Project::new();
+    p.write("data/in.csv", "a\n1\n");
+    p.write(
+        "osiris_connections.yaml",
+        "connections:\n  filesystem:\n    local:\n      base_dir: data\n      token: \"${OSIRIS_IT_TOKEN}\"\n      dsn: \"postgres://etl:${OSIRIS_IT_TOKEN}@db.internal:5432/x\"\n      default: true\n",
+    );
+    p.write(
+        "p.yaml",
+        &format!("oml_version: \"0.1.0\"\nname: secret\nsteps:\n  - id: extract\n    component: filesystem.csv_extractor\n    mode: read\n    config: {{path: in.csv, connection: \"@filesystem.local\"}}\n  - id: q\n    component: duckdb.processor\n    mode: transform\n    config:\n      query: \"{query}\"\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    config: {{path: out.csv}}\n"),
+    );
+    p
+}
+
+#[test]
+fn secret_never_reaches_run_dir_compile_output_or_streams() {
+    let p = project("SELECT * FROM extract");
+    let env = [("OSIRIS_IT_TOKEN", SECRET)];
+    let runs = vec![
+        p.osiris_env(&["compile", "p.yaml", "--out", "compiled"], &env).expect_code(0).clone(),
+        p.osiris_env(&["run", "p.yaml", "--json"], &env).expect_code(0).clone(),
+        p.osiris_env(&["run", "p.yaml"], &env).expect_code(0).clone(),
+        p.osiris_env(&["connections", "list", "--json"], &env).expect_code(0).clone(),
+        p.osiris_env(&["connections", "list"], &env).expect_code(0).clone(),
+    ];
+    assert_eq!(p.read("out.csv"), "a\n1\n", "base_dir from the connection applies");
+    assert_no_secret(&p, &runs);
+}
+
+#[test]
+fn a_secret_inside_an_error_message_is_redacted_everywhere() {
+    let p = project("SELECT * FROM read_csv(getenv('OSIRIS_IT_TOKEN'))");
+    let env = [("OSIRIS_IT_TOKEN", SECRET)];
+    let r = p.osiris_env(&["run", "p.yaml", "--json"], &env);
+    r.expect_code(1);
+    assert_eq!(r.json()["error"]["step"], "q");
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("***"), "{r:?}");
+    let human = p.osiris_env(&["run", "p.yaml"], &env);
+    human.expect_code(1);
+    assert_no_secret(&p, &[r, human]);
+}

@@ -1,0 +1,135 @@
+//! Test harness: a temporary project directory and a runner for the built binary that shows
+//! the directory, stdout and stderr when an assertion fails.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A temporary project.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+/// Result of one `osiris` invocation.
+#[derive(Clone)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: PathBuf,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {} in {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code,
+            self.dir.display(),
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+impl Run {
+    /// Assert the exit code, showing everything when it differs.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "{self:?}");
+        self
+    }
+
+    /// stdout parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+    }
+}
+
+impl Project {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Write a file (parents created).
+    pub fn write(&self, rel: &str, content: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.path(rel).exists()
+    }
+
+    /// Run `osiris ARGS` in the project directory with a clean OSIRIS_* environment.
+    pub fn osiris(&self, args: &[&str]) -> Run {
+        self.osiris_env(args, &[])
+    }
+
+    pub fn osiris_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_osiris"));
+        cmd.args(args).current_dir(self.dir.path());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("OSIRIS_") {
+                cmd.env_remove(k);
+            }
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run osiris");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            dir: self.dir.path().to_path_buf(),
+        }
+    }
+
+    /// The one run directory under .osiris/runs.
+    pub fn only_run_dir(&self) -> PathBuf {
+        let runs: Vec<PathBuf> =
+            std::fs::read_dir(self.path(".osiris/runs")).expect("runs dir").map(|e| e.unwrap().path()).collect();
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        runs.into_iter().next().unwrap()
+    }
+
+    /// Write `pipeline` as p.yaml, run it, expect success and return the file at `output`.
+    pub fn run_ok(&self, pipeline: &str, output: &str) -> String {
+        self.write("p.yaml", pipeline);
+        self.osiris(&["run", "p.yaml", "--quiet"]).expect_code(0);
+        self.read(output)
+    }
+}
+
+/// Every regular file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// A pipeline: extract `input` (CSV extractor config as YAML flow map) → write `output`.
+pub fn copy_pipeline(extract_config: &str, writer_config: &str) -> String {
+    format!(
+        "oml_version: \"0.1.0\"\nname: copy\nsteps:\n  - id: extract\n    component: filesystem.csv_extractor\n    mode: read\n    config: {extract_config}\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    needs: [extract]\n    config: {writer_config}\n"
+    )
+}

@@ -1,0 +1,308 @@
+//! Every validation rule: exit 2, a message naming the file position, step and field, and
+//! nothing written (no output file, no run directory).
+
+use crate::util::{Project, Run};
+
+const BASE: &str = r#"oml_version: "0.1.0"
+name: base
+steps:
+  - id: extract-in
+    component: filesystem.csv_extractor
+    mode: read
+    config:
+      path: data/in.csv
+  - id: write-out
+    component: filesystem.csv_writer
+    mode: write
+    needs: [extract-in]
+    config:
+      path: out.csv
+"#;
+
+fn project(pipeline: &str) -> Project {
+    let p = Project::new();
+    p.write("data/in.csv", "a,b\n1,2\n");
+    p.write("p.yaml", pipeline);
+    p
+}
+
+/// Run `pipeline`, expect exit 2 with `kind` and every fragment in stderr, and nothing written.
+fn assert_invalid(pipeline: &str, kind: &str, fragments: &[&str]) -> Run {
+    assert_invalid_with(pipeline, &[], kind, fragments)
+}
+
+/// Like [`assert_invalid`] with extra `run` arguments.
+fn assert_invalid_with(pipeline: &str, args: &[&str], kind: &str, fragments: &[&str]) -> Run {
+    let p = project(pipeline);
+    let mut all = vec!["run", "p.yaml"];
+    all.extend_from_slice(args);
+    let r = p.osiris(&all);
+    r.expect_code(2);
+    assert!(r.stderr.contains(&format!("[{kind}]")), "expected {kind}: {r:?}");
+    for f in fragments {
+        assert!(r.stderr.contains(f), "expected `{f}` in stderr: {r:?}");
+    }
+    assert!(!p.exists("out.csv"), "output written despite invalid input");
+    assert!(!p.exists(".osiris/runs"), "a run directory was created for invalid input");
+    r
+}
+
+#[test]
+fn the_base_pipeline_is_valid() {
+    let p = project(BASE);
+    p.osiris(&["validate", "p.yaml"]).expect_code(0);
+    p.osiris(&["run", "p.yaml", "-q"]).expect_code(0);
+    assert_eq!(p.read("out.csv"), "a,b\n1,2\n");
+}
+
+#[test]
+fn yaml_syntax_error_names_line() {
+    assert_invalid("oml_version: \"0.1.0\"\nname: [broken\nsteps: []\n", "yaml_syntax", &["p.yaml:"]);
+}
+
+#[test]
+fn missing_required_top_level_key() {
+    assert_invalid(&BASE.replace("name: base\n", ""), "missing_required_key", &["missing required key `name`"]);
+}
+
+#[test]
+fn forbidden_legacy_top_level_key() {
+    assert_invalid(
+        &BASE.replace("name: base", "name: base\nversion: 1"),
+        "forbidden_key",
+        &["p.yaml:3:1", "oml_version"],
+    );
+}
+
+#[test]
+fn unsupported_oml_version() {
+    assert_invalid(&BASE.replace("\"0.1.0\"", "\"2.0\""), "unsupported_version", &["p.yaml:1:", "oml_version"]);
+}
+
+#[test]
+fn duplicate_step_ids() {
+    assert_invalid(
+        &BASE.replace("id: write-out", "id: extract-in").replace("needs: [extract-in]", "needs: []"),
+        "duplicate_id",
+        &["step `extract-in`", "steps[1].id"],
+    );
+}
+
+#[test]
+fn invalid_step_id() {
+    assert_invalid(
+        &BASE.replace("id: write-out", "id: \"../escape\""),
+        "invalid_id",
+        &["step `../escape`", "steps[1].id"],
+    );
+}
+
+#[test]
+fn invalid_mode() {
+    assert_invalid(
+        &BASE.replace("mode: write", "mode: load"),
+        "invalid_mode",
+        &["step `write-out`", "steps[1].mode", "p.yaml:11:"],
+    );
+}
+
+#[test]
+fn mode_the_component_does_not_support() {
+    assert_invalid(
+        &BASE.replace("mode: write", "mode: transform"),
+        "incompatible_mode",
+        &["step `write-out`", "steps[1].mode", "use mode: write"],
+    );
+}
+
+#[test]
+fn unknown_component_suggests_the_closest() {
+    assert_invalid(
+        &BASE.replace("filesystem.csv_writer", "filesystem.csv_writr"),
+        "unknown_component",
+        &["step `write-out`", "did you mean `filesystem.csv_writer`?"],
+    );
+}
+
+#[test]
+fn component_without_a_driver_yet() {
+    let pipeline = BASE.replace(
+        "component: filesystem.csv_extractor\n    mode: read\n    config:\n      path: data/in.csv",
+        "component: mysql.extractor\n    mode: read\n    config:\n      connection: \"@mysql.db\"\n      query: SELECT 1",
+    );
+    assert_invalid(&pipeline, "not_implemented", &["step `extract-in`", "not implemented yet"]);
+}
+
+#[test]
+fn needs_an_unknown_step() {
+    assert_invalid(
+        &BASE.replace("needs: [extract-in]", "needs: [extract-inn]"),
+        "unknown_dependency",
+        &["step `write-out`", "steps[1].needs[0]", "did you mean `extract-in`?"],
+    );
+}
+
+#[test]
+fn dependency_cycle() {
+    let pipeline = BASE.replace(
+        "    config:\n      path: data/in.csv",
+        "    needs: [write-out]\n    config:\n      path: data/in.csv",
+    );
+    assert_invalid(&pipeline, "dependency_cycle", &["extract-in -> write-out -> extract-in"]);
+}
+
+#[test]
+fn legacy_step_key_gets_a_hint() {
+    assert_invalid(
+        &BASE.replace("needs: [extract-in]", "depends_on: [extract-in]"),
+        "legacy_key",
+        &["step `write-out`", "steps[1].depends_on", "use `needs"],
+    );
+}
+
+#[test]
+fn unknown_config_key_suggests_the_field() {
+    let r = assert_invalid(
+        &BASE.replace("path: out.csv", "path: out.csv\n      delimeter: \";\""),
+        "unknown_config_key",
+        &["step `write-out`", "steps[1].config.delimeter", "did you mean `delimiter`?", "p.yaml:16:"],
+    );
+    assert!(r.stderr.contains("Valid fields: path, delimiter"), "{r:?}");
+}
+
+#[test]
+fn config_value_violating_the_schema() {
+    assert_invalid(
+        &BASE.replace("path: out.csv", "path: out.csv\n      newline: cr"),
+        "invalid_config_value",
+        &["step `write-out`", "steps[1].config.newline", "valid values: lf, crlf"],
+    );
+}
+
+#[test]
+fn config_type_violating_the_schema() {
+    assert_invalid(
+        &BASE.replace("path: data/in.csv", "path: data/in.csv\n      skip_rows: -1"),
+        "invalid_config_value",
+        &["step `extract-in`", "steps[0].config.skip_rows"],
+    );
+}
+
+#[test]
+fn missing_required_config_key() {
+    assert_invalid(
+        &BASE.replace("      path: out.csv\n", "      header: true\n"),
+        "missing_config_key",
+        &["step `write-out`", "missing required field `path`"],
+    );
+}
+
+#[test]
+fn writer_without_an_input() {
+    assert_invalid(
+        &BASE.replace("needs: [extract-in]", "needs: []"),
+        "invalid_inputs",
+        &["step `write-out`", "exactly one input"],
+    );
+}
+
+#[test]
+fn malformed_connection_reference() {
+    assert_invalid(
+        &BASE.replace("path: data/in.csv", "path: data/in.csv\n      connection: local"),
+        "invalid_connection_ref",
+        &["step `extract-in`", "steps[0].config.connection", "@filesystem.<alias>"],
+    );
+}
+
+#[test]
+fn missing_connection_alias() {
+    let p = project(&BASE.replace("path: data/in.csv", "path: data/in.csv\n      connection: \"@filesystem.archive\""));
+    p.write("osiris_connections.yaml", "connections:\n  filesystem:\n    archiv: {base_dir: .}\n");
+    let r = p.osiris(&["run", "p.yaml"]);
+    r.expect_code(2);
+    for f in [
+        "[missing_connection]",
+        "step `extract-in`",
+        "@filesystem.archive",
+        "did you mean `@filesystem.archiv`?",
+        "p.yaml:9:",
+    ] {
+        assert!(r.stderr.contains(f), "expected `{f}`: {r:?}");
+    }
+    assert!(!p.exists("out.csv") && !p.exists(".osiris/runs"));
+}
+
+#[test]
+fn missing_env_var_in_connection() {
+    let p = project(BASE);
+    p.write(
+        "osiris_connections.yaml",
+        "connections:\n  filesystem:\n    local: {base_dir: \"${OSIRIS_IT_NO_SUCH_DIR_VAR}\", default: true}\n",
+    );
+    let r = p.osiris(&["run", "p.yaml"]);
+    r.expect_code(2);
+    for f in ["[missing_env_var]", "OSIRIS_IT_NO_SUCH_DIR_VAR", "step `extract-in`", "@filesystem.local"] {
+        assert!(r.stderr.contains(f), "expected `{f}`: {r:?}");
+    }
+    assert!(!p.exists("out.csv") && !p.exists(".osiris/runs"));
+}
+
+#[test]
+fn explicit_connections_file_that_does_not_exist() {
+    let p = project(BASE);
+    let r = p.osiris(&["run", "p.yaml", "--connections", "nope.yaml"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("nope.yaml") && r.stderr.contains("[connections_file_missing]"), "{r:?}");
+}
+
+#[test]
+fn undeclared_param_on_the_command_line() {
+    assert_invalid_with(
+        &BASE.replace("name: base", "name: base\nparams:\n  limit: 5"),
+        &["--param", "limt=3"],
+        "unknown_param",
+        &["--param `limt`", "did you mean `limit`?"],
+    );
+}
+
+#[test]
+fn unresolved_placeholder() {
+    assert_invalid(
+        &BASE.replace("path: out.csv", "path: \"${params.out}\""),
+        "unresolved_param",
+        &["step", "steps[1].config.path", "p.yaml:15:"],
+    );
+}
+
+#[test]
+fn credentials_written_inline_are_rejected() {
+    let pipeline = BASE.replace(
+        "component: filesystem.csv_extractor\n    mode: read\n    config:\n      path: data/in.csv",
+        "component: mysql.extractor\n    mode: read\n    config:\n      query: SELECT 1\n      password: hunter22",
+    );
+    let r = assert_invalid(
+        &pipeline,
+        "forbidden_override",
+        &["step `extract-in`", "steps[0].config.password", "osiris_connections.yaml"],
+    );
+    assert!(!r.stderr.contains("hunter22"), "{r:?}");
+}
+
+#[test]
+fn all_errors_are_reported_at_once_and_as_json() {
+    let pipeline = BASE
+        .replace("mode: write", "mode: load")
+        .replace("path: data/in.csv", "path: data/in.csv\n      delimeter: \";\"");
+    let p = project(&pipeline);
+    let r = p.osiris(&["run", "p.yaml", "--json"]);
+    r.expect_code(2);
+    let v = r.json();
+    let kinds: Vec<&str> = v["errors"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"invalid_mode") && kinds.contains(&"unknown_config_key"), "{kinds:?}");
+    assert_eq!(v["status"], "invalid");
+    assert!(v["errors"][0]["line"].is_u64(), "{v}");
+    let validate = p.osiris(&["validate", "p.yaml", "--json"]);
+    validate.expect_code(2);
+    assert_eq!(validate.json()["valid"], false);
+}
