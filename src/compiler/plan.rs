@@ -53,8 +53,9 @@ pub fn plan(pipeline: Pipeline, registry: &Registry) -> Result<Plan, Invalid> {
             d.with_file(&file)
         })
         .collect();
-    let mut warnings = pipeline.warnings.clone();
-    warnings.extend(Invalid::check(findings)?);
+    let mut all = pipeline.findings.clone();
+    all.extend(findings);
+    let warnings = Invalid::check(all)?;
     let steps = topological(&pipeline)
         .into_iter()
         .map(|i| {
@@ -92,7 +93,7 @@ pub fn check_step(step: &crate::oml::Step, registry: &Registry, producers: &Hash
         }
         return out;
     };
-    if !spec.modes.iter().any(|m| m == step.mode.canonical()) {
+    if !step.mode_error && !spec.modes.iter().any(|m| m == step.mode.canonical()) {
         let allowed: Vec<&str> =
             spec.modes.iter().map(String::as_str).filter(|m| matches!(*m, "extract" | "transform" | "write")).collect();
         let oml: Vec<&str> = allowed.iter().map(|m| if *m == "extract" { "read" } else { m }).collect();

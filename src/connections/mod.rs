@@ -5,6 +5,10 @@
 //! Shape: `connections: {<family>: {<alias>: {<fields>…, default: true?}}}`.
 //! An omitted `connection:` uses the family's alias marked `default: true`, else one named `default`.
 
+// A `Diagnostic` is the error here: it is built once, on the failure path, and carries the
+// file, position, step and hint the user needs, so it is returned by value rather than boxed.
+#![allow(clippy::result_large_err)]
+
 pub mod secret;
 
 pub use secret::{is_secret_field, Redactor, Secret};

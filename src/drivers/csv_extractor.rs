@@ -4,8 +4,10 @@
 //! - `header: false` names columns `0`, `1`, … as pandas did; `header: N` makes row N the header.
 //! - `parse_dates: false` (the default) keeps date-like text as VARCHAR, exactly as written;
 //!   `true` lets DuckDB detect DATE/TIME/TIMESTAMP columns; a list parses the named columns.
-//! - Numbers are detected (BIGINT, HUGEINT for larger integers, DOUBLE), so `9223372036854775807`
-//!   stays exact. An unquoted empty field is NULL, a quoted `""` is the empty string.
+//! - Numbers are detected as BIGINT or DOUBLE, so every 64-bit signed integer stays exact. DuckDB's
+//!   sniffer cannot pick wider integer types: give `dtype: {col: UBIGINT}` (or `HUGEINT`,
+//!   `DECIMAL(38,0)`) for larger ones. An unquoted empty field is NULL, a quoted `""` is the empty
+//!   string.
 //! - `na_values` are extra NULL markers (pandas' long default list is not applied).
 //! - `dtype` takes pandas names (`int64`, `float64`, `str`, `bool`, `datetime64[ns]`) or DuckDB types.
 //! - `chunk_size` has no effect: DuckDB streams in vectors of 2,048 rows regardless.
@@ -21,9 +23,9 @@ use serde_json::{Map, Value};
 /// Reads a CSV file into the step's relation.
 pub struct CsvExtractor;
 
-const TYPES_WITHOUT_DATES: &str = "['BOOLEAN', 'BIGINT', 'HUGEINT', 'DOUBLE', 'VARCHAR']";
+const TYPES_WITHOUT_DATES: &str = "['BOOLEAN', 'BIGINT', 'DOUBLE', 'VARCHAR']";
 const TYPES_WITH_DATES: &str =
-    "['BOOLEAN', 'BIGINT', 'HUGEINT', 'DOUBLE', 'TIME', 'DATE', 'TIMESTAMP', 'TIMESTAMP WITH TIME ZONE', 'VARCHAR']";
+    "['BOOLEAN', 'BIGINT', 'DOUBLE', 'TIME', 'DATE', 'TIMESTAMP', 'TIMESTAMP WITH TIME ZONE', 'VARCHAR']";
 
 /// DuckDB type for a pandas dtype name; other names pass through as DuckDB types.
 fn duckdb_type(dtype: &str) -> String {

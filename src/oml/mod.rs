@@ -67,6 +67,8 @@ pub struct Step {
     pub config: Map<String, Value>,
     /// Position in the file (0-based), used to break ties deterministically.
     pub index: usize,
+    /// The `mode` was missing or invalid (already reported); `mode` is then a placeholder.
+    pub mode_error: bool,
 }
 
 /// A pipeline that passed the OML rules.
@@ -90,8 +92,9 @@ pub struct Pipeline {
     pub resolved: Value,
     /// The parsed document, for positions of findings.
     pub document: Document,
-    /// Warnings found on the way.
-    pub warnings: Vec<Diagnostic>,
+    /// Findings of the OML rules: warnings, and errors that still let component checks run
+    /// (the compiler fails on them after adding its own, so an author sees everything at once).
+    pub findings: Vec<Diagnostic>,
 }
 
 impl Pipeline {
@@ -126,18 +129,21 @@ pub fn parse(text: &str, path: &Path, inputs: &ParamInputs) -> Result<Pipeline, 
         if let Some((l, c)) = document.position(&d.location) {
             d = d.at(l, c);
         }
+        if d.step.is_none() {
+            d.step = step_of_location(&document.value, &d.location);
+        }
         d.with_file(&file)
     };
-    let mut findings = rules::check_top_level(&document.value);
+    let findings = rules::check_top_level(&document.value);
     if findings.iter().any(Diagnostic::is_error) {
         return Err(Invalid { diagnostics: findings.into_iter().map(locate).collect() });
     }
+    let mut findings = findings;
     let (resolved, params, profile, param_findings) = params::resolve(&document.value, inputs);
     findings.extend(param_findings);
     let (steps, step_findings) = rules::check_steps(&resolved);
     findings.extend(step_findings);
     let findings: Vec<Diagnostic> = findings.into_iter().map(locate).collect();
-    let warnings = Invalid::check(findings)?;
     let str_of = |k: &str| resolved.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     Ok(Pipeline {
         file: path.to_path_buf(),
@@ -149,6 +155,13 @@ pub fn parse(text: &str, path: &Path, inputs: &ParamInputs) -> Result<Pipeline, 
         profile,
         resolved,
         document,
-        warnings,
+        findings,
     })
+}
+
+/// The id of the step a location like `steps[3].config.path` points into.
+fn step_of_location(doc: &Value, location: &str) -> Option<String> {
+    let rest = location.strip_prefix("steps[")?;
+    let index: usize = rest[..rest.find(']')?].parse().ok()?;
+    doc.get("steps")?.get(index)?.get("id")?.as_str().map(str::to_string)
 }

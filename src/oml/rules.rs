@@ -227,9 +227,15 @@ pub fn check_steps(doc: &Value) -> (Vec<Step>, Vec<Diagnostic>) {
             }
         };
         out.extend(step_findings);
-        if let Some(mode) = mode {
-            steps.push(Step { id, component, mode, needs, config, index: i });
-        }
+        steps.push(Step {
+            id,
+            component,
+            mode: mode.unwrap_or(Mode::Transform),
+            needs,
+            config,
+            index: i,
+            mode_error: mode.is_none(),
+        });
     }
     check_needs(&raw_steps, &steps, &mut out);
     (steps, out)

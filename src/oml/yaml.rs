@@ -36,9 +36,8 @@ impl Document {
             return Ok(Self { value: Value::Null, positions: HashMap::new() });
         }
         let node: Spanned<Node> = serde_saphyr::from_str(text).map_err(|e| {
-            let message = e.to_string();
-            let (line, column) = position_in_message(&message);
-            YamlError { message, line, column }
+            let (line, column) = e.location().map(|l| (Some(l.line()), Some(l.column()))).unwrap_or((None, None));
+            YamlError { message: e.to_string(), line, column }
         })?;
         let mut positions = HashMap::new();
         let value = node_to_json(node, String::new(), &mut positions);
@@ -55,15 +54,6 @@ impl Document {
             let cut = p.rfind(['.', '['])?;
             p.truncate(cut);
         }
-    }
-}
-
-/// serde_saphyr error texts end with "at line L column C"; pick those numbers out.
-fn position_in_message(message: &str) -> (Option<u64>, Option<u64>) {
-    let re = regex::Regex::new(r"line (\d+),? column (\d+)").expect("static regex");
-    match re.captures(message) {
-        Some(c) => (c[1].parse().ok(), c[2].parse().ok()),
-        None => (None, None),
     }
 }
 

@@ -79,7 +79,11 @@ fn from_manifest(path: &Path, registry: &Registry) -> Result<Source, Invalid> {
     for (i, s) in loaded.manifest.steps.iter().enumerate() {
         let mut config = loaded.cfgs.get(&s.id).cloned().unwrap_or_default();
         config.remove("component");
-        config.remove("mode");
+        // `mode` in a cfg is the step mode, except for components with a `mode` field of their own
+        // (mysql.writer's write mode), whose value the compiler keeps.
+        if registry.get(&s.component).is_none_or(|spec| !spec.properties().contains(&"mode")) {
+            config.remove("mode");
+        }
         let step = Step {
             id: s.id.clone(),
             component: s.component.clone(),
@@ -87,6 +91,7 @@ fn from_manifest(path: &Path, registry: &Registry) -> Result<Source, Invalid> {
             needs: s.needs.clone(),
             config,
             index: i,
+            mode_error: false,
         };
         findings.extend(
             check_step(&step, registry, &producers).into_iter().map(|d| d.with_file(path.display().to_string())),

@@ -14,9 +14,9 @@ pub fn new_run_id() -> String {
     format!("{ts}-{:02x}{:02x}{:02x}", b[0], b[1], b[2])
 }
 
-/// Create `<runs_dir>/<run_id>/` with its `cfg/` and `artifacts/` folders.
+/// Create `<runs_dir>/<run_id>/` with its `cfg/` and `artifacts/` folders; returns its absolute path.
 pub fn create(runs_dir: &Path, run_id: &str) -> std::io::Result<PathBuf> {
-    let dir = runs_dir.join(run_id);
+    let dir = std::path::absolute(runs_dir.join(run_id))?;
     std::fs::create_dir_all(dir.join("cfg"))?;
     std::fs::create_dir_all(dir.join("artifacts"))?;
     Ok(dir)

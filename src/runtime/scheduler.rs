@@ -129,7 +129,7 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
     }
     let index = json!({
         "run_id": run_id, "pipeline": req.pipeline_name, "status": status_name, "started_at": started_at,
-        "duration_ms": duration_ms, "run_dir": std::path::absolute(&run_dir).unwrap_or(run_dir.clone()), "manifest_hash": req.manifest_hash,
+        "duration_ms": duration_ms, "run_dir": run_dir, "manifest_hash": req.manifest_hash,
         "steps_total": steps.len(), "steps_completed": completed,
     });
     if let Err(e) = append_index(&req.runs_dir, &index, &req.redactor) {
@@ -340,7 +340,7 @@ fn schedule(
         }
         drop(job_tx);
     });
-    if error.is_none() && req.cancel.load(Ordering::SeqCst) && states.iter().any(|s| *s == State::Pending) {
+    if error.is_none() && req.cancel.load(Ordering::SeqCst) && states.contains(&State::Pending) {
         error = Some(RunError { step: None, kind: "cancelled".into(), message: "the run was cancelled".into() });
     }
     (states, reports, error)

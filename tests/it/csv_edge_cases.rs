@@ -73,8 +73,10 @@ fn header_only_input_gives_zero_rows_with_columns() {
 
 #[test]
 fn sixty_four_bit_integers_are_exact() {
-    let input = "id,big\n1,9223372036854775807\n2,-9223372036854775808\n3,18446744073709551615\n";
+    let input = "id,big\n1,9223372036854775807\n2,-9223372036854775808\n3,0\n";
     assert_eq!(roundtrip(input, "", ""), input);
+    let unsigned = "big\n18446744073709551615\n";
+    assert_eq!(roundtrip(unsigned, ", dtype: {big: UBIGINT}", ""), unsigned);
     assert_eq!(
         query("big\n9223372036854775807\n", "", "SELECT big - 1 AS m, typeof(big) AS t FROM src"),
         "m,t\n9223372036854775806,BIGINT\n"

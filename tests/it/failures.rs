@@ -29,7 +29,7 @@ fn upstream_rows(v: &serde_json::Value) -> i64 {
 
 #[test]
 fn sql_error_names_the_step_and_keeps_upstream_relations() {
-    let (_, v) = run_failing("SELECT no_such_column FROM \\\"extract-orders\\\"");
+    let (_p, v) = run_failing("SELECT no_such_column FROM \\\"extract-orders\\\"");
     assert_eq!(v["error"]["step"], "bad-sql");
     assert_eq!(v["error"]["kind"], "sql");
     assert!(v["error"]["message"].as_str().unwrap().contains("no_such_column"), "{v}");
@@ -40,7 +40,7 @@ fn sql_error_names_the_step_and_keeps_upstream_relations() {
 
 #[test]
 fn a_runtime_error_inside_a_folded_sql_step_is_reported_under_that_step() {
-    let (_, v) = run_failing("SELECT CAST(name AS INTEGER) AS n FROM \\\"extract-orders\\\"");
+    let (_p, v) = run_failing("SELECT CAST(name AS INTEGER) AS n FROM \\\"extract-orders\\\"");
     assert_eq!(v["error"]["step"], "bad-sql", "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("Conversion"), "{v}");
     assert_eq!(upstream_rows(&v), 2);

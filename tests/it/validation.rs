@@ -165,7 +165,7 @@ fn unknown_config_key_suggests_the_field() {
     let r = assert_invalid(
         &BASE.replace("path: out.csv", "path: out.csv\n      delimeter: \";\""),
         "unknown_config_key",
-        &["step `write-out`", "steps[1].config.delimeter", "did you mean `delimiter`?", "p.yaml:16:"],
+        &["step `write-out`", "steps[1].config.delimeter", "did you mean `delimiter`?", "p.yaml:15:"],
     );
     assert!(r.stderr.contains("Valid fields: path, delimiter"), "{r:?}");
 }
@@ -271,7 +271,7 @@ fn unresolved_placeholder() {
     assert_invalid(
         &BASE.replace("path: out.csv", "path: \"${params.out}\""),
         "unresolved_param",
-        &["step", "steps[1].config.path", "p.yaml:15:"],
+        &["step `write-out`", "steps[1].config.path", "p.yaml:14:"],
     );
 }
 
