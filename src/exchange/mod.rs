@@ -122,3 +122,21 @@ mod tests {
         assert_eq!(quote_literal("it's"), "'it''s'");
     }
 }
+
+#[cfg(test)]
+mod interrupt_tests {
+    #[test]
+    fn interrupting_a_clone_stops_its_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = duckdb::Connection::open(dir.path().join("x.duckdb")).unwrap();
+        let conn = db.try_clone().unwrap();
+        let handle = conn.interrupt_handle();
+        let out = dir.path().join("o.csv").display().to_string();
+        let t = std::thread::spawn(move || {
+            conn.execute(&format!("COPY (SELECT i FROM range(1000000000000) t(i)) TO '{out}'"), [])
+        });
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        handle.interrupt();
+        assert!(t.join().unwrap().is_err());
+    }
+}

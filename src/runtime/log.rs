@@ -47,7 +47,9 @@ impl RunLog {
         self.redactor.redact_json(&mut value);
         let line = value.to_string();
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = writeln!(pick(&mut files), "{line}");
+        let out = pick(&mut files);
+        // Flushed per line: events are few, and a killed run must still show how far it got.
+        let _ = writeln!(out, "{line}").and_then(|_| out.flush());
     }
 
     /// A human-readable line in `osiris.log`.

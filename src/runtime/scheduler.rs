@@ -151,7 +151,9 @@ fn schedule(
     let n = req.steps.len();
     let index_of: HashMap<&str, usize> = req.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
     let mut consumers = vec![0usize; n];
-    for s in &req.steps {
+    // Extractors ignore their inputs (an absent `needs` only orders them after the previous
+    // step), so only transforms and writers count as readers of a relation.
+    for s in req.steps.iter().filter(|s| s.mode != Mode::Extract) {
         for need in &s.needs {
             if let Some(&j) = index_of.get(need.as_str()) {
                 consumers[j] += 1;
@@ -208,6 +210,7 @@ fn schedule(
                 let t = Instant::now();
                 let result = run_step(step, &conn, materialize[i], &inputs, run_dir, log, req);
                 let culprit = match &result {
+                    _ if req.cancel.load(Ordering::SeqCst) => None,
                     Err(DriverError::Sql(_) | DriverError::Source(_) | DriverError::Target(_)) => {
                         let views = snapshot.lock().unwrap_or_else(|p| p.into_inner()).clone();
                         find_culprit(req, i, &views, &conn)
@@ -327,9 +330,12 @@ fn schedule(
                     reports[i] = Some(report);
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if req.cancel.load(Ordering::SeqCst) && !interrupted {
-                        interrupted = true;
-                        log.event("run_cancel_requested", None, json!({}));
+                    if req.cancel.load(Ordering::SeqCst) {
+                        if !interrupted {
+                            interrupted = true;
+                            log.event("run_cancel_requested", None, json!({}));
+                        }
+                        // Repeated on every tick: DuckDB clears the flag when a new statement starts.
                         for h in &interrupts {
                             h.interrupt();
                         }

@@ -6,5 +6,6 @@ mod compile;
 mod csv_edge_cases;
 mod dag;
 mod failures;
+mod runtime;
 mod secrets;
 mod validation;

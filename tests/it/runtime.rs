@@ -1,0 +1,92 @@
+//! Scheduler behaviour: parallel branches and cancellation.
+
+use crate::util::Project;
+use serde_json::Value;
+
+fn slow_branch(id: &str) -> String {
+    format!(
+        "  - id: {id}\n    component: duckdb.processor\n    mode: transform\n    needs: []\n    config:\n      query: SELECT sum(i % 7) AS s FROM range(150000000) t(i)\n  - id: write-{id}\n    component: filesystem.csv_writer\n    mode: write\n    needs: [{id}]\n    config: {{path: {id}.csv}}\n"
+    )
+}
+
+fn events(run_dir: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(std::path::Path::new(run_dir).join("events.jsonl")).unwrap();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Position of the first event named `name` for `step`.
+fn position(events: &[Value], name: &str, step: &str) -> usize {
+    events
+        .iter()
+        .position(|e| e["event"] == name && e["step_id"] == step)
+        .unwrap_or_else(|| panic!("no {name} for {step}"))
+}
+
+#[test]
+fn independent_branches_overlap_and_max_parallel_one_serialises_them() {
+    let p = Project::new();
+    p.write("p.yaml", &format!("oml_version: \"0.1.0\"\nname: par\nsteps:\n{}{}", slow_branch("a"), slow_branch("b")));
+    let parallel = p.osiris(&["run", "p.yaml", "--json", "--max-parallel", "2"]);
+    parallel.expect_code(0);
+    let ev = events(parallel.json()["run_dir"].as_str().unwrap());
+    let (a_done, b_done) = (position(&ev, "step_complete", "write-a"), position(&ev, "step_complete", "write-b"));
+    let (a_start, b_start) = (position(&ev, "step_start", "write-a"), position(&ev, "step_start", "write-b"));
+    assert!(b_start < a_done && a_start < b_done, "branches did not overlap: {ev:#?}");
+
+    let serial = p.osiris(&["run", "p.yaml", "--json", "--max-parallel", "1"]);
+    serial.expect_code(0);
+    let ev = events(serial.json()["run_dir"].as_str().unwrap());
+    let starts: Vec<usize> =
+        ev.iter().enumerate().filter(|(_, e)| e["event"] == "step_start").map(|(i, _)| i).collect();
+    let completes: Vec<usize> =
+        ev.iter().enumerate().filter(|(_, e)| e["event"] == "step_complete").map(|(i, _)| i).collect();
+    for (s, c) in starts.iter().zip(&completes) {
+        assert!(s < c);
+    }
+    for w in starts.windows(2) {
+        assert!(completes.iter().any(|c| w[0] < *c && *c < w[1]), "a step started before the previous finished");
+    }
+    assert_eq!(p.read("a.csv"), p.read("b.csv"));
+}
+
+#[test]
+fn ctrl_c_cancels_the_run_and_records_it() {
+    let p = Project::new();
+    p.write(
+        "p.yaml",
+        "oml_version: \"0.1.0\"\nname: forever\nsteps:\n  - id: spin\n    component: duckdb.processor\n    mode: transform\n    config:\n      query: SELECT sum(i % 7) AS s FROM range(1000000000000) t(i)\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    config: {path: out.csv}\n",
+    );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_osiris"))
+        .args(["run", "p.yaml", "--json"])
+        .current_dir(p.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the writer is evaluating the endless query, then interrupt.
+    let started = std::time::Instant::now();
+    loop {
+        let runs = p.path(".osiris/runs");
+        let running = std::fs::read_dir(&runs).into_iter().flatten().flatten().any(|d| {
+            std::fs::read_to_string(d.path().join("events.jsonl")).is_ok_and(|t| t.contains("\"step_id\":\"write\""))
+        });
+        if running {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 60, "the run never reached the writer");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "cancelled");
+    let status: Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(v["run_dir"].as_str().unwrap()).join("status.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(status["status"], "cancelled");
+    assert!(!p.exists("out.csv"));
+    assert!(p.read(".osiris/index/runs.jsonl").contains("\"cancelled\""));
+}
