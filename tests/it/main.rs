@@ -2,6 +2,7 @@
 
 mod util;
 
+mod cli;
 mod compile;
 mod csv_edge_cases;
 mod dag;
