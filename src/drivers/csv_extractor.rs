@@ -16,7 +16,7 @@
 //!   DuckDB's reader and fail with a clear error.
 
 use super::{sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
-use crate::exchange::{describe, quote_ident, quote_literal, row_count, RelationKind};
+use crate::exchange::{quote_ident, quote_literal, row_count, RelationKind};
 use crate::project::resolve_path;
 use serde_json::{Map, Value};
 
@@ -53,14 +53,8 @@ fn struct_literal(pairs: &[(String, String)]) -> String {
     format!("{{{}}}", items.join(", "))
 }
 
-/// The `read_csv(...)` call for the config, with `candidates` as the type-detection list and
-/// `types` as explicit column types.
-fn read_csv_call(
-    path: &str,
-    config: &Map<String, Value>,
-    candidates: &str,
-    types: &[(String, String)],
-) -> Result<String, DriverError> {
+/// The options shared by sniffing and reading: the file and the dialect the config states.
+fn base_options(path: &str, config: &Map<String, Value>) -> Result<Vec<String>, DriverError> {
     let mut opts = vec![quote_literal(path)];
     let delim = config.str_opt("delimiter").unwrap_or(",");
     opts.push(format!("delim = {}", quote_literal(delim)));
@@ -101,11 +95,45 @@ fn read_csv_call(
             )))
         }
     }
-    opts.push(format!("auto_type_candidates = {candidates}"));
+    Ok(opts)
+}
+
+/// What DuckDB's sniffer found: columns with types, and the line ending and formats it chose.
+struct Sniffed {
+    columns: Vec<(String, String)>,
+    new_line: Option<String>,
+    date_format: Option<String>,
+    timestamp_format: Option<String>,
+}
+
+/// Sniff the file once; the relation is then declared with explicit columns and
+/// `auto_detect = false`, so binding it again (by every reader of a view) costs nothing.
+fn sniff(conn: &duckdb::Connection, base: &[String], candidates: &str, types: &[(String, String)]) -> duckdb::Result<Sniffed> {
+    let mut args = base.to_vec();
+    args.push(format!("auto_type_candidates = {candidates}"));
     if !types.is_empty() {
-        opts.push(format!("types = {}", struct_literal(types)));
+        args.push(format!("types = {}", struct_literal(types)));
     }
-    Ok(format!("read_csv({})", opts.join(", ")))
+    // One row per column; the dialect fields repeat on every row.
+    let sql = format!(
+        "SELECT c.name, c.type, NewLineDelimiter, DateFormat, TimestampFormat \
+         FROM (SELECT unnest(Columns) AS c, NewLineDelimiter, DateFormat, TimestampFormat FROM sniff_csv({}))",
+        args.join(", ")
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([])?;
+    let mut out = Sniffed { columns: Vec::new(), new_line: None, date_format: None, timestamp_format: None };
+    while let Some(r) = rows.next()? {
+        out.columns.push((r.get(0)?, r.get(1)?));
+        out.new_line = r.get::<_, Option<String>>(2)?.filter(|n| n != "mix" && !n.is_empty());
+        out.date_format = r.get::<_, Option<String>>(3)?.filter(|f| !f.is_empty());
+        out.timestamp_format = r.get::<_, Option<String>>(4)?.filter(|f| !f.is_empty());
+    }
+    Ok(out)
+}
+
+fn is_temporal(duck_type: &str) -> bool {
+    matches!(duck_type, "DATE" | "TIME" | "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE")
 }
 
 impl Driver for CsvExtractor {
@@ -122,33 +150,47 @@ impl Driver for CsvExtractor {
             return Err(DriverError::Source(format!("file is empty (no header, no rows): {}", path.display())));
         }
         let path_str = std::path::absolute(&path).unwrap_or(path.clone()).display().to_string();
-        let mut types: Vec<(String, String)> = config
+        let types: Vec<(String, String)> = config
             .get("dtype")
             .and_then(Value::as_object)
             .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|t| (k.clone(), duckdb_type(t)))).collect())
             .unwrap_or_default();
-        let candidates = match config.get("parse_dates") {
-            Some(Value::Bool(true)) => TYPES_WITH_DATES,
-            Some(Value::Array(cols)) => {
-                let detected = describe(ctx.conn, &read_csv_call(&path_str, config, TYPES_WITH_DATES, &types)?)
-                    .map_err(|e| DriverError::Source(format!("cannot read CSV {}: {e}", path.display())))?;
-                for col in cols.iter().filter_map(Value::as_str) {
-                    if types.iter().any(|(k, _)| k == col) {
-                        continue;
-                    }
-                    let found = detected.iter().find(|(n, _)| n == col).ok_or_else(|| {
-                        DriverError::Config(format!("parse_dates names column `{col}`, which the file does not have"))
-                    })?;
-                    let t = if found.1 == "VARCHAR" { "TIMESTAMP".to_string() } else { found.1.clone() };
-                    types.push((col.to_string(), t));
+        let base = base_options(&path_str, config)?;
+        let read_error = |e: duckdb::Error| DriverError::Source(format!("cannot read CSV {}: {e}", path.display()));
+        let parse_dates = config.get("parse_dates");
+        let candidates = if matches!(parse_dates, Some(Value::Bool(true)) | Some(Value::Array(_))) { TYPES_WITH_DATES } else { TYPES_WITHOUT_DATES };
+        let mut sniffed = sniff(ctx.conn, &base, candidates, &types).map_err(read_error)?;
+        if let Some(Value::Array(listed)) = parse_dates {
+            // Only the listed columns become dates; the others keep their text.
+            let listed: Vec<&str> = listed.iter().filter_map(Value::as_str).collect();
+            for want in &listed {
+                if !sniffed.columns.iter().any(|(n, _)| n == want) {
+                    return Err(DriverError::Config(format!("parse_dates names column `{want}`, which the file does not have")));
                 }
-                TYPES_WITHOUT_DATES
             }
-            _ => TYPES_WITHOUT_DATES,
-        };
-        let source = read_csv_call(&path_str, config, candidates, &types)?;
-        let columns = describe(ctx.conn, &source)
-            .map_err(|e| DriverError::Source(format!("cannot read CSV {}: {e}", path.display())))?;
+            for (name, ty) in sniffed.columns.iter_mut() {
+                let explicit = types.iter().any(|(k, _)| k == name);
+                if listed.contains(&name.as_str()) && !explicit && ty == "VARCHAR" {
+                    *ty = "TIMESTAMP".into();
+                } else if !listed.contains(&name.as_str()) && !explicit && is_temporal(ty) {
+                    *ty = "VARCHAR".into();
+                }
+            }
+        }
+        let mut args = base;
+        args.push("auto_detect = false".into());
+        args.push(format!("columns = {}", struct_literal(&sniffed.columns)));
+        if let Some(n) = &sniffed.new_line {
+            args.push(format!("new_line = {}", quote_literal(n)));
+        }
+        if let Some(f) = &sniffed.date_format {
+            args.push(format!("dateformat = {}", quote_literal(f)));
+        }
+        if let Some(f) = &sniffed.timestamp_format {
+            args.push(format!("timestampformat = {}", quote_literal(f)));
+        }
+        let source = format!("read_csv({})", args.join(", "));
+        let columns = sniffed.columns;
         let header = !matches!(config.get("header"), Some(Value::Bool(false)));
         let mut select: Vec<String> = if header {
             columns.iter().map(|(n, _)| quote_ident(n)).collect()

@@ -176,3 +176,8 @@ fn gzip_input_is_read() {
     std::fs::write(p.path("in.csv.gz"), gz).unwrap();
     assert_eq!(p.run_ok(&copy_pipeline("{path: in.csv.gz}", "{path: out.csv}"), "out.csv"), "a,b\n1,2\n");
 }
+
+#[test]
+fn crlf_input_is_read_and_written_with_the_chosen_terminator() {
+    assert_eq!(roundtrip("a,b\r\n1,\"x\r\ny\"\r\n2,z\r\n", "", ""), "a,b\n1,\"x\r\ny\"\n2,z\n");
+}
