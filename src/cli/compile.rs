@@ -2,7 +2,7 @@
 
 use super::output::{invalid, print_json, print_warnings};
 use osiris::compiler;
-use osiris::oml::{self, ParamInputs};
+use osiris::oml;
 use osiris::registry::Registry;
 use serde_json::json;
 use std::path::PathBuf;
@@ -12,12 +12,8 @@ use std::path::PathBuf;
 pub struct Args {
     /// Pipeline file (OML).
     pipeline: PathBuf,
-    /// Override a parameter: NAME=VALUE (repeatable).
-    #[arg(long = "param", value_parser = super::parse_param)]
-    params: Vec<(String, String)>,
-    /// Profile whose params apply.
-    #[arg(long, short = 'p')]
-    profile: Option<String>,
+    #[command(flatten)]
+    params: super::ParamArgs,
     /// Output directory (default: build/pipelines/[<profile>/]<name>/<short>-<hash>/ under the project).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -28,7 +24,7 @@ pub struct Args {
 
 pub fn execute(a: Args) -> anyhow::Result<i32> {
     let registry = Registry::builtin();
-    let params = ParamInputs::from_process(a.params, a.profile);
+    let params = a.params.inputs();
     let plan = match oml::load(&a.pipeline, &params).and_then(|p| compiler::plan(p, &registry)) {
         Ok(p) => p,
         Err(e) => return Ok(invalid(&e, a.json)),

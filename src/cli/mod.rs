@@ -91,9 +91,22 @@ pub fn main() -> i32 {
     }
 }
 
-/// `--param NAME=VALUE` parser.
-fn parse_param(s: &str) -> Result<(String, String), String> {
-    osiris::oml::params::parse_assignment(s)
+/// `--param` and `--profile`, shared by validate, compile and run.
+#[derive(clap::Args)]
+struct ParamArgs {
+    /// Override a parameter: NAME=VALUE (repeatable; beats OSIRIS_PARAM_NAME and the profile).
+    #[arg(long = "param", value_parser = osiris::oml::params::parse_assignment)]
+    params: Vec<(String, String)>,
+    /// Profile whose `profiles.<name>.params` apply (default: $OSIRIS_PROFILE).
+    #[arg(long, short = 'p')]
+    profile: Option<String>,
+}
+
+impl ParamArgs {
+    /// The overrides plus this process's OSIRIS_PARAM_* and OSIRIS_PROFILE.
+    fn inputs(self) -> osiris::oml::ParamInputs {
+        osiris::oml::ParamInputs::from_process(self.params, self.profile)
+    }
 }
 
 /// Default runs directory.

@@ -4,7 +4,6 @@ use super::output::{invalid, print_json, print_warnings, stderr_is_terminal};
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use osiris::compiler::{last_compile, looks_like_manifest};
-use osiris::oml::ParamInputs;
 use osiris::registry::Registry;
 use osiris::runtime::{
     execute as execute_run, prepare, Progress, RunOptions, RunSource, RunStatus, StepReport, StepStatus,
@@ -28,12 +27,8 @@ pub struct Args {
     /// Run the manifest written by the most recent `osiris compile` in this project.
     #[arg(long)]
     last_compile: bool,
-    /// Override a parameter: NAME=VALUE (repeatable; pipelines only).
-    #[arg(long = "param", value_parser = super::parse_param)]
-    params: Vec<(String, String)>,
-    /// Profile whose params apply.
-    #[arg(long, short = 'p')]
-    profile: Option<String>,
+    #[command(flatten)]
+    params: super::ParamArgs,
     /// Connections file (default: $OSIRIS_CONNECTIONS, ./osiris_connections.yaml, then the pipeline's dir).
     #[arg(long)]
     connections: Option<PathBuf>,
@@ -47,7 +42,7 @@ pub struct Args {
     #[arg(long, default_value = "auto", value_parser = ["auto", "all"])]
     materialize: String,
     /// DuckDB memory limit; beyond it DuckDB spills to the run dir.
-    #[arg(long, default_value = "1GB")]
+    #[arg(long, default_value = osiris::exchange::DEFAULT_MEMORY_LIMIT)]
     memory_limit: String,
     /// Print exactly one JSON object on stdout and nothing else.
     #[arg(long)]
@@ -84,7 +79,7 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
         let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst));
     }
     let opts = RunOptions {
-        params: ParamInputs::from_process(a.params, a.profile),
+        params: a.params.inputs(),
         connections_file: a.connections,
         runs_dir: a.runs_dir,
         max_parallel: a

@@ -2,7 +2,6 @@
 
 use super::output::{invalid, print_json, print_warnings};
 use osiris::connections::ConnectionsFile;
-use osiris::oml::ParamInputs;
 use osiris::registry::Registry;
 use osiris::runtime::{prepare, RunOptions, RunSource};
 use serde_json::json;
@@ -13,12 +12,8 @@ use std::path::PathBuf;
 pub struct Args {
     /// Pipeline file (OML). Omit to check the project: osiris.yaml, connections, env vars.
     pipeline: Option<PathBuf>,
-    /// Override a parameter: NAME=VALUE (repeatable).
-    #[arg(long = "param", value_parser = super::parse_param)]
-    params: Vec<(String, String)>,
-    /// Profile whose params apply.
-    #[arg(long, short = 'p')]
-    profile: Option<String>,
+    #[command(flatten)]
+    params: super::ParamArgs,
     /// Connections file (default: $OSIRIS_CONNECTIONS, ./osiris_connections.yaml, then the pipeline's dir).
     #[arg(long)]
     connections: Option<PathBuf>,
@@ -33,12 +28,12 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
     };
     let registry = Registry::builtin();
     let opts = RunOptions {
-        params: ParamInputs::from_process(a.params, a.profile),
+        params: a.params.inputs(),
         connections_file: a.connections,
         runs_dir: super::default_runs_dir(),
         max_parallel: 1,
         materialize_all: false,
-        memory_limit: "1GB".into(),
+        memory_limit: osiris::exchange::DEFAULT_MEMORY_LIMIT.into(),
         cancel: Default::default(),
     };
     match prepare(&RunSource::Pipeline(pipeline.clone()), opts, &registry) {

@@ -9,7 +9,7 @@ pub mod manifest;
 mod plan;
 
 pub use manifest::{load as load_manifest, looks_like_manifest, LoadedManifest, Manifest, ManifestStep};
-pub use plan::{check_step, plan, topological, Plan, PlannedStep};
+pub use plan::{check_step, plan, topological, Plan};
 
 use crate::connections::is_secret_field;
 use crate::registry::Registry;
@@ -35,7 +35,7 @@ pub struct Compiled {
 /// The cfg for one step: `component`, `mode`, the config as written (no secrets) and the spec's
 /// defaults for fields not set — except fields a connection supplies, whose defaults apply after
 /// the connection is merged at run time.
-pub fn step_cfg(step: &PlannedStep, registry: &Registry) -> Map<String, Value> {
+pub fn step_cfg(step: &crate::oml::Step, registry: &Registry) -> Map<String, Value> {
     let mut cfg = Map::new();
     cfg.insert("component".into(), Value::String(step.component.clone()));
     cfg.insert("mode".into(), Value::String(step.mode.canonical().into()));

@@ -2,27 +2,9 @@
 //! inputs checked, steps in dependency order (ties broken by file order).
 
 use crate::diagnostics::{did_you_mean, Diagnostic, Invalid};
-use crate::oml::{Mode, Pipeline};
+use crate::oml::{Mode, Pipeline, Step};
 use crate::registry::{check_config, Registry};
-use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
-
-/// A step ready to compile.
-#[derive(Debug, Clone)]
-pub struct PlannedStep {
-    /// Step id.
-    pub id: String,
-    /// Component name.
-    pub component: String,
-    /// Canonical mode.
-    pub mode: Mode,
-    /// Upstream step ids.
-    pub needs: Vec<String>,
-    /// Config as written (parameters substituted).
-    pub config: Map<String, Value>,
-    /// Position in the file.
-    pub index: usize,
-}
 
 /// A validated pipeline.
 #[derive(Debug, Clone)]
@@ -30,7 +12,7 @@ pub struct Plan {
     /// The pipeline it came from.
     pub pipeline: Pipeline,
     /// Steps in topological order.
-    pub steps: Vec<PlannedStep>,
+    pub steps: Vec<Step>,
     /// Warnings (errors would have failed planning).
     pub warnings: Vec<Diagnostic>,
 }
@@ -56,25 +38,12 @@ pub fn plan(pipeline: Pipeline, registry: &Registry) -> Result<Plan, Invalid> {
     let mut all = pipeline.findings.clone();
     all.extend(findings);
     let warnings = Invalid::check(all)?;
-    let steps = topological(&pipeline)
-        .into_iter()
-        .map(|i| {
-            let s = &pipeline.steps[i];
-            PlannedStep {
-                id: s.id.clone(),
-                component: s.component.clone(),
-                mode: s.mode,
-                needs: s.needs.clone(),
-                config: s.config.clone(),
-                index: s.index,
-            }
-        })
-        .collect();
+    let steps = topological(&pipeline).into_iter().map(|i| pipeline.steps[i].clone()).collect();
     Ok(Plan { pipeline, steps, warnings })
 }
 
 /// Component-level checks for one step (shared with manifests loaded from disk).
-pub fn check_step(step: &crate::oml::Step, registry: &Registry, producers: &HashMap<&str, bool>) -> Vec<Diagnostic> {
+pub fn check_step(step: &Step, registry: &Registry, producers: &HashMap<&str, bool>) -> Vec<Diagnostic> {
     let i = step.index;
     let mut out = Vec::new();
     let Some(spec) = registry.get(&step.component) else {

@@ -108,7 +108,12 @@ struct Sniffed {
 
 /// Sniff the file once; the relation is then declared with explicit columns and
 /// `auto_detect = false`, so binding it again (by every reader of a view) costs nothing.
-fn sniff(conn: &duckdb::Connection, base: &[String], candidates: &str, types: &[(String, String)]) -> duckdb::Result<Sniffed> {
+fn sniff(
+    conn: &duckdb::Connection,
+    base: &[String],
+    candidates: &str,
+    types: &[(String, String)],
+) -> duckdb::Result<Sniffed> {
     let mut args = base.to_vec();
     args.push(format!("auto_type_candidates = {candidates}"));
     if !types.is_empty() {
@@ -158,14 +163,20 @@ impl Driver for CsvExtractor {
         let base = base_options(&path_str, config)?;
         let read_error = |e: duckdb::Error| DriverError::Source(format!("cannot read CSV {}: {e}", path.display()));
         let parse_dates = config.get("parse_dates");
-        let candidates = if matches!(parse_dates, Some(Value::Bool(true)) | Some(Value::Array(_))) { TYPES_WITH_DATES } else { TYPES_WITHOUT_DATES };
+        let candidates = if matches!(parse_dates, Some(Value::Bool(true)) | Some(Value::Array(_))) {
+            TYPES_WITH_DATES
+        } else {
+            TYPES_WITHOUT_DATES
+        };
         let mut sniffed = sniff(ctx.conn, &base, candidates, &types).map_err(read_error)?;
         if let Some(Value::Array(listed)) = parse_dates {
             // Only the listed columns become dates; the others keep their text.
             let listed: Vec<&str> = listed.iter().filter_map(Value::as_str).collect();
             for want in &listed {
                 if !sniffed.columns.iter().any(|(n, _)| n == want) {
-                    return Err(DriverError::Config(format!("parse_dates names column `{want}`, which the file does not have")));
+                    return Err(DriverError::Config(format!(
+                        "parse_dates names column `{want}`, which the file does not have"
+                    )));
                 }
             }
             for (name, ty) in sniffed.columns.iter_mut() {

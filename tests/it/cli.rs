@@ -24,7 +24,13 @@ fn components_list_and_show() {
     list.expect_code(0);
     let items = list.json();
     assert_eq!(items.as_array().unwrap().len(), 9);
-    let runnable: Vec<&str> = items.as_array().unwrap().iter().filter(|c| c["runnable"] == true).map(|c| c["name"].as_str().unwrap()).collect();
+    let runnable: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["runnable"] == true)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(runnable, ["duckdb.processor", "filesystem.csv_extractor", "filesystem.csv_writer"]);
     let show = p.osiris(&["components", "show", "filesystem.csv_writer"]);
     show.expect_code(0);
@@ -33,7 +39,11 @@ fn components_list_and_show() {
     assert_eq!(json.json()["configSchema"]["properties"]["batch_size"]["default"], 1000);
     let unknown = p.osiris(&["components", "show", "mysql.writter"]);
     unknown.expect_code(2);
-    assert!(unknown.stderr.contains("did you mean `mysql.writer`?") || unknown.stderr.contains("Did you mean `mysql.writer`?"), "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("did you mean `mysql.writer`?")
+            || unknown.stderr.contains("Did you mean `mysql.writer`?"),
+        "{unknown:?}"
+    );
 }
 
 #[test]
