@@ -306,3 +306,43 @@ fn all_errors_are_reported_at_once_and_as_json() {
     validate.expect_code(2);
     assert_eq!(validate.json()["valid"], false);
 }
+
+/// One test per remaining rule: (test name, pipeline text, expected type, fragments).
+macro_rules! invalid_cases {
+    ($($name:ident: $pipeline:expr, $kind:expr, [$($frag:expr),*];)*) => {$(
+        #[test]
+        fn $name() {
+            assert_invalid(&$pipeline, $kind, &[$($frag),*]);
+        }
+    )*};
+}
+
+invalid_cases! {
+    document_that_is_not_a_mapping: "- just\n- a list\n".to_string(), "invalid_type", ["p.yaml"];
+    oml_version_not_a_string: BASE.replace("\"0.1.0\"", "0.1"), "invalid_version_type", ["oml_version", "quote it"];
+    blank_name: BASE.replace("name: base", "name: \" \""), "empty_name", ["name"];
+    name_not_a_string: BASE.replace("name: base", "name: [a]"), "invalid_name_type", ["name"];
+    empty_steps: "oml_version: \"0.1.0\"\nname: x\nsteps: []\n".to_string(), "empty_steps", ["steps"];
+    steps_not_a_list: "oml_version: \"0.1.0\"\nname: x\nsteps: {a: 1}\n".to_string(), "invalid_steps_type", ["steps"];
+    step_not_a_mapping: BASE.replace("steps:\n", "steps:\n  - just-a-string\n"), "invalid_step_type", ["steps[0]"];
+    step_id_not_a_string: BASE.replace("id: write-out", "id: [w]"), "invalid_id_type", ["steps[1].id"];
+    step_without_component: BASE.replace("    component: filesystem.csv_writer\n", ""), "missing_step_field", ["step `write-out`", "steps[1].component"];
+    component_not_a_string: BASE.replace("component: filesystem.csv_writer", "component: 7"), "invalid_component_type", ["step `write-out`"];
+    mode_not_a_string: BASE.replace("mode: write", "mode: [write]"), "invalid_mode_type", ["step `write-out`", "steps[1].mode"];
+    needs_not_a_list: BASE.replace("needs: [extract-in]", "needs: extract-in"), "invalid_needs_type", ["step `write-out`", "steps[1].needs"];
+    needs_entry_not_a_string: BASE.replace("needs: [extract-in]", "needs: [1]"), "invalid_dependency_type", ["step `write-out`", "steps[1].needs[0]"];
+    step_needing_itself: BASE.replace("needs: [extract-in]", "needs: [write-out]"), "self_dependency", ["step `write-out`"];
+    config_not_a_mapping: BASE.replace("    config:\n      path: out.csv", "    config: out.csv"), "invalid_config_type", ["step `write-out`", "steps[1].config"];
+    connection_of_another_family: BASE.replace("path: data/in.csv", "path: data/in.csv\n      connection: \"@mysql.db\""), "connection_family_mismatch", ["step `extract-in`", "@filesystem.<alias>"];
+    spec_constraint: BASE.replace("path: out.csv", "path: out.csv\n      delimiter: \"\\t\"\n      quoting: all"), "constraint_violation", ["step `write-out`", "minimal quoting"];
+    secret_field_written_inline: BASE.replace(
+        "component: filesystem.csv_extractor\n    mode: read\n    config:\n      path: data/in.csv",
+        "component: graphql.extractor\n    mode: read\n    config:\n      endpoint: http://x/graphql\n      query: \"{ a }\"\n      auth_token: tok-123456"),
+        "forbidden_override", ["step `extract-in`", "steps[0].config.auth_token"];
+}
+
+#[test]
+fn profile_that_does_not_exist() {
+    let pipeline = BASE.replace("name: base", "name: base\nparams: {n: 1}\nprofiles: {prod: {params: {n: 2}}}");
+    assert_invalid_with(&pipeline, &["--profile", "nope"], "unknown_profile", &["profile `nope`", "prod"]);
+}
