@@ -74,7 +74,9 @@ fn base_options(path: &str, config: &Map<String, Value>) -> Result<Vec<String>, 
     }
     let encoding = match config.str_opt("encoding").unwrap_or("utf-8") {
         "utf-8" | "ascii" => "utf-8",
-        "utf-16" => "utf-16",
+        // Decoded to a UTF-8 copy by `decode_utf16_file`: DuckDB's own decoder rejects surrogate
+        // pairs (any character outside the Basic Multilingual Plane, such as emoji).
+        "utf-16" => "utf-8",
         "latin-1" | "iso-8859-1" => "latin-1",
         other => return Err(DriverError::Config(format!("unsupported encoding `{other}`"))),
     };
@@ -137,6 +139,59 @@ fn sniff(
     Ok(out)
 }
 
+/// Stream a UTF-16 file (BOM decides the byte order; little-endian without one) into UTF-8.
+fn decode_utf16_file(src: &std::path::Path, dst: &std::path::Path) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let mut reader = std::io::BufReader::new(std::fs::File::open(src)?);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dst)?);
+    let mut buf = vec![0u8; 1 << 16];
+    let mut pending: Vec<u8> = Vec::new();
+    let mut big_endian = None;
+    let mut held: Option<u16> = None;
+    let mut text = String::new();
+    loop {
+        let n = reader.read(&mut buf)?;
+        pending.extend_from_slice(&buf[..n]);
+        if big_endian.is_none() && (pending.len() >= 2 || n == 0) {
+            big_endian = Some(match pending.get(..2) {
+                Some([0xFE, 0xFF]) => {
+                    pending.drain(..2);
+                    true
+                }
+                Some([0xFF, 0xFE]) => {
+                    pending.drain(..2);
+                    false
+                }
+                _ => false,
+            });
+        }
+        let whole = pending.len() / 2 * 2;
+        let mut units: Vec<u16> = held.take().into_iter().collect();
+        units.extend(pending[..whole].chunks(2).map(|c| {
+            if big_endian == Some(true) {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from_le_bytes([c[0], c[1]])
+            }
+        }));
+        pending.drain(..whole);
+        if n > 0 && units.last().is_some_and(|u| (0xD800..0xDC00).contains(u)) {
+            held = units.pop();
+        }
+        text.clear();
+        for ch in char::decode_utf16(units) {
+            text.push(ch.map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?);
+        }
+        out.write_all(text.as_bytes())?;
+        if n == 0 {
+            if !pending.is_empty() {
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "odd number of bytes"));
+            }
+            return out.flush();
+        }
+    }
+}
+
 fn is_temporal(duck_type: &str) -> bool {
     matches!(duck_type, "DATE" | "TIME" | "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE")
 }
@@ -154,7 +209,15 @@ impl Driver for CsvExtractor {
         if std::fs::metadata(&path).map(|m| m.len() == 0).unwrap_or(false) {
             return Err(DriverError::Source(format!("file is empty (no header, no rows): {}", path.display())));
         }
-        let path_str = std::path::absolute(&path).unwrap_or(path.clone()).display().to_string();
+        let mut path_str = std::path::absolute(&path).unwrap_or(path.clone()).display().to_string();
+        if config.str_opt("encoding") == Some("utf-16") {
+            let dir = ctx.run_dir.join("artifacts").join(ctx.step_id);
+            let decoded = dir.join("decoded-utf8.csv");
+            std::fs::create_dir_all(&dir)
+                .and_then(|_| decode_utf16_file(&path, &decoded))
+                .map_err(|e| DriverError::Source(format!("cannot decode {} as utf-16: {e}", path.display())))?;
+            path_str = decoded.display().to_string();
+        }
         let types: Vec<(String, String)> = config
             .get("dtype")
             .and_then(Value::as_object)

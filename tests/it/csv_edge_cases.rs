@@ -181,3 +181,34 @@ fn gzip_input_is_read() {
 fn crlf_input_is_read_and_written_with_the_chosen_terminator() {
     assert_eq!(roundtrip("a,b\r\n1,\"x\r\ny\"\r\n2,z\r\n", "", ""), "a,b\n1,\"x\r\ny\"\n2,z\n");
 }
+
+#[test]
+fn input_encodings_latin1_and_utf16_are_decoded() {
+    let p = Project::new();
+    std::fs::write(p.path("latin.csv"), b"name\nZo\xeb\n").unwrap();
+    let mut utf16 = vec![0xFF, 0xFE];
+    for u in "name\nZoë 🚀\n".encode_utf16() {
+        utf16.extend_from_slice(&u.to_le_bytes());
+    }
+    std::fs::write(p.path("wide.csv"), utf16).unwrap();
+    p.write("p.yaml", &copy_pipeline("{path: latin.csv, encoding: latin-1}", "{path: out.csv}"));
+    p.osiris(&["run", "p.yaml", "-q"]).expect_code(0);
+    assert_eq!(p.read("out.csv"), "name\nZoë\n");
+    p.write("p.yaml", &copy_pipeline("{path: wide.csv, encoding: utf-16}", "{path: out.csv}"));
+    p.osiris(&["run", "p.yaml", "-q"]).expect_code(0);
+    assert_eq!(p.read("out.csv"), "name\nZoë 🚀\n");
+}
+
+#[test]
+fn create_dirs_false_fails_on_a_missing_directory_and_true_creates_it() {
+    let p = Project::new();
+    p.write("in.csv", "a\n1\n");
+    p.write("p.yaml", &copy_pipeline("{path: in.csv}", "{path: deep/er/out.csv, create_dirs: false}"));
+    let r = p.osiris(&["run", "p.yaml", "--json"]);
+    r.expect_code(1);
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("create_dirs is false"), "{r:?}");
+    assert!(!p.exists("deep"));
+    p.write("p.yaml", &copy_pipeline("{path: in.csv}", "{path: deep/er/out.csv}"));
+    p.osiris(&["run", "p.yaml", "-q"]).expect_code(0);
+    assert_eq!(p.read("deep/er/out.csv"), "a\n1\n");
+}
