@@ -318,12 +318,12 @@ macro_rules! invalid_cases {
 }
 
 invalid_cases! {
-    document_that_is_not_a_mapping: "- just\n- a list\n".to_string(), "invalid_type", ["p.yaml"];
+    document_that_is_not_a_mapping: "- just\n- a list\n", "invalid_type", ["p.yaml"];
     oml_version_not_a_string: BASE.replace("\"0.1.0\"", "0.1"), "invalid_version_type", ["oml_version", "quote it"];
     blank_name: BASE.replace("name: base", "name: \" \""), "empty_name", ["name"];
     name_not_a_string: BASE.replace("name: base", "name: [a]"), "invalid_name_type", ["name"];
-    empty_steps: "oml_version: \"0.1.0\"\nname: x\nsteps: []\n".to_string(), "empty_steps", ["steps"];
-    steps_not_a_list: "oml_version: \"0.1.0\"\nname: x\nsteps: {a: 1}\n".to_string(), "invalid_steps_type", ["steps"];
+    empty_steps: "oml_version: \"0.1.0\"\nname: x\nsteps: []\n", "empty_steps", ["steps"];
+    steps_not_a_list: "oml_version: \"0.1.0\"\nname: x\nsteps: {a: 1}\n", "invalid_steps_type", ["steps"];
     step_not_a_mapping: BASE.replace("steps:\n", "steps:\n  - just-a-string\n"), "invalid_step_type", ["steps[0]"];
     step_id_not_a_string: BASE.replace("id: write-out", "id: [w]"), "invalid_id_type", ["steps[1].id"];
     step_without_component: BASE.replace("    component: filesystem.csv_writer\n", ""), "missing_step_field", ["step `write-out`", "steps[1].component"];
