@@ -6,6 +6,7 @@ Usage: bench/run.py [--rows 1000000,5000000] [--repeat 3] [--osiris PATH] [--duc
 Workloads (on bench/data/orders_<rows>.csv from gen_orders.py):
   groupby  CSV -> GROUP BY -> CSV
   filter   CSV -> filter keeping ~90 % of rows -> CSV
+  mysql    (with --mysql) MariaDB table `orders` -> CSV, against `mysql --batch --quick`
 Prints wall time and peak RSS (median of --repeat runs) for each tool, and the osiris/DuckDB ratio.
 """
 import argparse
@@ -60,6 +61,54 @@ steps:
 """
 
 
+def mysql_workload(args, rows, csv):
+    """Load the CSV into MariaDB once, then extract it in full to CSV with each tool."""
+    db = "osiris_bench"
+    table = f"orders_{rows}"
+    mysql = ["mysql", "-h127.0.0.1", "-P3306", "-uroot", "--local-infile=1"]
+    exists = subprocess.run(mysql + ["-N", "-e", f"SELECT COUNT(*) FROM {db}.{table}"], capture_output=True, text=True)
+    if exists.returncode != 0 or exists.stdout.strip() != str(rows):
+        print(f"loading {table} into MariaDB ...", file=sys.stderr)
+        ddl = (f"CREATE DATABASE IF NOT EXISTS {db}; DROP TABLE IF EXISTS {db}.{table}; CREATE TABLE {db}.{table} ("
+               "order_id BIGINT PRIMARY KEY, customer_id BIGINT, product VARCHAR(64), quantity INT, unit_price DECIMAL(10,2), "
+               "discount DECIMAL(4,2), status VARCHAR(16), is_gift BOOLEAN, city VARCHAR(64), order_date DATE, created_at DATETIME(6), note TEXT) "
+               "CHARACTER SET utf8mb4; SET GLOBAL local_infile = 1; "
+               f"LOAD DATA LOCAL INFILE '{csv}' INTO TABLE {db}.{table} CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' "
+               "OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\n' IGNORE 1 LINES "
+               "(order_id, customer_id, product, quantity, unit_price, discount, status, @gift, city, order_date, created_at, note) "
+               "SET is_gift = (@gift = 'true')")
+        subprocess.check_call(mysql + ["-e", ddl])
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    (WORK / "osiris_connections.yaml").write_text(
+        f"connections:\n  mysql:\n    bench: {{host: 127.0.0.1, port: 3306, database: {db}, user: root, password: '', default: true}}\n")
+    (WORK / "p.yaml").write_text(f"""oml_version: "0.1.0"
+name: bench-mysql
+steps:
+  - id: extract
+    component: mysql.extractor
+    mode: read
+    config: {{table: {table}}}
+  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    config: {{path: "{WORK / 'osiris_out.csv'}"}}
+""")
+    out = []
+    shell = f"mysql -h127.0.0.1 -P3306 -uroot --batch --quick -e 'SELECT * FROM {db}.{table}' > {WORK / 'mysql_out.tsv'}"
+    tools = {
+        "mysql --quick": ["bash", "-c", shell],
+        "osiris": [args.osiris, "run", str(WORK / "p.yaml"), "--quiet", "--runs-dir", str(WORK / "runs")],
+    }
+    for tool, cmd in tools.items():
+        samples = [measure(cmd, WORK) for _ in range(args.repeat)]
+        wall = statistics.median(s[0] for s in samples)
+        rss = statistics.median(s[1] for s in samples)
+        out.append((rows, "mysql", tool, wall, rss))
+        print(f"{rows:>9} mysql    {tool:<14} {wall:7.2f} s {rss:8.1f} MiB", file=sys.stderr)
+    return out
+
+
 def ensure_duckdb_cli():
     venv = HERE / ".venv"
     exe = venv / "bin" / "duckdb"
@@ -75,6 +124,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--osiris", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/osiris-target")), "debug", "osiris"))
     ap.add_argument("--duckdb", default=None)
+    ap.add_argument("--mysql", action="store_true", help="also run the MariaDB extract workload (127.0.0.1:3306, root)")
+    ap.add_argument("--skip-csv", action="store_true", help="skip the CSV workloads")
     args = ap.parse_args()
     duck = args.duckdb or ensure_duckdb_cli()
     DATA.mkdir(exist_ok=True)
@@ -84,7 +135,9 @@ def main():
         if not csv.exists():
             print(f"generating {csv} ...", file=sys.stderr)
             subprocess.check_call([sys.executable, str(HERE / "gen_orders.py"), str(rows), str(csv)])
-        for workload in QUERIES:
+        if args.mysql:
+            results.extend(mysql_workload(args, rows, csv))
+        for workload in ([] if args.skip_csv else QUERIES):
             shutil.rmtree(WORK, ignore_errors=True)
             WORK.mkdir(parents=True)
             pipeline = WORK / "p.yaml"
@@ -106,10 +159,10 @@ def main():
     for rows, workload, tool, wall, rss in results:
         ratio = ""
         if tool == "osiris":
-            base = next(r for r in results if r[0] == rows and r[1] == workload and r[2] == "duckdb-cli")
+            base = next(r for r in results if r[0] == rows and r[1] == workload and r[2] != "osiris")
             ratio = f"{wall / base[3]:.2f}x"
         print(f"| {rows:,} | {workload} | {tool} | {wall:.2f} | {rss:.0f} | {ratio} |")
-    for workload in QUERIES:
+    for workload in list(QUERIES) + ["mysql"]:
         osi = {r[0]: r[4] for r in results if r[1] == workload and r[2] == "osiris"}
         if len(osi) >= 2:
             lo, hi = min(osi), max(osi)

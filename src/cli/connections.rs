@@ -86,24 +86,18 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
                         continue;
                     }
                     let t = Instant::now();
-                    let (status, category, message) = match file.resolve(family, Some(alias)) {
-                        Err(d) => ("error", "config", d.message),
-                        Ok(c) if family == "filesystem" => match c.str_field("base_dir") {
-                            Some(b) if !std::path::Path::new(&b).is_dir() => {
-                                ("failure", "config", format!("base_dir {b} is not a directory"))
-                            }
-                            _ => ("success", "ok", "base_dir reachable".to_string()),
-                        },
-                        Ok(_) => (
-                            "skipped",
-                            "unsupported",
-                            format!("no health check for `{family}` in this build yet; the connection resolves"),
-                        ),
+                    let mut item = match file.resolve(family, Some(alias)) {
+                        Err(d) => json!({"status": "error", "category": "config", "message": d.message}),
+                        Ok(c) => health(family, &c),
                     };
-                    if status == "error" || status == "failure" {
+                    if item["status"] == "error" || item["status"] == "failure" {
                         failures += 1;
                     }
-                    results.push(json!({"connection": format!("@{reference}"), "status": status, "category": category, "message": message, "latency_ms": t.elapsed().as_millis() as u64}));
+                    item["connection"] = json!(format!("@{reference}"));
+                    if item.get("latency_ms").is_none() {
+                        item["latency_ms"] = json!(t.elapsed().as_millis() as u64);
+                    }
+                    results.push(item);
                 }
             }
             if json {
@@ -119,6 +113,22 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
                 }
             }
             Ok(if failures > 0 { 1 } else { 0 })
+        }
+    }
+}
+
+/// The health check for one resolved connection, by family.
+fn health(family: &str, c: &osiris::connections::ResolvedConnection) -> serde_json::Value {
+    match family {
+        "filesystem" => match c.str_field("base_dir") {
+            Some(b) if !std::path::Path::new(&b).is_dir() => {
+                json!({"status": "failure", "category": "config", "message": format!("base_dir {b} is not a directory")})
+            }
+            _ => json!({"status": "success", "category": "ok", "message": "base_dir reachable"}),
+        },
+        "mysql" => osiris::drivers::mysql::doctor(c),
+        _ => {
+            json!({"status": "skipped", "category": "unsupported", "message": format!("no health check for `{family}` in this build yet; the connection resolves")})
         }
     }
 }

@@ -15,8 +15,8 @@
 //! - `compression`: `infer` and `gzip` are read natively; `bz2`, `zip`, `xz` are not supported by
 //!   DuckDB's reader and fail with a clear error.
 
-use super::{sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
-use crate::exchange::{quote_ident, quote_literal, row_count, RelationKind};
+use super::{ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::exchange::{create_relation, quote_ident, quote_literal};
 use crate::project::resolve_path;
 use serde_json::{Map, Value};
 
@@ -298,17 +298,9 @@ impl Driver for CsvExtractor {
             }
         }
         let limit = config.get("limit").and_then(Value::as_u64).map(|n| format!(" LIMIT {n}")).unwrap_or_default();
-        let kind = if ctx.materialize { RelationKind::Table } else { RelationKind::View };
-        let ddl = if kind == RelationKind::Table { "TABLE" } else { "VIEW" };
-        let sql =
-            format!("CREATE {ddl} {} AS SELECT {} FROM {source}{limit}", quote_ident(ctx.step_id), select.join(", "));
-        ctx.conn
-            .execute_batch(&sql)
+        let query = format!("SELECT {} FROM {source}{limit}", select.join(", "));
+        let (kind, rows) = create_relation(ctx.conn, ctx.step_id, &query, ctx.materialize)
             .map_err(|e| DriverError::Source(format!("cannot read CSV {}: {e}", path.display())))?;
-        let rows = match kind {
-            RelationKind::Table => Some(row_count(ctx.conn, ctx.step_id).map_err(sql_error)?),
-            RelationKind::View => None,
-        };
         if let Some(n) = rows {
             ctx.telemetry.metric("rows_read", n as f64, Some(ctx.step_id));
         }

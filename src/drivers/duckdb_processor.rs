@@ -1,7 +1,7 @@
 //! `duckdb.processor`: one SQL query over the inputs; the result becomes the step's relation.
 
 use super::{sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
-use crate::exchange::{quote_ident, row_count, with_compat_names, RelationKind};
+use crate::exchange::{create_relation, with_compat_names};
 use serde_json::{Map, Value};
 
 /// Runs `CREATE TABLE|VIEW "<step id>" AS <query>`.
@@ -15,16 +15,7 @@ impl Driver for DuckdbProcessor {
         }
         let relations: Vec<String> = inputs.values().cloned().collect();
         let sql = with_compat_names(query, &relations);
-        let kind = if ctx.materialize { RelationKind::Table } else { RelationKind::View };
-        let ddl = match kind {
-            RelationKind::Table => "TABLE",
-            RelationKind::View => "VIEW",
-        };
-        ctx.conn.execute_batch(&format!("CREATE {ddl} {} AS {sql}\n", quote_ident(ctx.step_id))).map_err(sql_error)?;
-        let rows = match kind {
-            RelationKind::Table => Some(row_count(ctx.conn, ctx.step_id).map_err(sql_error)?),
-            RelationKind::View => None,
-        };
+        let (kind, rows) = create_relation(ctx.conn, ctx.step_id, &sql, ctx.materialize).map_err(sql_error)?;
         if let Some(n) = rows {
             ctx.telemetry.metric("rows_written", n as f64, Some(ctx.step_id));
         }

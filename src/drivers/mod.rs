@@ -7,6 +7,7 @@
 mod csv_extractor;
 mod csv_writer;
 mod duckdb_processor;
+pub mod mysql;
 
 use crate::connections::ResolvedConnection;
 use crate::exchange::RelationKind;
@@ -107,6 +108,7 @@ pub fn build(component: &str) -> Option<Box<dyn Driver>> {
         "duckdb.processor" => Some(Box::new(duckdb_processor::DuckdbProcessor)),
         "filesystem.csv_extractor" => Some(Box::new(csv_extractor::CsvExtractor)),
         "filesystem.csv_writer" => Some(Box::new(csv_writer::CsvWriter)),
+        "mysql.extractor" => Some(Box::new(mysql::MysqlExtractor)),
         _ => None,
     }
 }

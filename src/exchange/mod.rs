@@ -105,6 +105,21 @@ pub fn relation_kind(conn: &Connection, name: &str) -> duckdb::Result<Option<Rel
     }
 }
 
+/// Create relation `name` as `query`: a table when `materialize`, else a view. Returns the kind
+/// and, for a table, its row count (a view's rows are only known when its reader evaluates it).
+pub fn create_relation(
+    conn: &Connection,
+    name: &str,
+    query: &str,
+    materialize: bool,
+) -> duckdb::Result<(RelationKind, Option<u64>)> {
+    let (kind, ddl) = if materialize { (RelationKind::Table, "TABLE") } else { (RelationKind::View, "VIEW") };
+    // The newline ends a trailing `--` comment in the query.
+    conn.execute_batch(&format!("CREATE {ddl} {} AS {query}\n", quote_ident(name)))?;
+    let rows = if materialize { Some(row_count(conn, name)?) } else { None };
+    Ok((kind, rows))
+}
+
 /// Number of rows in relation `name`.
 pub fn row_count(conn: &Connection, name: &str) -> duckdb::Result<u64> {
     conn.query_row(&format!("SELECT count(*) FROM {}", quote_ident(name)), [], |r| r.get::<_, i64>(0)).map(|n| n as u64)

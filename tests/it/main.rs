@@ -7,6 +7,7 @@ mod compile;
 mod csv_edge_cases;
 mod dag;
 mod failures;
+mod mysql;
 mod runtime;
 mod secrets;
 mod validation;

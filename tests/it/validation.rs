@@ -127,10 +127,10 @@ fn unknown_component_suggests_the_closest() {
 #[test]
 fn component_without_a_driver_yet() {
     let pipeline = BASE.replace(
-        "component: filesystem.csv_extractor\n    mode: read\n    config:\n      path: data/in.csv",
-        "component: mysql.extractor\n    mode: read\n    config:\n      connection: \"@mysql.db\"\n      query: SELECT 1",
+        "component: filesystem.csv_writer\n    mode: write\n    needs: [extract-in]\n    config:\n      path: out.csv",
+        "component: mysql.writer\n    mode: write\n    needs: [extract-in]\n    config:\n      connection: \"@mysql.db\"\n      table: t",
     );
-    assert_invalid(&pipeline, "not_implemented", &["step `extract-in`", "not implemented yet"]);
+    assert_invalid(&pipeline, "not_implemented", &["step `write-out`", "not implemented yet"]);
 }
 
 #[test]

@@ -1,0 +1,9 @@
+//! MySQL / MariaDB components.
+
+mod connect;
+mod doctor;
+mod extract;
+mod types;
+
+pub use doctor::doctor;
+pub use extract::MysqlExtractor;

@@ -1,0 +1,153 @@
+//! MySQL column → DuckDB column: one mapping, documented in docs/components.md.
+//!
+//! Values arrive as text (the text protocol) or bytes; DuckDB parses the text into the target type
+//! when it is appended, so DECIMAL(38, s) stays exact and timestamps keep microseconds.
+
+use duckdb::types::Value as Duck;
+use mysql::consts::{ColumnFlags, ColumnType};
+use mysql::Column;
+
+/// How one column is carried into DuckDB.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnMapping {
+    /// Column name.
+    pub name: String,
+    /// DuckDB type of the target column.
+    pub duck_type: String,
+    /// How a raw value is converted.
+    pub convert: Convert,
+}
+
+/// Value conversions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Convert {
+    /// Text handed to DuckDB, which parses it into the column type.
+    Text,
+    /// Dates and timestamps: zero dates (`0000-00-00…`) become NULL, as documented.
+    TextZeroDateIsNull,
+    /// Raw bytes (BINARY, VARBINARY, BLOB, GEOMETRY).
+    Bytes,
+    /// BIT(n): big-endian bytes → unsigned integer.
+    Bits,
+    /// TIME: `[-]HHH:MM:SS[.ffffff]` → INTERVAL (TIME ranges over ±838 hours).
+    TimeToInterval,
+}
+
+const BINARY_CHARSET: u16 = 63;
+
+/// DuckDB type for a MySQL column.
+pub fn map_column(col: &Column) -> ColumnMapping {
+    let unsigned = col.flags().contains(ColumnFlags::UNSIGNED_FLAG);
+    let binary = col.character_set() == BINARY_CHARSET;
+    let int = |signed: &str, uns: &str| (if unsigned { uns } else { signed }).to_string();
+    use ColumnType::*;
+    let (duck_type, convert) = match col.column_type() {
+        // TINYINT(1) stays an integer: MySQL stores -128..127 in it, and BOOLEAN would lose 2 or -1.
+        MYSQL_TYPE_TINY => (int("TINYINT", "UTINYINT"), Convert::Text),
+        MYSQL_TYPE_SHORT => (int("SMALLINT", "USMALLINT"), Convert::Text),
+        MYSQL_TYPE_INT24 | MYSQL_TYPE_LONG => (int("INTEGER", "UINTEGER"), Convert::Text),
+        MYSQL_TYPE_LONGLONG => (int("BIGINT", "UBIGINT"), Convert::Text),
+        MYSQL_TYPE_DECIMAL | MYSQL_TYPE_NEWDECIMAL => {
+            let scale = col.decimals() as u32;
+            let precision =
+                col.column_length().saturating_sub(u32::from(scale > 0)).saturating_sub(u32::from(!unsigned));
+            if precision <= 38 {
+                (format!("DECIMAL({},{scale})", precision.max(1)), Convert::Text)
+            } else {
+                // Wider than DuckDB's DECIMAL: the exact digits as text.
+                ("VARCHAR".to_string(), Convert::Text)
+            }
+        }
+        MYSQL_TYPE_FLOAT => ("FLOAT".to_string(), Convert::Text),
+        MYSQL_TYPE_DOUBLE => ("DOUBLE".to_string(), Convert::Text),
+        MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE => ("DATE".to_string(), Convert::TextZeroDateIsNull),
+        MYSQL_TYPE_DATETIME | MYSQL_TYPE_DATETIME2 | MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_TIMESTAMP2 => {
+            ("TIMESTAMP".to_string(), Convert::TextZeroDateIsNull)
+        }
+        MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => ("INTERVAL".to_string(), Convert::TimeToInterval),
+        MYSQL_TYPE_YEAR => ("SMALLINT".to_string(), Convert::Text),
+        MYSQL_TYPE_BIT => ("UBIGINT".to_string(), Convert::Bits),
+        MYSQL_TYPE_GEOMETRY => ("BLOB".to_string(), Convert::Bytes),
+        MYSQL_TYPE_TINY_BLOB
+        | MYSQL_TYPE_MEDIUM_BLOB
+        | MYSQL_TYPE_LONG_BLOB
+        | MYSQL_TYPE_BLOB
+        | MYSQL_TYPE_VAR_STRING
+        | MYSQL_TYPE_STRING
+        | MYSQL_TYPE_VARCHAR
+            if binary =>
+        {
+            ("BLOB".to_string(), Convert::Bytes)
+        }
+        // Text, ENUM, SET and JSON (the bundled DuckDB has no JSON extension, so JSON is text).
+        _ => ("VARCHAR".to_string(), Convert::Text),
+    };
+    ColumnMapping { name: col.name_str().into_owned(), duck_type, convert }
+}
+
+/// Convert one raw value. Errors name what could not be read.
+pub fn convert(value: mysql::Value, how: Convert) -> Result<Duck, String> {
+    let bytes = match value {
+        mysql::Value::NULL => return Ok(Duck::Null),
+        mysql::Value::Bytes(b) => b,
+        other => other.as_sql(true).into_bytes(),
+    };
+    Ok(match how {
+        Convert::Bytes => Duck::Blob(bytes),
+        Convert::Bits => {
+            if bytes.len() > 8 {
+                return Err(format!("BIT value of {} bytes does not fit 64 bits", bytes.len()));
+            }
+            Duck::UBigInt(bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+        }
+        Convert::TextZeroDateIsNull if bytes.starts_with(b"0000-00-00") => Duck::Null,
+        Convert::TimeToInterval => {
+            let text = String::from_utf8(bytes).map_err(|e| e.to_string())?;
+            let micros = parse_time_micros(&text).ok_or_else(|| format!("unreadable TIME value `{text}`"))?;
+            Duck::Interval { months: 0, days: 0, nanos: micros * 1000 }
+        }
+        Convert::Text | Convert::TextZeroDateIsNull => {
+            Duck::Text(String::from_utf8(bytes).map_err(|e| format!("text is not UTF-8: {e}"))?)
+        }
+    })
+}
+
+/// `[-]H+:MM:SS[.ffffff]` → signed microseconds.
+pub fn parse_time_micros(text: &str) -> Option<i64> {
+    let (neg, rest) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text),
+    };
+    let mut parts = rest.splitn(3, ':');
+    let h: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let sec = parts.next()?;
+    let (s, frac) = sec.split_once('.').unwrap_or((sec, ""));
+    let s: i64 = s.parse().ok()?;
+    let frac_micros: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<6}")[..6].parse().ok()? };
+    let total = ((h * 60 + m) * 60 + s) * 1_000_000 + frac_micros;
+    Some(if neg { -total } else { total })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_values_beyond_a_day_and_negative() {
+        assert_eq!(parse_time_micros("838:59:59"), Some(((838 * 60 + 59) * 60 + 59) * 1_000_000));
+        assert_eq!(parse_time_micros("-00:00:01.5"), Some(-1_500_000));
+        assert_eq!(parse_time_micros("12:34:56.000123"), Some(((12 * 60 + 34) * 60 + 56) * 1_000_000 + 123));
+        assert_eq!(parse_time_micros("bad"), None);
+    }
+
+    #[test]
+    fn bits_and_zero_dates() {
+        assert_eq!(convert(mysql::Value::Bytes(vec![0x01, 0x02]), Convert::Bits), Ok(Duck::UBigInt(258)));
+        assert_eq!(
+            convert(mysql::Value::Bytes(b"0000-00-00 00:00:00".to_vec()), Convert::TextZeroDateIsNull),
+            Ok(Duck::Null)
+        );
+        assert_eq!(convert(mysql::Value::NULL, Convert::Text), Ok(Duck::Null));
+    }
+}

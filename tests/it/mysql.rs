@@ -1,0 +1,192 @@
+//! mysql.extractor against the real MariaDB on 127.0.0.1:3306 (root, no password). Each test
+//! creates and drops its own database.
+
+use crate::util::{files_under, Project};
+use mysql::prelude::Queryable;
+
+fn admin() -> mysql::Conn {
+    let opts = mysql::OptsBuilder::new()
+        .ip_or_hostname(Some("127.0.0.1"))
+        .tcp_port(3306)
+        .user(Some("root"))
+        .prefer_socket(false);
+    mysql::Conn::new(opts).expect("MariaDB on 127.0.0.1:3306 (scripts/services.sh starts it)")
+}
+
+/// A fresh database named `osiris_it_<name>` with `setup` run inside it.
+fn database(name: &str, setup: &[&str]) -> String {
+    let db = format!("osiris_it_{name}");
+    let mut c = admin();
+    c.query_drop(format!("DROP DATABASE IF EXISTS `{db}`")).unwrap();
+    c.query_drop(format!("CREATE DATABASE `{db}` CHARACTER SET utf8mb4")).unwrap();
+    c.query_drop(format!("USE `{db}`")).unwrap();
+    c.query_drop("SET SESSION sql_mode = '', time_zone = '+00:00'").unwrap();
+    for s in setup {
+        c.query_drop(*s).unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+    db
+}
+
+fn project(db: &str, password: &str, port: u16, query: &str) -> Project {
+    let p = Project::new();
+    p.write(
+        "osiris_connections.yaml",
+        &format!("connections:\n  mysql:\n    local:\n      host: 127.0.0.1\n      port: {port}\n      database: {db}\n      user: root\n      password: \"{password}\"\n      default: true\n"),
+    );
+    p.write(
+        "p.yaml",
+        &format!("oml_version: \"0.1.0\"\nname: my\nsteps:\n  - id: extract-rows\n    component: mysql.extractor\n    mode: read\n    config:\n      query: \"{query}\"\n      batch_size: 100\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    config: {{path: out.csv}}\n"),
+    );
+    p
+}
+
+#[test]
+fn every_type_arrives_exactly() {
+    let db = database(
+        "types",
+        &[
+            "CREATE TABLE t (id INT PRIMARY KEY, ti TINYINT(1), tu TINYINT UNSIGNED, si SMALLINT, mi MEDIUMINT UNSIGNED, i INT, bu BIGINT UNSIGNED, bs BIGINT, \
+             d38 DECIMAL(38,10), d65 DECIMAL(65,30), f FLOAT, dbl DOUBLE, dt DATE, dtm DATETIME(6), ts TIMESTAMP(6) NULL, tm TIME(6), y YEAR, \
+             c CHAR(3), v VARCHAR(50), tx TEXT, e ENUM('a','b'), st SET('a','b','c'), j JSON, bin VARBINARY(4), bl BLOB, bit BIT(10))",
+            "INSERT INTO t VALUES (1, 2, 255, -32768, 16777215, -2147483648, 18446744073709551615, -9223372036854775808, \
+             1234567890123456789012345678.1234567890, 12345678901234567890123456789012345.123456789012345678901234567890, 1.5, 0.1, \
+             '2024-02-29', '2024-01-05 10:00:00.123456', '2038-01-19 03:14:07.999999', '838:59:59', 2024, \
+             'abc', 'Zoë 🚀 東京', 'line1\\nline2, \"quoted\"', 'b', 'a,c', '{\"k\": [1, 2]}', X'00FF', X'DEADBEEF', b'1010')",
+            "INSERT INTO t (id, ti, dt, dtm, tm) VALUES (2, -1, '0000-00-00', '0000-00-00 00:00:00', '-01:30:00.5')",
+            "INSERT INTO t (id) VALUES (3)",
+        ],
+    );
+    let p = project(&db, "", 3306, "SELECT * FROM t ORDER BY id");
+    p.osiris(&["run", "p.yaml", "-q"]).expect_code(0);
+    let expected = "id,ti,tu,si,mi,i,bu,bs,d38,d65,f,dbl,dt,dtm,ts,tm,y,c,v,tx,e,st,j,bin,bl,bit\n\
+1,2,255,-32768,16777215,-2147483648,18446744073709551615,-9223372036854775808,1234567890123456789012345678.1234567890,12345678901234567890123456789012345.123456789012345678901234567890,1.5,0.1,2024-02-29,2024-01-05 10:00:00.123456,2038-01-19 03:14:07.999999,838:59:59,2024,abc,Zoë 🚀 東京,\"line1\nline2, \"\"quoted\"\"\",b,\"a,c\",\"{\"\"k\"\": [1, 2]}\",\\x00\\xFF,\\xDE\\xAD\\xBE\\xEF,10\n\
+2,-1,,,,,,,,,,,,,,-01:30:00.5,,,,,,,,,,\n\
+3,,,,,,,,,,,,,,,,,,,,,,,,,\n";
+    assert_eq!(p.read("out.csv"), expected);
+}
+
+#[test]
+fn types_in_duckdb_are_the_documented_ones() {
+    let db = database("duck_types", &["CREATE TABLE t (a TINYINT(1), b BIGINT UNSIGNED, c DECIMAL(12,3), d DATETIME(6), e TIME, f VARBINARY(3), g BIT(3))", "INSERT INTO t VALUES (1, 1, 1.5, '2024-01-01', '01:00:00', 'x', b'1')"]);
+    let p = project(&db, "", 3306, "SELECT * FROM t");
+    let r = p.osiris(&["run", "p.yaml", "--json"]);
+    r.expect_code(0);
+    let duck = duckdb::Connection::open(
+        std::path::Path::new(r.json()["run_dir"].as_str().unwrap()).join("pipeline_data.duckdb"),
+    )
+    .unwrap();
+    let types: Vec<String> = duck.prepare("SELECT data_type FROM information_schema.columns WHERE table_name = 'extract-rows' ORDER BY ordinal_position").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(types, ["TINYINT", "UBIGINT", "DECIMAL(12,3)", "TIMESTAMP", "INTERVAL", "BLOB", "UBIGINT"]);
+}
+
+#[test]
+fn table_config_streams_in_batches_and_counts_rows() {
+    let db = database(
+        "table",
+        &[
+            "CREATE TABLE big (id INT PRIMARY KEY, label VARCHAR(20))",
+            "INSERT INTO big SELECT seq, CONCAT('row-', seq) FROM seq_1_to_2500",
+        ],
+    );
+    let p = project(&db, "", 3306, "");
+    p.write(
+        "p.yaml",
+        "oml_version: \"0.1.0\"\nname: my\nsteps:\n  - id: extract\n    component: mysql.extractor\n    mode: read\n    config: {table: big, columns: [label, id], batch_size: 100, limit: 2000, offset: 100}\n  - id: count\n    component: duckdb.processor\n    mode: transform\n    config: {query: \"SELECT count(*) AS n, min(id) AS lo, max(label) AS hi FROM extract\"}\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    config: {path: out.csv}\n",
+    );
+    let r = p.osiris(&["run", "p.yaml", "--json"]);
+    r.expect_code(0);
+    assert_eq!(r.json()["steps"][0]["rows"], 2000);
+    assert_eq!(p.read("out.csv"), "n,lo,hi\n2000,101,row-999\n");
+}
+
+fn assert_connection_failure(p: &Project, fragments: &[&str], secret: Option<&str>) {
+    let started = std::time::Instant::now();
+    let r = p.osiris(&["run", "p.yaml", "--json"]);
+    r.expect_code(1);
+    assert!(started.elapsed().as_secs() < 30, "took {:?}", started.elapsed());
+    let v = r.json();
+    assert_eq!(v["error"]["step"], "extract-rows");
+    let msg = v["error"]["message"].as_str().unwrap();
+    for f in fragments {
+        assert!(msg.contains(f), "`{f}` not in `{msg}`");
+    }
+    if let Some(s) = secret {
+        assert!(!r.stdout.contains(s) && !r.stderr.contains(s));
+        for f in files_under(&p.path(".osiris")) {
+            assert!(
+                !std::fs::read(&f).unwrap().windows(s.len()).any(|w| w == s.as_bytes()),
+                "secret in {}",
+                f.display()
+            );
+        }
+    }
+    assert!(!p.exists("out.csv"));
+}
+
+#[test]
+fn bad_password_unreachable_port_and_unknown_database_fail_clearly() {
+    let db = database("errors", &["CREATE TABLE t (a INT)"]);
+    let mut c = admin();
+    c.query_drop("CREATE USER IF NOT EXISTS 'osiris_it'@'%' IDENTIFIED BY 'Right-Pass-771'").unwrap();
+    c.query_drop("CREATE USER IF NOT EXISTS 'osiris_it'@'localhost' IDENTIFIED BY 'Right-Pass-771'").unwrap();
+    let wrong = project(&db, "Wrong-Pass-123", 3306, "SELECT * FROM t");
+    std::fs::write(
+        wrong.path("osiris_connections.yaml"),
+        wrong.read("osiris_connections.yaml").replace("user: root", "user: osiris_it"),
+    )
+    .unwrap();
+    assert_connection_failure(&wrong, &["127.0.0.1:3306/osiris_it_errors", "Access denied"], Some("Wrong-Pass-123"));
+    assert_connection_failure(
+        &project(&db, "", 1, "SELECT 1"),
+        &["127.0.0.1:1/osiris_it_errors", "Connection refused"],
+        None,
+    );
+    assert_connection_failure(
+        &project("osiris_it_no_such_db", "", 3306, "SELECT 1"),
+        &["127.0.0.1:3306/osiris_it_no_such_db", "Unknown database"],
+        None,
+    );
+}
+
+#[test]
+fn password_from_an_env_var_appears_in_no_file() {
+    let db = database("secret", &["CREATE TABLE t (a INT)", "INSERT INTO t VALUES (1)"]);
+    let mut c = admin();
+    c.query_drop("CREATE USER IF NOT EXISTS 'osiris_it2'@'%' IDENTIFIED BY 'Env-Pass-4242'").unwrap();
+    c.query_drop("CREATE USER IF NOT EXISTS 'osiris_it2'@'localhost' IDENTIFIED BY 'Env-Pass-4242'").unwrap();
+    c.query_drop(format!("GRANT ALL ON `{db}`.* TO 'osiris_it2'@'%'")).unwrap();
+    c.query_drop(format!("GRANT ALL ON `{db}`.* TO 'osiris_it2'@'localhost'")).unwrap();
+    let p = project(&db, "${OSIRIS_IT_MYSQL_PW}", 3306, "SELECT a FROM t");
+    std::fs::write(
+        p.path("osiris_connections.yaml"),
+        p.read("osiris_connections.yaml").replace("user: root", "user: osiris_it2"),
+    )
+    .unwrap();
+    let r = p.osiris_env(&["run", "p.yaml"], &[("OSIRIS_IT_MYSQL_PW", "Env-Pass-4242")]);
+    r.expect_code(0);
+    assert!(!r.stdout.contains("Env-Pass-4242") && !r.stderr.contains("Env-Pass-4242"));
+    for f in files_under(&p.path(".osiris")) {
+        assert!(!std::fs::read(&f).unwrap().windows(13).any(|w| w == b"Env-Pass-4242"), "password in {}", f.display());
+    }
+}
+
+#[test]
+fn connections_doctor_checks_mysql_and_lists_tables() {
+    let db = database("doctor", &["CREATE TABLE customers (id INT)", "INSERT INTO customers VALUES (1), (2)"]);
+    let p = Project::new();
+    p.write(
+        "osiris_connections.yaml",
+        &format!("connections:\n  mysql:\n    good: {{host: 127.0.0.1, port: 3306, database: {db}, user: root, password: \"\"}}\n    bad: {{host: 127.0.0.1, port: 3306, database: {db}, user: osiris_it_nobody, password: \"No-Such-Pass-1\"}}\n"),
+    );
+    let r = p.osiris(&["connections", "doctor", "--json"]);
+    r.expect_code(1);
+    assert!(!r.stdout.contains("No-Such-Pass-1"));
+    let results = r.json()["results"].as_array().unwrap().clone();
+    let good = results.iter().find(|x| x["connection"] == "@mysql.good").unwrap();
+    assert_eq!(good["status"], "success", "{good}");
+    assert!(good["server_version"].as_str().unwrap().contains("MariaDB"), "{good}");
+    assert_eq!(good["tables"][0]["table"], "customers");
+    let bad = results.iter().find(|x| x["connection"] == "@mysql.bad").unwrap();
+    assert_eq!(bad["status"], "failure");
+    assert_eq!(bad["category"], "auth", "{bad}");
+}
