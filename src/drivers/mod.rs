@@ -109,6 +109,7 @@ pub fn build(component: &str) -> Option<Box<dyn Driver>> {
         "filesystem.csv_extractor" => Some(Box::new(csv_extractor::CsvExtractor)),
         "filesystem.csv_writer" => Some(Box::new(csv_writer::CsvWriter)),
         "mysql.extractor" => Some(Box::new(mysql::MysqlExtractor)),
+        "mysql.writer" => Some(Box::new(mysql::MysqlWriter)),
         _ => None,
     }
 }

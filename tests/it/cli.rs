@@ -31,7 +31,10 @@ fn components_list_and_show() {
         .filter(|c| c["runnable"] == true)
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(runnable, ["duckdb.processor", "filesystem.csv_extractor", "filesystem.csv_writer", "mysql.extractor"]);
+    assert_eq!(
+        runnable,
+        ["duckdb.processor", "filesystem.csv_extractor", "filesystem.csv_writer", "mysql.extractor", "mysql.writer"]
+    );
     let show = p.osiris(&["components", "show", "filesystem.csv_writer"]);
     show.expect_code(0);
     assert!(show.stdout.contains("newline") && show.stdout.contains("one of [\"lf\",\"crlf\"]"), "{show:?}");

@@ -190,3 +190,113 @@ fn connections_doctor_checks_mysql_and_lists_tables() {
     assert_eq!(bad["status"], "failure");
     assert_eq!(bad["category"], "auth", "{bad}");
 }
+
+/// A pipeline: extract `source_query` from MySQL → mysql.writer with `writer_config` (YAML flow map body).
+fn writer_project(db: &str, source_query: &str, writer_config: &str) -> Project {
+    let p = project(db, "", 3306, source_query);
+    p.write(
+        "p.yaml",
+        &format!("oml_version: \"0.1.0\"\nname: w\nsteps:\n  - id: src\n    component: mysql.extractor\n    mode: read\n    config: {{query: \"{source_query}\"}}\n  - id: load\n    component: mysql.writer\n    mode: write\n    config: {{{writer_config}}}\n"),
+    );
+    p
+}
+
+fn count(db: &str, sql: &str) -> u64 {
+    admin().query_first(format!("SELECT ({sql}) FROM (SELECT 1) x").replace("{db}", db)).unwrap().unwrap()
+}
+
+#[test]
+fn mysql_to_duckdb_to_mysql_keeps_every_value() {
+    let cols = "id INT PRIMARY KEY, ti TINYINT(1), bu BIGINT UNSIGNED, d38 DECIMAL(38,10), f FLOAT, dbl DOUBLE, dt DATE, dtm DATETIME(6), tm TIME(6), \
+                y YEAR, v VARCHAR(50), e ENUM('a','b'), st SET('a','b','c'), bin VARBINARY(4), bit BIT(10)";
+    let db = database(
+        "roundtrip",
+        &[
+            &format!("CREATE TABLE src ({cols})"),
+            &format!("CREATE TABLE dst ({cols})"),
+            "INSERT INTO src VALUES (1, -1, 18446744073709551615, -1234567890123456789012345678.1234567890, 1.5, 0.1, '2024-02-29', '2024-01-05 10:00:00.123456', '-838:59:59', 2024, 'Zoë 🚀 ''q'' \\\\ end', 'b', 'a,c', X'00FF', b'1010')",
+            "INSERT INTO src (id) VALUES (2)",
+        ],
+    );
+    let p = writer_project(&db, "SELECT * FROM src", "table: dst");
+    p.osiris(&["run", "p.yaml", "-q"]).expect_code(0);
+    let diff = "SELECT COUNT(*) FROM (SELECT * FROM {db}.src EXCEPT SELECT * FROM {db}.dst) a";
+    let back = "SELECT COUNT(*) FROM (SELECT * FROM {db}.dst EXCEPT SELECT * FROM {db}.src) a";
+    assert_eq!((count(&db, diff), count(&db, back), count(&db, "SELECT COUNT(*) FROM {db}.dst")), (0, 0, 2));
+}
+
+#[test]
+fn write_modes_append_replace_and_idempotent_upsert() {
+    let db = database(
+        "modes",
+        &[
+            "CREATE TABLE src (id INT PRIMARY KEY, name VARCHAR(20))",
+            "INSERT INTO src VALUES (1, 'a'), (2, 'b')",
+            "CREATE TABLE dst (id INT PRIMARY KEY, name VARCHAR(20))",
+        ],
+    );
+    let run = |cfg: &str| {
+        writer_project(&db, "SELECT id + 10 * 0 AS id, name FROM src", cfg).osiris(&["run", "p.yaml", "-q"]).code
+    };
+    let rows = |db: &str| count(db, "SELECT GROUP_CONCAT(CONCAT(id, name) ORDER BY id) = '1a,2b' FROM {db}.dst");
+    assert_eq!(run("table: dst"), 0);
+    assert_eq!(rows(&db), 1);
+    assert_eq!(run("table: dst"), 1, "append of duplicate keys fails and is rolled back");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM {db}.dst"), 2);
+    admin().query_drop(format!("UPDATE {db}.src SET name = 'z' WHERE id = 2")).unwrap();
+    admin().query_drop(format!("INSERT INTO {db}.dst VALUES (9, 'stale')")).unwrap();
+    assert_eq!(run("table: dst, mode: upsert, upsert_keys: [id]"), 0);
+    assert_eq!(run("table: dst, mode: upsert, upsert_keys: [id]"), 0);
+    assert_eq!(count(&db, "SELECT GROUP_CONCAT(CONCAT(id, name) ORDER BY id) = '1a,2z,9stale' FROM {db}.dst"), 1);
+    assert_eq!(run("table: dst, mode: replace"), 0);
+    assert_eq!(count(&db, "SELECT GROUP_CONCAT(CONCAT(id, name) ORDER BY id) = '1a,2z' FROM {db}.dst"), 1);
+}
+
+#[test]
+fn a_failing_row_mid_load_leaves_the_target_unchanged() {
+    let db = database(
+        "atomic",
+        &[
+            "CREATE TABLE src (id INT, name VARCHAR(20))",
+            "INSERT INTO src SELECT seq, IF(seq = 2500, NULL, CONCAT('n', seq)) FROM seq_1_to_5000",
+            "CREATE TABLE dst (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL)",
+            "INSERT INTO dst VALUES (-1, 'kept')",
+        ],
+    );
+    for mode in ["append", "replace"] {
+        let p = writer_project(
+            &db,
+            "SELECT * FROM src ORDER BY id",
+            &format!("table: dst, mode: {mode}, batch_size: 1000"),
+        );
+        let r = p.osiris(&["run", "p.yaml", "--json"]);
+        r.expect_code(1);
+        assert_eq!(r.json()["error"]["step"], "load");
+        assert!(r.json()["error"]["message"].as_str().unwrap().contains("cannot be null"), "{r:?}");
+        assert_eq!(count(&db, "(SELECT GROUP_CONCAT(CONCAT(id, name)) FROM {db}.dst) = '-1kept'"), 1, "{mode}");
+    }
+}
+
+#[test]
+fn missing_table_without_create_table_is_a_clear_error_and_create_table_builds_it() {
+    let db = database(
+        "create",
+        &[
+            "CREATE TABLE src (id BIGINT UNSIGNED, amount DECIMAL(12,2), at DATETIME(6), label VARCHAR(10))",
+            "INSERT INTO src VALUES (18446744073709551615, 12.50, '2024-01-01 00:00:00.5', 'x')",
+        ],
+    );
+    let p = writer_project(&db, "SELECT * FROM src", "table: fresh");
+    let r = p.osiris(&["run", "p.yaml", "--json"]);
+    r.expect_code(1);
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("`fresh` does not exist") && msg.contains("create_table"), "{msg}");
+    let p =
+        writer_project(&db, "SELECT * FROM src", "table: fresh, create_table: true, mode: upsert, upsert_keys: [id]");
+    p.osiris(&["run", "p.yaml", "-q"]).expect_code(0);
+    p.osiris(&["run", "p.yaml", "-q"]).expect_code(0);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM (SELECT * FROM {db}.src EXCEPT SELECT * FROM {db}.fresh) a"), 0);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM {db}.fresh"), 1);
+    let ty: String = admin().query_first(format!("SELECT column_type FROM information_schema.columns WHERE table_schema = '{db}' AND table_name = 'fresh' AND column_name = 'id'")).unwrap().unwrap();
+    assert_eq!(ty, "bigint(20) unsigned");
+}

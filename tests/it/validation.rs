@@ -128,7 +128,7 @@ fn unknown_component_suggests_the_closest() {
 fn component_without_a_driver_yet() {
     let pipeline = BASE.replace(
         "component: filesystem.csv_writer\n    mode: write\n    needs: [extract-in]\n    config:\n      path: out.csv",
-        "component: mysql.writer\n    mode: write\n    needs: [extract-in]\n    config:\n      connection: \"@mysql.db\"\n      table: t",
+        "component: supabase.writer\n    mode: write\n    needs: [extract-in]\n    config:\n      connection: \"@supabase.db\"\n      table: t",
     );
     assert_invalid(&pipeline, "not_implemented", &["step `write-out`", "not implemented yet"]);
 }

@@ -4,6 +4,8 @@ mod connect;
 mod doctor;
 mod extract;
 mod types;
+mod write;
 
 pub use doctor::doctor;
 pub use extract::MysqlExtractor;
+pub use write::MysqlWriter;

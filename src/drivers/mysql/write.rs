@@ -1,0 +1,320 @@
+//! `mysql.writer`: the input relation → a MySQL/MariaDB table, in one transaction.
+//!
+//! Rows stream out of DuckDB (`stream_arrow`, each value rendered as text by DuckDB itself) into
+//! multi-row INSERT statements of `batch_size` rows. Modes: `append`; `replace` deletes the
+//! current rows inside the same transaction (readers see the old rows until commit);
+//! `upsert` uses `INSERT … ON DUPLICATE KEY UPDATE` on `upsert_keys`. Any failure rolls the
+//! whole load back. `create_table` creates a missing table from the DuckDB types (docs/components.md);
+//! DDL commits implicitly in MySQL, so a table created by a failed load is dropped again.
+
+use super::connect::{describe, Target};
+use crate::drivers::{sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::exchange::{describe as describe_relation, quote_ident};
+use duckdb::arrow::array::{Array, StringArray};
+use duckdb::arrow::compute::cast;
+use duckdb::arrow::datatypes::DataType;
+use mysql::prelude::Queryable;
+use mysql::TxOpts;
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// Writes the single input into a MySQL table.
+pub struct MysqlWriter;
+
+/// How a DuckDB column is rendered into SQL.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Literal {
+    /// Numbers: DuckDB's text is a valid MySQL numeric literal.
+    Number,
+    /// Hex text of bytes → `X'…'`.
+    Hex,
+    /// Anything else → a quoted, escaped string.
+    Quoted,
+}
+
+fn is_numeric(t: &str) -> bool {
+    [
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "UHUGEINT",
+        "FLOAT",
+        "DOUBLE",
+        "DECIMAL",
+        "BOOLEAN",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p))
+}
+
+/// MySQL column type for a DuckDB type (`key` columns get an indexable type).
+pub fn mysql_type(duck: &str, key: bool) -> String {
+    let unsigned = |t: &str| format!("{t} UNSIGNED");
+    match duck {
+        "BOOLEAN" => "TINYINT(1)".into(),
+        "TINYINT" | "SMALLINT" | "INTEGER" | "BIGINT" => duck.replace("INTEGER", "INT"),
+        "UTINYINT" => unsigned("TINYINT"),
+        "USMALLINT" => unsigned("SMALLINT"),
+        "UINTEGER" => unsigned("INT"),
+        "UBIGINT" => unsigned("BIGINT"),
+        "HUGEINT" => "DECIMAL(39,0)".into(),
+        "UHUGEINT" => unsigned("DECIMAL(39,0)"),
+        "FLOAT" => "FLOAT".into(),
+        "DOUBLE" => "DOUBLE".into(),
+        "DATE" => "DATE".into(),
+        "TIME" | "INTERVAL" => "TIME(6)".into(),
+        "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE" | "TIMESTAMP_NS" | "TIMESTAMP_MS" | "TIMESTAMP_S" => {
+            "DATETIME(6)".into()
+        }
+        "BLOB" if key => "VARBINARY(255)".into(),
+        "BLOB" => "LONGBLOB".into(),
+        "UUID" => "CHAR(36)".into(),
+        "JSON" => "JSON".into(),
+        t if t.starts_with("DECIMAL") => t.to_string(),
+        _ if key => "VARCHAR(191)".into(),
+        _ => "LONGTEXT".into(),
+    }
+}
+
+fn quote_mysql(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+fn escape_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+struct Plan {
+    table: String,
+    columns: Vec<(String, String)>,
+    mode: String,
+    keys: Vec<String>,
+    batch_size: usize,
+}
+
+fn insert_prefix(plan: &Plan) -> String {
+    let cols: Vec<String> = plan.columns.iter().map(|(n, _)| quote_mysql(n)).collect();
+    format!("INSERT INTO {} ({}) VALUES ", plan.table, cols.join(", "))
+}
+
+fn upsert_suffix(plan: &Plan) -> String {
+    let updates: Vec<String> = plan
+        .columns
+        .iter()
+        .filter(|(n, _)| !plan.keys.contains(n))
+        .map(|(n, _)| format!("{0} = VALUES({0})", quote_mysql(n)))
+        .collect();
+    if updates.is_empty() {
+        // Only key columns: nothing to update, but the statement must not fail on duplicates.
+        let k = quote_mysql(&plan.keys[0]);
+        format!(" ON DUPLICATE KEY UPDATE {k} = {k}")
+    } else {
+        format!(" ON DUPLICATE KEY UPDATE {}", updates.join(", "))
+    }
+}
+
+fn load(ctx: &StepContext, input: &str, plan: &Plan, tx: &mut mysql::Transaction) -> Result<u64, DriverError> {
+    let write_err =
+        |e: mysql::Error| DriverError::Target(format!("MySQL write to {} failed: {}", plan.table, describe(&e)));
+    if plan.mode == "replace" {
+        tx.query_drop(format!("DELETE FROM {}", plan.table)).map_err(write_err)?;
+    }
+    let kinds: Vec<Literal> = plan
+        .columns
+        .iter()
+        .map(|(_, t)| {
+            if t == "BLOB" {
+                Literal::Hex
+            } else if is_numeric(t) {
+                Literal::Number
+            } else {
+                Literal::Quoted
+            }
+        })
+        .collect();
+    let select: Vec<String> = plan
+        .columns
+        .iter()
+        .zip(&kinds)
+        .map(|((n, t), k)| match (k, t.as_str()) {
+            (Literal::Hex, _) => format!("hex({})", quote_ident(n)),
+            (_, "BOOLEAN") => format!("CAST({} AS INTEGER)::VARCHAR", quote_ident(n)),
+            _ => format!("CAST({} AS VARCHAR)", quote_ident(n)),
+        })
+        .collect();
+    let sql = format!("SELECT {} FROM {}", select.join(", "), quote_ident(input));
+    let mut stmt = ctx.conn.prepare(&sql).map_err(sql_error)?;
+    let prefix = insert_prefix(plan);
+    let suffix = if plan.mode == "upsert" { upsert_suffix(plan) } else { String::new() };
+    let mut rows = 0u64;
+    let mut pending: Vec<String> = Vec::with_capacity(plan.batch_size);
+    let flush = |pending: &mut Vec<String>, tx: &mut mysql::Transaction| -> Result<(), DriverError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let statement = format!("{prefix}{}{suffix}", pending.join(", "));
+        pending.clear();
+        tx.query_drop(statement).map_err(write_err)
+    };
+    for batch in stmt.stream_arrow([]).map_err(sql_error)? {
+        let columns: Vec<StringArray> = batch
+            .columns()
+            .iter()
+            .map(|c| {
+                cast(c, &DataType::Utf8).map(|a| {
+                    a.as_any().downcast_ref::<StringArray>().cloned().expect("cast to Utf8 gives a StringArray")
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| DriverError::Sql(format!("cannot read the input: {e}")))?;
+        for r in 0..batch.num_rows() {
+            let values: Vec<String> = columns
+                .iter()
+                .zip(&kinds)
+                .map(|(col, kind)| {
+                    if col.is_null(r) {
+                        return "NULL".to_string();
+                    }
+                    let v = col.value(r);
+                    match kind {
+                        Literal::Number => v.to_string(),
+                        Literal::Hex => format!("X'{v}'"),
+                        Literal::Quoted => escape_string(v),
+                    }
+                })
+                .collect();
+            pending.push(format!("({})", values.join(", ")));
+            rows += 1;
+            if pending.len() >= plan.batch_size {
+                flush(&mut pending, tx)?;
+            }
+        }
+    }
+    flush(&mut pending, tx)?;
+    Ok(rows)
+}
+
+impl Driver for MysqlWriter {
+    fn run(&self, ctx: &StepContext, config: &Map<String, Value>, inputs: &Inputs) -> Result<StepOutput, DriverError> {
+        let input = match inputs.values().collect::<Vec<_>>().as_slice() {
+            [one] => (*one).clone(),
+            other => {
+                return Err(DriverError::Config(format!("a MySQL writer takes exactly one input, got {}", other.len())))
+            }
+        };
+        let table_name = config.str_opt("table").ok_or_else(|| DriverError::Config("`table` is required".into()))?;
+        let table = match config.str_opt("schema") {
+            Some(s) => format!("{}.{}", quote_mysql(s), quote_mysql(table_name)),
+            None => quote_mysql(table_name),
+        };
+        let mode = if config.bool_or("truncate_before", false) && config.str_opt("mode") == Some("append") {
+            "replace".to_string()
+        } else {
+            config.str_opt("mode").unwrap_or("append").to_string()
+        };
+        let keys = config.str_list("upsert_keys").unwrap_or_default();
+        if mode == "upsert" && keys.is_empty() {
+            return Err(DriverError::Config("mode upsert needs `upsert_keys`".into()));
+        }
+        let columns = describe_relation(ctx.conn, &quote_ident(&input)).map_err(sql_error)?;
+        let batch_size = config.get("batch_size").and_then(Value::as_u64).unwrap_or(1000).max(1) as usize;
+        let plan = Plan { table: table.clone(), columns, mode, keys, batch_size };
+
+        let target = Target::from_config(config, ctx.connection);
+        let mut conn = target.connect(Duration::from_secs(10)).map_err(|e| {
+            DriverError::Target(format!("cannot connect to MySQL at {}: {}", target.label(), describe(&e)))
+        })?;
+        let schema_expr = config.str_opt("schema").map(escape_string).unwrap_or_else(|| "DATABASE()".into());
+        let exists: Option<u64> = conn
+            .query_first(format!(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = {schema_expr} AND table_name = {}",
+                escape_string(table_name)
+            ))
+            .map_err(|e| DriverError::Target(describe(&e)))?;
+        let mut created = false;
+        if exists.unwrap_or(0) == 0 {
+            if !config.bool_or("create_table", false) {
+                return Err(DriverError::Target(format!(
+                    "table {table} does not exist in {}; create it or set `create_table: true`",
+                    target.label()
+                )));
+            }
+            let mut defs: Vec<String> = plan
+                .columns
+                .iter()
+                .map(|(n, t)| format!("{} {}", quote_mysql(n), mysql_type(t, plan.keys.contains(n))))
+                .collect();
+            if !plan.keys.is_empty() {
+                defs.push(format!(
+                    "PRIMARY KEY ({})",
+                    plan.keys.iter().map(|k| quote_mysql(k)).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            let ddl = format!("CREATE TABLE {table} ({}) CHARACTER SET utf8mb4", defs.join(", "));
+            conn.query_drop(&ddl)
+                .map_err(|e| DriverError::Target(format!("cannot create {table}: {}", describe(&e))))?;
+            ctx.telemetry.event(
+                "table.ddl_executed",
+                Some(ctx.step_id),
+                serde_json::json!({"table": table_name, "operation": "create_table", "ddl": ddl}),
+            );
+            created = true;
+        }
+        let result = (|| {
+            let mut tx = conn.start_transaction(TxOpts::default()).map_err(|e| DriverError::Target(describe(&e)))?;
+            let rows = load(ctx, &input, &plan, &mut tx)?;
+            tx.commit().map_err(|e| DriverError::Target(format!("commit failed: {}", describe(&e))))?;
+            Ok(rows)
+        })();
+        match result {
+            Ok(rows) => {
+                ctx.telemetry.metric("rows_written", rows as f64, Some(ctx.step_id));
+                Ok(StepOutput { relation: None, rows: Some(rows), state: None })
+            }
+            Err(e) => {
+                if created {
+                    let _ = conn.query_drop(format!("DROP TABLE IF EXISTS {table}"));
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ddl_type_mapping() {
+        assert_eq!(mysql_type("UBIGINT", false), "BIGINT UNSIGNED");
+        assert_eq!(mysql_type("INTEGER", false), "INT");
+        assert_eq!(mysql_type("DECIMAL(38,10)", false), "DECIMAL(38,10)");
+        assert_eq!(mysql_type("VARCHAR", false), "LONGTEXT");
+        assert_eq!(mysql_type("VARCHAR", true), "VARCHAR(191)");
+        assert_eq!(mysql_type("TIMESTAMP", false), "DATETIME(6)");
+        assert_eq!(mysql_type("BOOLEAN", false), "TINYINT(1)");
+    }
+
+    #[test]
+    fn strings_are_escaped_for_mysql() {
+        assert_eq!(escape_string("it's a \\ test"), "'it''s a \\\\ test'");
+    }
+}
