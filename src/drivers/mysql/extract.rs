@@ -5,7 +5,7 @@
 //! overlap and memory holds at most a few batches whatever the result size.
 
 use super::connect::{describe, Target};
-use super::types::{convert, map_column, ColumnMapping};
+use super::types::{convert, map_column, ColumnMapping, Convert};
 use crate::connections::ResolvedConnection;
 use crate::drivers::{sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::{quote_ident, RelationKind};
@@ -111,11 +111,13 @@ fn consume(ctx: &StepContext, rx: Receiver<Result<Message, DriverError>>) -> Res
     let Message::Columns(mappings) = first? else {
         return Err(DriverError::Source("the MySQL reader sent rows before columns".into()));
     };
-    let ddl: Vec<String> = mappings.iter().map(|m| format!("{} {}", quote_ident(&m.name), m.duck_type)).collect();
-    ctx.conn
-        .execute_batch(&format!("CREATE TABLE {} ({})", quote_ident(ctx.step_id), ddl.join(", ")))
-        .map_err(sql_error)?;
-    let mut appender = ctx.conn.appender(ctx.step_id).map_err(sql_error)?;
+    // Text values land in VARCHAR staging columns (appending text into typed columns would cast
+    // value by value); one vectorised CAST then builds the typed table.
+    let stage = format!("__osiris_stage_{}", ctx.step_id);
+    let staged: Vec<&str> = mappings.iter().map(staging_type).collect();
+    let ddl: Vec<String> = mappings.iter().zip(&staged).map(|(m, t)| format!("{} {t}", quote_ident(&m.name))).collect();
+    ctx.conn.execute_batch(&format!("CREATE TABLE {} ({})", quote_ident(&stage), ddl.join(", "))).map_err(sql_error)?;
+    let mut appender = ctx.conn.appender(&stage).map_err(sql_error)?;
     let mut rows = 0u64;
     for message in rx {
         if ctx.cancel.load(Ordering::SeqCst) {
@@ -128,7 +130,37 @@ fn consume(ctx: &StepContext, rx: Receiver<Result<Message, DriverError>>) -> Res
             .map_err(|e| DriverError::Source(format!("cannot store MySQL rows in DuckDB: {e}")))?;
     }
     appender.flush().map_err(sql_error)?;
+    drop(appender);
+    let select: Vec<String> = mappings
+        .iter()
+        .zip(&staged)
+        .map(|(m, t)| {
+            let c = quote_ident(&m.name);
+            if *t == m.duck_type {
+                c
+            } else {
+                format!("CAST({c} AS {}) AS {c}", m.duck_type)
+            }
+        })
+        .collect();
+    ctx.conn
+        .execute_batch(&format!(
+            "CREATE TABLE {} AS SELECT {} FROM {}; DROP TABLE {};",
+            quote_ident(ctx.step_id),
+            select.join(", "),
+            quote_ident(&stage),
+            quote_ident(&stage)
+        ))
+        .map_err(|e| DriverError::Source(format!("cannot convert MySQL values to their DuckDB types: {e}")))?;
     Ok(rows)
+}
+
+/// Column type of the staging table: text for values DuckDB parses, the final type otherwise.
+fn staging_type(m: &ColumnMapping) -> &str {
+    match m.convert {
+        Convert::Text | Convert::TextZeroDateIsNull => "VARCHAR",
+        _ => &m.duck_type,
+    }
 }
 
 impl Driver for MysqlExtractor {
@@ -147,7 +179,12 @@ impl Driver for MysqlExtractor {
                 Ok(StepOutput { relation: Some(RelationKind::Table), rows: Some(rows), state: None })
             }
             Err(e) => {
-                let _ = ctx.conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(ctx.step_id)));
+                let stage = format!("__osiris_stage_{}", ctx.step_id);
+                let _ = ctx.conn.execute_batch(&format!(
+                    "DROP TABLE IF EXISTS {}; DROP TABLE IF EXISTS {};",
+                    quote_ident(ctx.step_id),
+                    quote_ident(&stage)
+                ));
                 Err(e)
             }
         }
