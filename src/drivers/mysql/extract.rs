@@ -1,15 +1,16 @@
 //! `mysql.extractor`: a table or query streamed into DuckDB.
 //!
-//! A producer thread reads the unbuffered result in batches of `batch_size` rows and hands them
-//! over a bounded channel (two batches deep) to the DuckDB appender, so network reads and inserts
-//! overlap and memory holds at most a few batches whatever the result size.
+//! A producer thread reads the unbuffered result and renders `batch_size` rows at a time as a CSV
+//! chunk; a bounded channel (two chunks deep) hands them to the step's thread, which lets DuckDB's
+//! own CSV reader load each chunk into a text staging table. Network reads and loads overlap, memory
+//! holds at most a few chunks whatever the result size, and no value passes through per-value FFI.
+//! One vectorised CAST then builds the typed table (types.rs).
 
 use super::connect::{describe, Target};
-use super::types::{convert, map_column, ColumnMapping, Convert};
+use super::types::{load_expression, map_column, render, ColumnMapping};
 use crate::connections::ResolvedConnection;
 use crate::drivers::{sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
-use crate::exchange::{quote_ident, RelationKind};
-use duckdb::types::Value as Duck;
+use crate::exchange::{quote_ident, quote_literal, RelationKind};
 use mysql::prelude::Queryable;
 use serde_json::{Map, Value};
 use std::sync::atomic::Ordering;
@@ -19,10 +20,14 @@ use std::time::Duration;
 /// Reads MySQL/MariaDB into the step's table.
 pub struct MysqlExtractor;
 
+/// Target size of one CSV chunk handed to DuckDB.
+const CHUNK_BYTES: usize = 16 << 20;
+
 /// What the producer sends.
 enum Message {
     Columns(Vec<ColumnMapping>),
-    Rows(Vec<Vec<Duck>>),
+    /// CSV text of some rows: a leading `0` field, then one field per column.
+    Rows(String),
 }
 
 /// A MySQL identifier in backticks.
@@ -76,26 +81,29 @@ fn produce(
         if tx.send(Ok(Message::Columns(mappings))).is_err() {
             return Ok(());
         }
-        let mut batch = Vec::with_capacity(batch_size);
+        let mut chunk = String::with_capacity(1 << 20);
+        let mut in_chunk = 0usize;
         for row in result.by_ref() {
             let row = row.map_err(|e| DriverError::Source(format!("MySQL read failed: {}", describe(&e))))?;
-            let values = row.unwrap();
-            let converted = values
-                .into_iter()
-                .zip(&converts)
-                .map(|(v, how)| convert(v, *how))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(DriverError::Source)?;
-            batch.push(converted);
-            if batch.len() >= batch_size {
-                if tx.send(Ok(Message::Rows(std::mem::take(&mut batch)))).is_err() {
+            // The leading field keeps a row of one NULL from becoming a blank line, which CSV skips.
+            chunk.push('0');
+            for (value, how) in row.unwrap().into_iter().zip(&converts) {
+                chunk.push(',');
+                render(value, *how, &mut chunk).map_err(DriverError::Source)?;
+            }
+            chunk.push('\n');
+            in_chunk += 1;
+            // Each load has a fixed cost (a WAL write), so chunks hold at least `batch_size` rows and
+            // grow to CHUNK_BYTES of text; memory stays bounded by a few chunks.
+            if (in_chunk >= batch_size && chunk.len() >= CHUNK_BYTES) || chunk.len() >= 4 * CHUNK_BYTES {
+                in_chunk = 0;
+                if tx.send(Ok(Message::Rows(std::mem::take(&mut chunk)))).is_err() {
                     return Ok(());
                 }
-                batch.reserve(batch_size);
             }
         }
-        if !batch.is_empty() {
-            let _ = tx.send(Ok(Message::Rows(batch)));
+        if in_chunk > 0 {
+            let _ = tx.send(Ok(Message::Rows(chunk)));
         }
         Ok(())
     };
@@ -111,56 +119,48 @@ fn consume(ctx: &StepContext, rx: Receiver<Result<Message, DriverError>>) -> Res
     let Message::Columns(mappings) = first? else {
         return Err(DriverError::Source("the MySQL reader sent rows before columns".into()));
     };
-    // Text values land in VARCHAR staging columns (appending text into typed columns would cast
-    // value by value); one vectorised CAST then builds the typed table.
-    let stage = format!("__osiris_stage_{}", ctx.step_id);
-    let staged: Vec<&str> = mappings.iter().map(staging_type).collect();
-    let ddl: Vec<String> = mappings.iter().zip(&staged).map(|(m, t)| format!("{} {t}", quote_ident(&m.name))).collect();
-    ctx.conn.execute_batch(&format!("CREATE TABLE {} ({})", quote_ident(&stage), ddl.join(", "))).map_err(sql_error)?;
-    let mut appender = ctx.conn.appender(&stage).map_err(sql_error)?;
-    let mut rows = 0u64;
-    for message in rx {
-        if ctx.cancel.load(Ordering::SeqCst) {
-            return Err(DriverError::Cancelled);
-        }
-        let Message::Rows(batch) = message? else { continue };
-        rows += batch.len() as u64;
-        appender
-            .append_rows(batch.iter().map(|r| duckdb::appender_params_from_iter(r.iter())))
-            .map_err(|e| DriverError::Source(format!("cannot store MySQL rows in DuckDB: {e}")))?;
-    }
-    appender.flush().map_err(sql_error)?;
-    drop(appender);
-    let select: Vec<String> = mappings
-        .iter()
-        .zip(&staged)
-        .map(|(m, t)| {
-            let c = quote_ident(&m.name);
-            if *t == m.duck_type {
-                c
-            } else {
-                format!("CAST({c} AS {}) AS {c}", m.duck_type)
-            }
-        })
-        .collect();
+    // Each chunk goes straight from DuckDB's CSV reader through one vectorised CAST per column
+    // into the typed table: no per-value FFI, no staging copy.
+    let names: Vec<String> = (0..mappings.len()).map(|i| format!("c{i}")).collect();
+    let ddl: Vec<String> = mappings.iter().map(|m| format!("{} {}", quote_ident(&m.name), m.duck_type)).collect();
     ctx.conn
-        .execute_batch(&format!(
-            "CREATE TABLE {} AS SELECT {} FROM {}; DROP TABLE {};",
-            quote_ident(ctx.step_id),
-            select.join(", "),
-            quote_ident(&stage),
-            quote_ident(&stage)
-        ))
-        .map_err(|e| DriverError::Source(format!("cannot convert MySQL values to their DuckDB types: {e}")))?;
+        .execute_batch(&format!("CREATE TABLE {} ({})", quote_ident(ctx.step_id), ddl.join(", ")))
+        .map_err(sql_error)?;
+    let tmp = ctx.run_dir.join("tmp");
+    std::fs::create_dir_all(&tmp).map_err(|e| DriverError::Source(format!("cannot create {}: {e}", tmp.display())))?;
+    let chunk_path = tmp.join(format!("{}-chunk.csv", ctx.step_id));
+    let columns: Vec<String> = std::iter::once("'row': 'VARCHAR'".to_string())
+        .chain(names.iter().map(|n| format!("'{n}': 'VARCHAR'")))
+        .collect();
+    let select: Vec<String> = mappings.iter().zip(&names).map(|(m, n)| load_expression(m, n)).collect();
+    let load = format!(
+        "INSERT INTO {} SELECT {} FROM read_csv({}, columns = {{{}}}, header = false, auto_detect = false, delim = ',', quote = '\"', \
+         escape = '\"', nullstr = '', allow_quoted_nulls = false, new_line = '\\n')",
+        quote_ident(ctx.step_id),
+        select.join(", "),
+        quote_literal(&chunk_path.display().to_string()),
+        columns.join(", ")
+    );
+    let mut rows = 0u64;
+    let result = (|| {
+        for message in rx {
+            if ctx.cancel.load(Ordering::SeqCst) {
+                return Err(DriverError::Cancelled);
+            }
+            let Message::Rows(chunk) = message? else { continue };
+            std::fs::write(&chunk_path, chunk.as_bytes())
+                .map_err(|e| DriverError::Source(format!("cannot write {}: {e}", chunk_path.display())))?;
+            let loaded = ctx
+                .conn
+                .execute(&load, [])
+                .map_err(|e| DriverError::Source(format!("cannot load MySQL rows into DuckDB: {e}")))?;
+            rows += loaded as u64;
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&chunk_path);
+    result?;
     Ok(rows)
-}
-
-/// Column type of the staging table: text for values DuckDB parses, the final type otherwise.
-fn staging_type(m: &ColumnMapping) -> &str {
-    match m.convert {
-        Convert::Text | Convert::TextZeroDateIsNull => "VARCHAR",
-        _ => &m.duck_type,
-    }
 }
 
 impl Driver for MysqlExtractor {
@@ -179,12 +179,7 @@ impl Driver for MysqlExtractor {
                 Ok(StepOutput { relation: Some(RelationKind::Table), rows: Some(rows), state: None })
             }
             Err(e) => {
-                let stage = format!("__osiris_stage_{}", ctx.step_id);
-                let _ = ctx.conn.execute_batch(&format!(
-                    "DROP TABLE IF EXISTS {}; DROP TABLE IF EXISTS {};",
-                    quote_ident(ctx.step_id),
-                    quote_ident(&stage)
-                ));
+                let _ = ctx.conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(ctx.step_id)));
                 Err(e)
             }
         }

@@ -1,9 +1,9 @@
 //! MySQL column → DuckDB column: one mapping, documented in docs/components.md.
 //!
-//! Values arrive as text (the text protocol) or bytes; DuckDB parses the text into the target type
-//! when it is appended, so DECIMAL(38, s) stays exact and timestamps keep microseconds.
+//! Values arrive as text (the text protocol) or bytes. They are written as CSV chunks that DuckDB
+//! reads natively into text columns, and one vectorised CAST gives the mapped types, so
+//! DECIMAL(38, s) stays exact and timestamps keep microseconds.
 
-use duckdb::types::Value as Duck;
 use mysql::consts::{ColumnFlags, ColumnType};
 use mysql::Column;
 
@@ -85,31 +85,59 @@ pub fn map_column(col: &Column) -> ColumnMapping {
     ColumnMapping { name: col.name_str().into_owned(), duck_type, convert }
 }
 
-/// Convert one raw value. Errors name what could not be read.
-pub fn convert(value: mysql::Value, how: Convert) -> Result<Duck, String> {
+/// Append one raw value to a CSV line as DuckDB will read it back: NULL is an empty field, every
+/// other value is quoted (so an empty string stays distinct from NULL). Bytes go as hex, BIT as
+/// its integer, TIME as signed microseconds; [`load_expression`] turns them back into types.
+pub fn render(value: mysql::Value, how: Convert, out: &mut String) -> Result<(), String> {
     let bytes = match value {
-        mysql::Value::NULL => return Ok(Duck::Null),
+        mysql::Value::NULL => return Ok(()),
         mysql::Value::Bytes(b) => b,
         other => other.as_sql(true).into_bytes(),
     };
-    Ok(match how {
-        Convert::Bytes => Duck::Blob(bytes),
+    match how {
+        Convert::Bytes => {
+            out.push('"');
+            for b in &bytes {
+                out.push_str(&format!("{b:02X}"));
+            }
+            out.push('"');
+        }
         Convert::Bits => {
             if bytes.len() > 8 {
                 return Err(format!("BIT value of {} bytes does not fit 64 bits", bytes.len()));
             }
-            Duck::UBigInt(bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+            let n = bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+            out.push_str(&n.to_string());
         }
-        Convert::TextZeroDateIsNull if bytes.starts_with(b"0000-00-00") => Duck::Null,
+        Convert::TextZeroDateIsNull if bytes.starts_with(b"0000-00-00") => {}
         Convert::TimeToInterval => {
-            let text = String::from_utf8(bytes).map_err(|e| e.to_string())?;
-            let micros = parse_time_micros(&text).ok_or_else(|| format!("unreadable TIME value `{text}`"))?;
-            Duck::Interval { months: 0, days: 0, nanos: micros * 1000 }
+            let text = std::str::from_utf8(&bytes).map_err(|e| e.to_string())?;
+            let micros = parse_time_micros(text).ok_or_else(|| format!("unreadable TIME value `{text}`"))?;
+            out.push_str(&micros.to_string());
         }
         Convert::Text | Convert::TextZeroDateIsNull => {
-            Duck::Text(String::from_utf8(bytes).map_err(|e| format!("text is not UTF-8: {e}"))?)
+            let text = std::str::from_utf8(&bytes).map_err(|e| format!("text is not UTF-8: {e}"))?;
+            out.push('"');
+            if text.contains('"') {
+                out.push_str(&text.replace('"', "\"\""));
+            } else {
+                out.push_str(text);
+            }
+            out.push('"');
         }
-    })
+    }
+    Ok(())
+}
+
+/// SQL turning the staged text column `col` (already quoted) into the mapped DuckDB type.
+pub fn load_expression(m: &ColumnMapping, col: &str) -> String {
+    match m.convert {
+        Convert::Bytes => format!("unhex({col})"),
+        Convert::Bits => format!("CAST({col} AS UBIGINT)"),
+        Convert::TimeToInterval => format!("to_microseconds(CAST({col} AS BIGINT))"),
+        Convert::Text | Convert::TextZeroDateIsNull if m.duck_type == "VARCHAR" => col.to_string(),
+        Convert::Text | Convert::TextZeroDateIsNull => format!("CAST({col} AS {})", m.duck_type),
+    }
 }
 
 /// `[-]H+:MM:SS[.ffffff]` → signed microseconds.
@@ -141,13 +169,20 @@ mod tests {
         assert_eq!(parse_time_micros("bad"), None);
     }
 
+    fn rendered(v: mysql::Value, how: Convert) -> String {
+        let mut out = String::new();
+        render(v, how, &mut out).unwrap();
+        out
+    }
+
     #[test]
-    fn bits_and_zero_dates() {
-        assert_eq!(convert(mysql::Value::Bytes(vec![0x01, 0x02]), Convert::Bits), Ok(Duck::UBigInt(258)));
-        assert_eq!(
-            convert(mysql::Value::Bytes(b"0000-00-00 00:00:00".to_vec()), Convert::TextZeroDateIsNull),
-            Ok(Duck::Null)
-        );
-        assert_eq!(convert(mysql::Value::NULL, Convert::Text), Ok(Duck::Null));
+    fn rendering_for_the_csv_chunks() {
+        assert_eq!(rendered(mysql::Value::Bytes(vec![0x01, 0x02]), Convert::Bits), "258");
+        assert_eq!(rendered(mysql::Value::Bytes(b"0000-00-00 00:00:00".to_vec()), Convert::TextZeroDateIsNull), "");
+        assert_eq!(rendered(mysql::Value::NULL, Convert::Text), "");
+        assert_eq!(rendered(mysql::Value::Bytes(Vec::new()), Convert::Text), "\"\"");
+        assert_eq!(rendered(mysql::Value::Bytes(b"a\"b".to_vec()), Convert::Text), "\"a\"\"b\"");
+        assert_eq!(rendered(mysql::Value::Bytes(vec![0, 255]), Convert::Bytes), "\"00FF\"");
+        assert_eq!(rendered(mysql::Value::Bytes(b"-00:00:01.5".to_vec()), Convert::TimeToInterval), "-1500000");
     }
 }
