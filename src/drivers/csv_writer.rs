@@ -8,8 +8,8 @@
 //! target encoding cannot represent fails the step naming it. `chunk_size` has no effect (DuckDB
 //! writes in its own vectors).
 
-use super::{sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
-use crate::exchange::{describe, quote_ident, quote_literal};
+use super::{single_input, sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::exchange::{describe, is_numeric_type, quote_ident, quote_literal};
 use crate::project::resolve_path;
 use serde_json::{Map, Value};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -17,27 +17,6 @@ use std::path::{Path, PathBuf};
 
 /// Writes the single input to a CSV file.
 pub struct CsvWriter;
-
-const NUMERIC_PREFIXES: [&str; 14] = [
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "UHUGEINT",
-    "FLOAT",
-    "DOUBLE",
-    "DECIMAL",
-    "REAL",
-];
-
-fn is_numeric(duck_type: &str) -> bool {
-    NUMERIC_PREFIXES.iter().any(|p| duck_type.starts_with(p))
-}
 
 /// Removes the temporary file unless disarmed.
 struct TempFile(Option<PathBuf>);
@@ -57,12 +36,7 @@ fn temp_beside(target: &Path, tag: &str) -> PathBuf {
 
 impl Driver for CsvWriter {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, inputs: &Inputs) -> Result<StepOutput, DriverError> {
-        let input = match inputs.values().collect::<Vec<_>>().as_slice() {
-            [one] => (*one).clone(),
-            other => {
-                return Err(DriverError::Config(format!("a CSV writer takes exactly one input, got {}", other.len())))
-            }
-        };
+        let input = single_input(inputs, "a CSV writer")?;
         let raw_path = config.str_opt("path").ok_or_else(|| DriverError::Config("`path` is required".into()))?;
         let target = resolve_path(ctx.base_dir, raw_path);
         if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -92,7 +66,7 @@ impl Driver for CsvWriter {
                 let cols: Vec<String> = describe(ctx.conn, &source)
                     .map_err(sql_error)?
                     .into_iter()
-                    .filter(|(_, t)| !is_numeric(t))
+                    .filter(|(_, t)| !is_numeric_type(t))
                     .map(|(n, _)| quote_ident(&n))
                     .collect();
                 if !cols.is_empty() {

@@ -135,6 +135,14 @@ impl ConfigExt for Map<String, Value> {
     }
 }
 
+/// The one input relation of a writer (`what` names the writer in the error).
+pub(crate) fn single_input(inputs: &Inputs, what: &str) -> Result<String, DriverError> {
+    match inputs.values().collect::<Vec<_>>().as_slice() {
+        [one] => Ok((*one).clone()),
+        other => Err(DriverError::Config(format!("{what} takes exactly one input, got {}", other.len()))),
+    }
+}
+
 /// DuckDB's error text, without the driver having to care about the error type.
 pub(crate) fn sql_error(e: duckdb::Error) -> DriverError {
     DriverError::Sql(e.to_string())

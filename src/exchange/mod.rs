@@ -120,6 +120,27 @@ pub fn create_relation(
     Ok((kind, rows))
 }
 
+/// True for DuckDB's numeric types (integers of every width, FLOAT, DOUBLE, DECIMAL).
+pub fn is_numeric_type(duck_type: &str) -> bool {
+    const NUMERIC: [&str; 14] = [
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "UHUGEINT",
+        "FLOAT",
+        "DOUBLE",
+        "DECIMAL",
+        "REAL",
+    ];
+    NUMERIC.iter().any(|p| duck_type.starts_with(p))
+}
+
 /// Number of rows in relation `name`.
 pub fn row_count(conn: &Connection, name: &str) -> duckdb::Result<u64> {
     conn.query_row(&format!("SELECT count(*) FROM {}", quote_ident(name)), [], |r| r.get::<_, i64>(0)).map(|n| n as u64)

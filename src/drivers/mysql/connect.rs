@@ -58,6 +58,11 @@ impl Target {
     }
 }
 
+/// A MySQL identifier in backticks, inner backticks doubled.
+pub fn quote_mysql(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
 /// A short, password-free description of a client error.
 pub fn describe(e: &mysql::Error) -> String {
     match e {

@@ -6,7 +6,7 @@
 //! holds at most a few chunks whatever the result size, and no value passes through per-value FFI.
 //! One vectorised CAST then builds the typed table (types.rs).
 
-use super::connect::{describe, Target};
+use super::connect::{describe, quote_mysql, Target};
 use super::types::{load_expression, map_column, render, ColumnMapping};
 use crate::connections::ResolvedConnection;
 use crate::drivers::{sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
@@ -28,11 +28,6 @@ enum Message {
     Columns(Vec<ColumnMapping>),
     /// CSV text of some rows: a leading `0` field, then one field per column.
     Rows(String),
-}
-
-/// A MySQL identifier in backticks.
-fn quote_mysql(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
 }
 
 /// The SQL to run: `query` as given, else a SELECT over `table` with `columns`, `limit`, `offset`.

@@ -7,9 +7,9 @@
 //! whole load back. `create_table` creates a missing table from the DuckDB types (docs/components.md);
 //! DDL commits implicitly in MySQL, so a table created by a failed load is dropped again.
 
-use super::connect::{describe, Target};
-use crate::drivers::{sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
-use crate::exchange::{describe as describe_relation, quote_ident};
+use super::connect::{describe, quote_mysql, Target};
+use crate::drivers::{single_input, sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::exchange::{describe as describe_relation, is_numeric_type, quote_ident};
 use duckdb::arrow::array::{Array, StringArray};
 use duckdb::arrow::compute::cast;
 use duckdb::arrow::datatypes::DataType;
@@ -30,27 +30,6 @@ enum Literal {
     Hex,
     /// Anything else → a quoted, escaped string.
     Quoted,
-}
-
-fn is_numeric(t: &str) -> bool {
-    [
-        "TINYINT",
-        "SMALLINT",
-        "INTEGER",
-        "BIGINT",
-        "HUGEINT",
-        "UTINYINT",
-        "USMALLINT",
-        "UINTEGER",
-        "UBIGINT",
-        "UHUGEINT",
-        "FLOAT",
-        "DOUBLE",
-        "DECIMAL",
-        "BOOLEAN",
-    ]
-    .iter()
-    .any(|p| t.starts_with(p))
 }
 
 /// MySQL column type for a DuckDB type (`key` columns get an indexable type).
@@ -80,10 +59,6 @@ pub fn mysql_type(duck: &str, key: bool) -> String {
         _ if key => "VARCHAR(191)".into(),
         _ => "LONGTEXT".into(),
     }
-}
-
-fn quote_mysql(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
 }
 
 fn escape_string(s: &str) -> String {
@@ -142,7 +117,7 @@ fn load(ctx: &StepContext, input: &str, plan: &Plan, tx: &mut mysql::Transaction
         .map(|(_, t)| {
             if t == "BLOB" {
                 Literal::Hex
-            } else if is_numeric(t) {
+            } else if is_numeric_type(t) || t == "BOOLEAN" {
                 Literal::Number
             } else {
                 Literal::Quoted
@@ -213,12 +188,7 @@ fn load(ctx: &StepContext, input: &str, plan: &Plan, tx: &mut mysql::Transaction
 
 impl Driver for MysqlWriter {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, inputs: &Inputs) -> Result<StepOutput, DriverError> {
-        let input = match inputs.values().collect::<Vec<_>>().as_slice() {
-            [one] => (*one).clone(),
-            other => {
-                return Err(DriverError::Config(format!("a MySQL writer takes exactly one input, got {}", other.len())))
-            }
-        };
+        let input = single_input(inputs, "a MySQL writer")?;
         let table_name = config.str_opt("table").ok_or_else(|| DriverError::Config("`table` is required".into()))?;
         let table = match config.str_opt("schema") {
             Some(s) => format!("{}.{}", quote_mysql(s), quote_mysql(table_name)),
