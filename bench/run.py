@@ -7,6 +7,7 @@ Workloads (on bench/data/orders_<rows>.csv from gen_orders.py):
   groupby  CSV -> GROUP BY -> CSV
   filter   CSV -> filter keeping ~90 % of rows -> CSV
   mysql    (with --mysql) MariaDB table `orders` -> CSV, against `mysql --batch --quick`
+  mysql-load (with --mysql) CSV -> MariaDB via mysql.writer, against LOAD DATA LOCAL INFILE
 Prints wall time and peak RSS (median of --repeat runs) for each tool, and the osiris/DuckDB ratio.
 """
 import argparse
@@ -78,6 +79,12 @@ def mysql_workload(args, rows, csv):
                "(order_id, customer_id, product, quantity, unit_price, discount, status, @gift, city, order_date, created_at, note) "
                "SET is_gift = (@gift = 'true')")
         subprocess.check_call(mysql + ["-e", ddl])
+    out = mysql_extract(args, rows, db, table)
+    out.extend(mysql_load(args, rows, csv, db, table))
+    return out
+
+
+def mysql_extract(args, rows, db, table):
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     (WORK / "osiris_connections.yaml").write_text(
@@ -106,6 +113,41 @@ steps:
         rss = statistics.median(s[1] for s in samples)
         out.append((rows, "mysql", tool, wall, rss))
         print(f"{rows:>9} mysql    {tool:<14} {wall:7.2f} s {rss:8.1f} MiB", file=sys.stderr)
+    return out
+
+
+def mysql_load(args, rows, csv, db, table):
+    """CSV -> MariaDB: osiris (csv_extractor -> mysql.writer, mode replace) vs LOAD DATA LOCAL INFILE."""
+    target = f"{table}_load"
+    mysql = ["mysql", "-h127.0.0.1", "-P3306", "-uroot", "--local-infile=1"]
+    subprocess.check_call(mysql + ["-e", f"DROP TABLE IF EXISTS {db}.{target}; CREATE TABLE {db}.{target} LIKE {db}.{table}"])
+    (WORK / "load.yaml").write_text(f"""oml_version: "0.1.0"
+name: bench-mysql-load
+steps:
+  - id: extract
+    component: filesystem.csv_extractor
+    mode: read
+    config: {{path: "{csv}"}}
+  - id: load
+    component: mysql.writer
+    mode: write
+    config: {{table: {target}, mode: replace, batch_size: 5000}}
+""")
+    load_sql = (f"TRUNCATE {db}.{target}; LOAD DATA LOCAL INFILE '{csv}' INTO TABLE {db}.{target} CHARACTER SET utf8mb4 "
+                "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\n' IGNORE 1 LINES "
+                "(order_id, customer_id, product, quantity, unit_price, discount, status, @gift, city, order_date, created_at, note) "
+                "SET is_gift = (@gift = 'true')")
+    tools = {
+        "LOAD DATA LOCAL": mysql + ["-e", load_sql],
+        "osiris": [args.osiris, "run", str(WORK / "load.yaml"), "--quiet", "--runs-dir", str(WORK / "runs")],
+    }
+    out = []
+    for tool, cmd in tools.items():
+        samples = [measure(cmd, WORK) for _ in range(args.repeat)]
+        wall = statistics.median(s[0] for s in samples)
+        rss = statistics.median(s[1] for s in samples)
+        out.append((rows, "mysql-load", tool, wall, rss))
+        print(f"{rows:>9} mysql-load {tool:<15} {wall:7.2f} s {rss:8.1f} MiB", file=sys.stderr)
     return out
 
 
@@ -162,7 +204,7 @@ def main():
             base = next(r for r in results if r[0] == rows and r[1] == workload and r[2] != "osiris")
             ratio = f"{wall / base[3]:.2f}x"
         print(f"| {rows:,} | {workload} | {tool} | {wall:.2f} | {rss:.0f} | {ratio} |")
-    for workload in list(QUERIES) + ["mysql"]:
+    for workload in list(QUERIES) + ["mysql", "mysql-load"]:
         osi = {r[0]: r[4] for r in results if r[1] == workload and r[2] == "osiris"}
         if len(osi) >= 2:
             lo, hi = min(osi), max(osi)
