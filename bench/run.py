@@ -41,6 +41,18 @@ def measure(cmd, cwd):
     return wall, usage.ru_maxrss / 1024.0
 
 
+def compare(args, rows, workload, tools):
+    """Run every tool `args.repeat` times; one (rows, workload, tool, median wall, median RSS) each."""
+    out = []
+    for tool, cmd in tools.items():
+        samples = [measure(cmd, WORK) for _ in range(args.repeat)]
+        wall = statistics.median(s[0] for s in samples)
+        rss = statistics.median(s[1] for s in samples)
+        out.append((rows, workload, tool, wall, rss))
+        print(f"{rows:>9} {workload:<10} {tool:<15} {wall:7.2f} s {rss:8.1f} MiB", file=sys.stderr)
+    return out
+
+
 def osiris_pipeline(workload, csv, out):
     query = QUERIES[workload].format(src='"extract"').replace('"', '\\"')
     return f"""oml_version: "0.1.0"
@@ -101,19 +113,12 @@ steps:
     mode: write
     config: {{path: "{WORK / 'osiris_out.csv'}"}}
 """)
-    out = []
     shell = f"mysql -h127.0.0.1 -P3306 -uroot --batch --quick -e 'SELECT * FROM {db}.{table}' > {WORK / 'mysql_out.tsv'}"
     tools = {
         "mysql --quick": ["bash", "-c", shell],
         "osiris": [args.osiris, "run", str(WORK / "p.yaml"), "--quiet", "--runs-dir", str(WORK / "runs")],
     }
-    for tool, cmd in tools.items():
-        samples = [measure(cmd, WORK) for _ in range(args.repeat)]
-        wall = statistics.median(s[0] for s in samples)
-        rss = statistics.median(s[1] for s in samples)
-        out.append((rows, "mysql", tool, wall, rss))
-        print(f"{rows:>9} mysql    {tool:<14} {wall:7.2f} s {rss:8.1f} MiB", file=sys.stderr)
-    return out
+    return compare(args, rows, "mysql", tools)
 
 
 def mysql_load(args, rows, csv, db, table):
@@ -141,14 +146,7 @@ steps:
         "LOAD DATA LOCAL": mysql + ["-e", load_sql],
         "osiris": [args.osiris, "run", str(WORK / "load.yaml"), "--quiet", "--runs-dir", str(WORK / "runs")],
     }
-    out = []
-    for tool, cmd in tools.items():
-        samples = [measure(cmd, WORK) for _ in range(args.repeat)]
-        wall = statistics.median(s[0] for s in samples)
-        rss = statistics.median(s[1] for s in samples)
-        out.append((rows, "mysql-load", tool, wall, rss))
-        print(f"{rows:>9} mysql-load {tool:<15} {wall:7.2f} s {rss:8.1f} MiB", file=sys.stderr)
-    return out
+    return compare(args, rows, "mysql-load", tools)
 
 
 def ensure_duckdb_cli():
@@ -190,12 +188,7 @@ def main():
                 "duckdb-cli": [duck, ":memory:", "-c", sql],
                 "osiris": [args.osiris, "run", str(pipeline), "--quiet", "--runs-dir", str(WORK / "runs")],
             }
-            for tool, cmd in tools.items():
-                samples = [measure(cmd, WORK) for _ in range(args.repeat)]
-                wall = statistics.median(s[0] for s in samples)
-                rss = statistics.median(s[1] for s in samples)
-                results.append((rows, workload, tool, wall, rss))
-                print(f"{rows:>9} {workload:<8} {tool:<11} {wall:7.2f} s {rss:8.1f} MiB", file=sys.stderr)
+            results.extend(compare(args, rows, workload, tools))
     print("| rows | workload | tool | wall (s) | peak RSS (MiB) | osiris / duckdb wall |")
     print("|---:|---|---|---:|---:|---:|")
     for rows, workload, tool, wall, rss in results:
