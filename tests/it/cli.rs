@@ -84,3 +84,27 @@ fn oml_validate_alias_and_logs_show() {
     assert_eq!(show.json()["steps"][1]["rows"], 1);
     p.osiris(&["logs", "show", "nope"]).expect_code(2);
 }
+
+#[test]
+fn validate_without_a_pipeline_checks_the_project_and_connections() {
+    let p = Project::new();
+    p.osiris(&["init", "."]).expect_code(0);
+    let ok = p.osiris(&["validate", "--json"]);
+    ok.expect_code(0);
+    assert_eq!(ok.json()["valid"], true);
+    p.write(
+        "osiris_connections.yaml",
+        "connections:\n  mysql:\n    prod: {host: db, password: \"${OSIRIS_IT_NOT_SET}\"}\n",
+    );
+    let bad = p.osiris(&["validate", "--json"]);
+    bad.expect_code(2);
+    assert!(bad.stdout.contains("OSIRIS_IT_NOT_SET"), "{bad:?}");
+}
+
+#[test]
+fn run_last_compile_without_a_compile_is_invalid_input() {
+    let p = Project::new();
+    let r = p.osiris(&["run", "--last-compile", "--json"]);
+    r.expect_code(2);
+    assert_eq!(r.json()["errors"][0]["type"], "no_last_compile");
+}
