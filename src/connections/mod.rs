@@ -56,11 +56,6 @@ impl std::fmt::Debug for ResolvedConnection {
 }
 
 impl ResolvedConnection {
-    /// `@family.alias`.
-    pub fn reference(&self) -> String {
-        format!("@{}.{}", self.family, self.alias)
-    }
-
     /// A non-secret string field.
     pub fn str_field(&self, name: &str) -> Option<String> {
         match self.fields.get(name)? {

@@ -91,18 +91,6 @@ impl Redactor {
         self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     }
 
-    /// Merge another redactor's values.
-    pub fn extend(&mut self, other: &Redactor) {
-        for v in &other.values {
-            self.add(v);
-        }
-    }
-
-    /// True when nothing is registered.
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
     /// `text` with every secret replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();

@@ -11,7 +11,7 @@ mod compat;
 pub use compat::{compat_name, with_compat_names};
 
 use duckdb::Connection;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// File name of the exchange database inside a run dir.
 pub const FILE_NAME: &str = "pipeline_data.duckdb";
@@ -37,7 +37,6 @@ impl Default for Settings {
 
 /// The open exchange database of one run.
 pub struct Exchange {
-    path: PathBuf,
     conn: Connection,
 }
 
@@ -52,12 +51,7 @@ impl Exchange {
             quote_literal(&settings.memory_limit),
             quote_literal(&tmp.display().to_string())
         ))?;
-        Ok(Self { path, conn })
-    }
-
-    /// Path of the database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Self { conn })
     }
 
     /// A new connection to the same database (one per worker thread).
@@ -89,20 +83,6 @@ pub enum RelationKind {
     Table,
     /// A query evaluated by its reader.
     View,
-}
-
-/// The kind of relation `name` in the main schema, if it exists.
-pub fn relation_kind(conn: &Connection, name: &str) -> duckdb::Result<Option<RelationKind>> {
-    let mut stmt = conn
-        .prepare("SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?")?;
-    let mut rows = stmt.query([name])?;
-    match rows.next()? {
-        Some(r) => {
-            let t: String = r.get(0)?;
-            Ok(Some(if t == "VIEW" { RelationKind::View } else { RelationKind::Table }))
-        }
-        None => Ok(None),
-    }
 }
 
 /// Create relation `name` as `query`: a table when `materialize`, else a view. Returns the kind

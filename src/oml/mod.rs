@@ -97,13 +97,6 @@ pub struct Pipeline {
     pub findings: Vec<Diagnostic>,
 }
 
-impl Pipeline {
-    /// The step with this id.
-    pub fn step(&self, id: &str) -> Option<&Step> {
-        self.steps.iter().find(|s| s.id == id)
-    }
-}
-
 /// Read, parse and check a pipeline file.
 pub fn load(path: &Path, inputs: &ParamInputs) -> Result<Pipeline, Invalid> {
     let file = path.display().to_string();

@@ -202,6 +202,7 @@ fn schedule(
             let job_rx = Arc::clone(&job_rx);
             let done_tx = done_tx.clone();
             let materialize = &materialize;
+            let index_of = &index_of;
             let snapshot = Arc::clone(&relations_snapshot);
             scope.spawn(move || loop {
                 let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
@@ -213,7 +214,7 @@ fn schedule(
                     _ if req.cancel.load(Ordering::SeqCst) => None,
                     Err(DriverError::Sql(_) | DriverError::Source(_) | DriverError::Target(_)) => {
                         let views = snapshot.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                        find_culprit(req, i, &views, &conn)
+                        find_culprit(req, index_of, i, &views, &conn)
                     }
                     _ => None,
                 };
@@ -400,11 +401,11 @@ fn run_step(
 /// (earliest in execution order), so the error is reported under the step that is at fault.
 fn find_culprit(
     req: &RunRequest,
+    index_of: &HashMap<&str, usize>,
     failed: usize,
     relations: &[Option<RelationKind>],
     conn: &duckdb::Connection,
 ) -> Option<(usize, String)> {
-    let index_of: HashMap<&str, usize> = req.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
     let mut upstream = Vec::new();
     let mut stack = vec![failed];
     while let Some(i) = stack.pop() {
