@@ -280,8 +280,11 @@ impl ConnectionsFile {
     }
 }
 
-fn env_regex() -> regex::Regex {
-    regex::Regex::new(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}").expect("static regex")
+/// `${VAR}`, compiled once: it is matched against every string value of the file.
+fn env_regex() -> &'static regex::Regex {
+    static RE: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}").expect("static regex"));
+    &RE
 }
 
 /// Names of `${VAR}` references inside a value.

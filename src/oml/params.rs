@@ -158,8 +158,11 @@ fn coerce(raw: &str, like: &Value) -> Value {
     parsed.unwrap_or_else(|| Value::String(raw.to_string()))
 }
 
-fn placeholder_regex() -> regex::Regex {
-    regex::Regex::new(r"\$\{params\.([^}]+)\}").expect("static regex")
+/// `${params.NAME}`, compiled once: it is matched against every string of the document.
+fn placeholder_regex() -> &'static regex::Regex {
+    static RE: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\$\{params\.([^}]+)\}").expect("static regex"));
+    &RE
 }
 
 fn substitute(v: &mut Value, path: &str, values: &Map<String, Value>, findings: &mut Vec<Diagnostic>) {
