@@ -8,6 +8,8 @@ Workloads (on bench/data/orders_<rows>.csv from gen_orders.py):
   filter   CSV -> filter keeping ~90 % of rows -> CSV
   mysql    (with --mysql) MariaDB table `orders` -> CSV, against `mysql --batch --quick`
   mysql-load (with --mysql) CSV -> MariaDB via mysql.writer, against LOAD DATA LOCAL INFILE
+  pg-load  (with --postgres) CSV -> PostgreSQL via supabase.writer, against psql \copy
+  posthog / graphql (with --http ROWS,...) pages from a local server (http_servers.py); rows/s
 Prints wall time and peak RSS (median of --repeat runs) for each tool, and the osiris/DuckDB ratio.
 """
 import argparse
@@ -149,6 +151,75 @@ steps:
     return compare(args, rows, "mysql-load", tools)
 
 
+PG = ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-q"]
+
+
+def pg_load(args, rows, csv):
+    """CSV -> PostgreSQL: osiris (csv_extractor -> supabase.writer, replace) vs psql \\copy."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    table = f"osiris_bench.orders_{rows}"
+    ddl = ("CREATE SCHEMA IF NOT EXISTS osiris_bench; "
+           f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (order_id bigint PRIMARY KEY, customer_id bigint, product text, "
+           "quantity int, unit_price numeric(10,2), discount numeric(4,2), status text, is_gift boolean, city text, "
+           "order_date date, created_at timestamp, note text)")
+    subprocess.check_call(PG + ["-c", ddl])
+    (WORK / "osiris_connections.yaml").write_text(
+        "connections:\n  supabase:\n    bench: {pg_dsn: 'postgresql://postgres@127.0.0.1:5432/test', default: true}\n")
+    (WORK / "p.yaml").write_text(f"""oml_version: "0.1.0"
+name: bench-pg-load
+steps:
+  - id: extract
+    component: filesystem.csv_extractor
+    mode: read
+    config: {{path: "{csv}"}}
+  - id: load
+    component: supabase.writer
+    mode: write
+    config: {{table: orders_{rows}, schema: osiris_bench, write_mode: replace, create_if_missing: false}}
+""")
+    tools = {
+        "psql \\copy": PG + ["-c", f"TRUNCATE {table}", "-c", f"\\copy {table} FROM '{csv}' WITH (FORMAT csv, HEADER true)"],
+        "osiris": [args.osiris, "run", str(WORK / "p.yaml"), "--quiet", "--runs-dir", str(WORK / "runs")],
+    }
+    return compare(args, rows, "pg-load", tools)
+
+
+def http_workload(args, kind, rows):
+    """Page `rows` records from a local server; rows/s and peak RSS of osiris alone."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    port = 18_000 + (rows % 1000)
+    server = subprocess.Popen([sys.executable, str(HERE / "http_servers.py"), kind, str(rows), str(port)], stdout=subprocess.PIPE)
+    try:
+        server.stdout.readline()
+        if kind == "posthog":
+            conns = f"connections:\n  posthog:\n    bench: {{api_key: phx_bench_key, project_id: '1', region: self_hosted, custom_base_url: 'http://127.0.0.1:{port}', default: true}}\n"
+            config = "{data_type: events, page_size: 10000, initial_since: '2024-03-01T00:00:00Z'}"
+            component = "posthog.extractor"
+        else:
+            conns = ""
+            query = ("query($first: Int!, $after: String) { repositories(first: $first, after: $after) { edges { node { id name stars "
+                     "owner { login plan { seats tier } } tags } } pageInfo { hasNextPage endCursor } } }")
+            config = (f"{{endpoint: 'http://127.0.0.1:{port}/graphql', query: '{query}', variables: {{first: 10000}}, pagination_enabled: true, "
+                      "pagination_path: data.repositories.pageInfo, data_path: 'data.repositories.edges[*].node'}")
+            component = "graphql.extractor"
+        if conns:
+            (WORK / "osiris_connections.yaml").write_text(conns)
+        (WORK / "p.yaml").write_text(f"""oml_version: "0.1.0"
+name: bench-{kind}
+steps:
+  - id: extract
+    component: {component}
+    mode: read
+    config: {config}
+""")
+        cmd = [args.osiris, "run", str(WORK / "p.yaml"), "--quiet", "--full-refresh", "--runs-dir", str(WORK / "runs")]
+        return compare(args, rows, kind, {"osiris": cmd})
+    finally:
+        server.kill()
+
+
 def ensure_duckdb_cli():
     venv = HERE / ".venv"
     exe = venv / "bin" / "duckdb"
@@ -166,6 +237,8 @@ def main():
     ap.add_argument("--duckdb", default=None)
     ap.add_argument("--mysql", action="store_true", help="also run the MariaDB extract workload (127.0.0.1:3306, root)")
     ap.add_argument("--skip-csv", action="store_true", help="skip the CSV workloads")
+    ap.add_argument("--postgres", action="store_true", help="also run CSV -> PostgreSQL (127.0.0.1:5432, postgres, db test)")
+    ap.add_argument("--http", default="", help="row counts for the PostHog and GraphQL paging workloads, e.g. 100000,1000000")
     args = ap.parse_args()
     duck = args.duckdb or ensure_duckdb_cli()
     DATA.mkdir(exist_ok=True)
@@ -177,6 +250,8 @@ def main():
             subprocess.check_call([sys.executable, str(HERE / "gen_orders.py"), str(rows), str(csv)])
         if args.mysql:
             results.extend(mysql_workload(args, rows, csv))
+        if args.postgres:
+            results.extend(pg_load(args, rows, csv))
         for workload in ([] if args.skip_csv else QUERIES):
             shutil.rmtree(WORK, ignore_errors=True)
             WORK.mkdir(parents=True)
@@ -189,15 +264,20 @@ def main():
                 "osiris": [args.osiris, "run", str(pipeline), "--quiet", "--runs-dir", str(WORK / "runs")],
             }
             results.extend(compare(args, rows, workload, tools))
-    print("| rows | workload | tool | wall (s) | peak RSS (MiB) | osiris / duckdb wall |")
+    for rows in [int(r) for r in args.http.split(",") if r]:
+        for kind in ("posthog", "graphql"):
+            results.extend(http_workload(args, kind, rows))
+    print("| rows | workload | tool | wall (s) | peak RSS (MiB) | osiris / baseline wall |")
     print("|---:|---|---|---:|---:|---:|")
     for rows, workload, tool, wall, rss in results:
         ratio = ""
-        if tool == "osiris":
-            base = next(r for r in results if r[0] == rows and r[1] == workload and r[2] != "osiris")
+        base = next((r for r in results if r[0] == rows and r[1] == workload and r[2] != "osiris"), None)
+        if tool == "osiris" and base:
             ratio = f"{wall / base[3]:.2f}x"
+        elif tool == "osiris":
+            ratio = f"{rows / wall:,.0f} rows/s"
         print(f"| {rows:,} | {workload} | {tool} | {wall:.2f} | {rss:.0f} | {ratio} |")
-    for workload in list(QUERIES) + ["mysql", "mysql-load"]:
+    for workload in list(QUERIES) + ["mysql", "mysql-load", "pg-load", "posthog", "graphql"]:
         osi = {r[0]: r[4] for r in results if r[1] == workload and r[2] == "osiris"}
         if len(osi) >= 2:
             lo, hi = min(osi), max(osi)

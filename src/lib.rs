@@ -13,6 +13,7 @@ pub mod connections;
 pub mod diagnostics;
 pub mod drivers;
 pub mod exchange;
+pub mod http;
 pub mod oml;
 pub mod project;
 pub mod registry;

@@ -127,6 +127,8 @@ fn health(family: &str, c: &osiris::connections::ResolvedConnection) -> serde_js
             _ => json!({"status": "success", "category": "ok", "message": "base_dir reachable"}),
         },
         "mysql" => osiris::drivers::mysql::doctor(c),
+        "supabase" => osiris::drivers::postgres::doctor(c),
+        "posthog" => osiris::drivers::posthog::doctor(c),
         _ => {
             json!({"status": "skipped", "category": "unsupported", "message": format!("no health check for `{family}` in this build yet; the connection resolves")})
         }

@@ -44,6 +44,11 @@ pub struct Args {
     /// DuckDB memory limit; beyond it DuckDB spills to the run dir.
     #[arg(long, default_value = osiris::exchange::DEFAULT_MEMORY_LIMIT)]
     memory_limit: String,
+    /// Ignore the incremental state of earlier runs (e.g. PostHog's last timestamp) and any
+    /// resume spool: read sources from the start. The new state replaces the old one only if
+    /// this run succeeds.
+    #[arg(long)]
+    full_refresh: bool,
     /// Print exactly one JSON object on stdout and nothing else.
     #[arg(long)]
     json: bool,
@@ -88,6 +93,7 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
         materialize_all: a.materialize == "all",
         memory_limit: a.memory_limit,
         cancel,
+        full_refresh: a.full_refresh,
     };
     let registry = Registry::builtin();
     let req = match prepare(&source, opts, &registry) {
@@ -108,6 +114,9 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
         if let Some(e) = &outcome.error {
             v["error"] = json!(e);
         }
+        if !outcome.warnings.is_empty() {
+            v["warnings"] = json!(outcome.warnings);
+        }
         redactor.redact_json(&mut v);
         print_json(&v);
     } else {
@@ -124,6 +133,9 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
                 rows,
                 s.duration_ms
             );
+        }
+        for w in &outcome.warnings {
+            eprintln!("warning: {w}");
         }
         if let Some(e) = &outcome.error {
             eprintln!(

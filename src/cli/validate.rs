@@ -35,6 +35,7 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
         materialize_all: false,
         memory_limit: osiris::exchange::DEFAULT_MEMORY_LIMIT.into(),
         cancel: Default::default(),
+        full_refresh: false,
     };
     match prepare(&RunSource::Pipeline(pipeline.clone()), opts, &registry) {
         Ok(req) => {

@@ -38,10 +38,12 @@ impl serde::Serialize for Secret {
 }
 
 /// True when a config or connection field name denotes a secret: `password`, `api_key`,
-/// `service_role_key`, `pg_dsn`, `auth_token`, … (`primary_key` and `upsert_keys` excepted).
+/// `service_role_key`, `pg_dsn`, `auth_token`, … (`primary_key`, `upsert_keys`, `auth_type`,
+/// `auth_header_name` excepted).
 pub fn is_secret_field(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    if matches!(n.as_str(), "primary_key" | "upsert_keys" | "key_column" | "keys") {
+    // Settings whose names contain a secret-sounding word but hold no secret.
+    if matches!(n.as_str(), "primary_key" | "upsert_keys" | "key_column" | "keys" | "auth_type" | "auth_header_name") {
         return false;
     }
     const WORDS: [&str; 12] = [

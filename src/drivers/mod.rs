@@ -7,7 +7,12 @@
 mod csv_extractor;
 mod csv_writer;
 mod duckdb_processor;
+mod graphql;
+mod json_table;
 pub mod mysql;
+pub mod postgres;
+pub mod posthog;
+mod streaming;
 
 use crate::connections::ResolvedConnection;
 use crate::exchange::RelationKind;
@@ -25,6 +30,10 @@ pub trait Telemetry: Send + Sync {
     fn event(&self, name: &str, step_id: Option<&str>, fields: Value);
     /// Record a metric.
     fn metric(&self, name: &str, value: f64, step_id: Option<&str>);
+    /// Something the user should know although the step goes on (shown after the run).
+    fn warning(&self, step_id: &str, message: &str) {
+        self.event("step_warning", Some(step_id), serde_json::json!({"message": message}));
+    }
 }
 
 /// Everything a driver may use while running one step.
@@ -45,6 +54,11 @@ pub struct StepContext<'a> {
     pub telemetry: &'a dyn Telemetry,
     /// Set when the run is being cancelled.
     pub cancel: &'a AtomicBool,
+    /// Incremental state the last successful run committed for this step (None on a first run
+    /// or with `--full-refresh`).
+    pub state: Option<&'a Value>,
+    /// A durable directory for resume data (kept when a run fails, removed when one succeeds).
+    pub resume_dir: &'a Path,
 }
 
 /// What a step produced.
@@ -110,6 +124,10 @@ pub fn build(component: &str) -> Option<Box<dyn Driver>> {
         "filesystem.csv_writer" => Some(Box::new(csv_writer::CsvWriter)),
         "mysql.extractor" => Some(Box::new(mysql::MysqlExtractor)),
         "mysql.writer" => Some(Box::new(mysql::MysqlWriter)),
+        "graphql.extractor" => Some(Box::new(graphql::GraphqlExtractor)),
+        "posthog.extractor" => Some(Box::new(posthog::PosthogExtractor)),
+        "supabase.extractor" => Some(Box::new(postgres::SupabaseExtractor)),
+        "supabase.writer" => Some(Box::new(postgres::SupabaseWriter)),
         _ => None,
     }
 }

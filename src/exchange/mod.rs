@@ -6,6 +6,7 @@
 //! view, so extract → SQL → CSV runs as one streaming `COPY (SELECT …) TO`). DuckDB's memory is
 //! bounded (`memory_limit`) and it spills to `tmp/` inside the run dir instead of growing.
 
+pub mod chunk_load;
 mod compat;
 
 pub use compat::{compat_name, with_compat_names};

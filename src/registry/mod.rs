@@ -102,7 +102,10 @@ mod tests {
         let reg = Registry::builtin();
         assert_eq!(reg.get("mysql.extractor").unwrap().secret_fields, ["password"]);
         assert_eq!(reg.get("graphql.extractor").unwrap().secret_fields, ["auth_token", "auth_username", "headers"]);
-        assert!(reg.get("mysql.writer").unwrap().needs_connection());
-        assert!(!reg.get("filesystem.csv_extractor").unwrap().needs_connection());
+        let none = serde_json::Map::new();
+        assert!(reg.get("mysql.writer").unwrap().needs_connection(&none));
+        assert!(!reg.get("filesystem.csv_extractor").unwrap().needs_connection(&none));
+        let inline = serde_json::json!({"endpoint": "http://x", "query": "{ a }"});
+        assert!(!reg.get("graphql.extractor").unwrap().needs_connection(inline.as_object().unwrap()));
     }
 }

@@ -181,8 +181,9 @@ impl ComponentSpec {
         !self.connection_fields.is_empty()
     }
 
-    /// True when a step cannot run without a connection: some required field only a connection gives.
-    pub fn needs_connection(&self) -> bool {
-        self.required().iter().any(|r| self.connection_field(r).is_some())
+    /// True when a step with this `config` cannot run without a connection: some required field
+    /// a connection supplies is not written in the step (e.g. graphql's `endpoint` may be).
+    pub fn needs_connection(&self, config: &serde_json::Map<String, serde_json::Value>) -> bool {
+        self.required().iter().any(|r| self.connection_field(r).is_some() && !config.contains_key(*r))
     }
 }

@@ -26,6 +26,7 @@ pub struct RunLog {
     run_id: String,
     redactor: Redactor,
     files: Mutex<Files>,
+    warnings: Mutex<Vec<String>>,
 }
 
 impl RunLog {
@@ -35,6 +36,7 @@ impl RunLog {
         Ok(Self {
             run_id: run_id.to_string(),
             redactor,
+            warnings: Mutex::new(Vec::new()),
             files: Mutex::new(Files {
                 events: open("events.jsonl")?,
                 metrics: open("metrics.jsonl")?,
@@ -57,6 +59,11 @@ impl RunLog {
         let line = format!("{} {level:<5} {}", now_rfc3339(), self.redactor.redact(message));
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         let _ = writeln!(files.log, "{line}");
+    }
+
+    /// Step warnings so far, as `step: message` (redacted).
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Flush all files.
@@ -83,6 +90,13 @@ impl Telemetry for RunLog {
             }
         }
         self.write_json(|f| &mut f.events, Value::Object(obj));
+    }
+
+    fn warning(&self, step_id: &str, message: &str) {
+        self.event("step_warning", Some(step_id), json!({"message": message}));
+        self.log("WARN", &format!("step {step_id}: {message}"));
+        let line = format!("{step_id}: {}", self.redactor.redact(message));
+        self.warnings.lock().unwrap_or_else(|p| p.into_inner()).push(line);
     }
 
     fn metric(&self, name: &str, value: f64, step_id: Option<&str>) {

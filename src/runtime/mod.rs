@@ -8,6 +8,7 @@ mod log;
 mod prepare;
 mod run_dir;
 mod scheduler;
+pub mod state;
 
 pub use log::{now_rfc3339, RunLog};
 pub use prepare::{prepare, RunOptions, RunSource};
@@ -69,6 +70,8 @@ pub struct RunRequest {
     pub cancel: Arc<AtomicBool>,
     /// Warnings found while preparing.
     pub warnings: Vec<crate::Diagnostic>,
+    /// Incremental state of the pipeline's steps.
+    pub state: state::StateStore,
 }
 
 /// A step's final state.
@@ -153,6 +156,8 @@ pub struct RunOutcome {
     pub error: Option<RunError>,
     /// Wall time of the whole run.
     pub duration_ms: u64,
+    /// Warnings steps raised (`step: message`).
+    pub warnings: Vec<String>,
 }
 
 /// Receives progress while a run executes (the CLI draws bars; others ignore it).

@@ -40,6 +40,8 @@ pub struct RunOptions {
     pub memory_limit: String,
     /// Cancellation flag.
     pub cancel: Arc<AtomicBool>,
+    /// Ignore committed incremental state and resume spools (`--full-refresh`).
+    pub full_refresh: bool,
 }
 
 struct Source {
@@ -134,7 +136,7 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
             let reference = cfg.get("connection").and_then(Value::as_str).and_then(parse_reference);
             let attempt = match reference {
                 Some((family, alias)) => Some(connections.resolve(family, Some(alias))),
-                None if spec.needs_connection() || connections.default_alias(spec.family()).is_some() => {
+                None if spec.needs_connection(&cfg) || connections.default_alias(spec.family()).is_some() => {
                     Some(connections.resolve(spec.family(), None))
                 }
                 None => None,
@@ -187,7 +189,9 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
         });
     }
     Invalid::check(findings)?;
+    let state = super::state::StateStore::new(&opts.runs_dir, &src.name, opts.full_refresh);
     Ok(RunRequest {
+        state,
         pipeline_name: src.name,
         manifest_hash: src.manifest_hash,
         manifest_yaml: src.manifest_yaml,

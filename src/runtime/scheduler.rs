@@ -81,6 +81,11 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
     } else {
         RunStatus::Success
     };
+    if status == RunStatus::Success {
+        if let Err(e) = req.state.commit(req.steps.iter().map(|s| s.id.as_str())) {
+            log.log("ERROR", &format!("cannot write the incremental state in {}: {e}", req.state.dir().display()));
+        }
+    }
     let steps: Vec<StepReport> = req
         .steps
         .iter()
@@ -136,7 +141,7 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
         log.log("ERROR", &format!("cannot update the run index: {e}"));
     }
     log.flush();
-    Ok(RunOutcome { status, run_id, run_dir, steps, error, duration_ms })
+    Ok(RunOutcome { status, run_id, run_dir, steps, error, duration_ms, warnings: log.warnings() })
 }
 
 type Scheduled = (Vec<State>, Vec<Option<StepReport>>, Option<RunError>);
@@ -267,6 +272,9 @@ fn schedule(
                     let duration_ms = done.duration.as_millis() as u64;
                     let (status, rows, relation) = match done.result {
                         Ok(out) => {
+                            if let Some(state) = &out.state {
+                                req.state.stage(&step.id, state.clone());
+                            }
                             relations[i] = out.relation;
                             relations_snapshot.lock().unwrap_or_else(|p| p.into_inner())[i] = out.relation;
                             log.event("step_complete", Some(&step.id), json!({"driver": step.component, "rows": out.rows, "duration_ms": duration_ms, "relation": out.relation}));
@@ -375,6 +383,8 @@ fn run_step(
     }
     let driver = drivers::build(&step.component)
         .ok_or_else(|| DriverError::Config(format!("no driver for component `{}`", step.component)))?;
+    let prior = req.state.load(&step.id);
+    let resume_dir = req.state.resume_dir(&step.id);
     let ctx = StepContext {
         step_id: &step.id,
         run_dir,
@@ -384,6 +394,8 @@ fn run_step(
         materialize: materialize || step.mode == Mode::Write,
         telemetry: log,
         cancel: &req.cancel,
+        state: prior.as_ref(),
+        resume_dir: &resume_dir,
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.run(&ctx, &step.config, inputs))).unwrap_or_else(
         |p| {

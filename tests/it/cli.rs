@@ -33,7 +33,17 @@ fn components_list_and_show() {
         .collect();
     assert_eq!(
         runnable,
-        ["duckdb.processor", "filesystem.csv_extractor", "filesystem.csv_writer", "mysql.extractor", "mysql.writer"]
+        [
+            "duckdb.processor",
+            "filesystem.csv_extractor",
+            "filesystem.csv_writer",
+            "graphql.extractor",
+            "mysql.extractor",
+            "mysql.writer",
+            "posthog.extractor",
+            "supabase.extractor",
+            "supabase.writer"
+        ]
     );
     let show = p.osiris(&["components", "show", "filesystem.csv_writer"]);
     show.expect_code(0);

@@ -125,12 +125,12 @@ fn unknown_component_suggests_the_closest() {
 }
 
 #[test]
-fn component_without_a_driver_yet() {
+fn a_connection_reference_without_a_connections_file() {
     let pipeline = BASE.replace(
         "component: filesystem.csv_writer\n    mode: write\n    needs: [extract-in]\n    config:\n      path: out.csv",
         "component: supabase.writer\n    mode: write\n    needs: [extract-in]\n    config:\n      connection: \"@supabase.db\"\n      table: t",
     );
-    assert_invalid(&pipeline, "not_implemented", &["step `write-out`", "not implemented yet"]);
+    assert_invalid(&pipeline, "missing_connection", &["step `write-out`", "steps[1].config.connection", "supabase"]);
 }
 
 #[test]

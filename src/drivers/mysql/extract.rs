@@ -9,26 +9,16 @@
 use super::connect::{describe, quote_mysql, Target};
 use super::types::{load_expression, map_column, render, ColumnMapping};
 use crate::connections::ResolvedConnection;
-use crate::drivers::{sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
-use crate::exchange::{quote_ident, quote_literal, RelationKind};
+use crate::drivers::streaming::{extract_with, send_rows, Chunk, ChunkSender, CHUNK_BYTES};
+use crate::drivers::{ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::exchange::chunk_load::LoadColumn;
+use crate::exchange::RelationKind;
 use mysql::prelude::Queryable;
 use serde_json::{Map, Value};
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::Duration;
 
 /// Reads MySQL/MariaDB into the step's table.
 pub struct MysqlExtractor;
-
-/// Target size of one CSV chunk handed to DuckDB.
-const CHUNK_BYTES: usize = 16 << 20;
-
-/// What the producer sends.
-enum Message {
-    Columns(Vec<ColumnMapping>),
-    /// CSV text of some rows: a leading `0` field, then one field per column.
-    Rows(String),
-}
 
 /// The SQL to run: `query` as given, else a SELECT over `table` with `columns`, `limit`, `offset`.
 pub fn build_query(config: &Map<String, Value>) -> Result<String, DriverError> {
@@ -61,123 +51,63 @@ fn produce(
     config: &Map<String, Value>,
     sql: &str,
     batch_size: usize,
-    tx: SyncSender<Result<Message, DriverError>>,
-) {
-    let run = || -> Result<(), DriverError> {
-        let target = Target::from_config(config, connection);
-        let mut conn = target.connect(Duration::from_secs(10)).map_err(|e| {
-            DriverError::Source(format!("cannot connect to MySQL at {}: {}", target.label(), describe(&e)))
-        })?;
-        let mut result = conn
-            .query_iter(sql)
-            .map_err(|e| DriverError::Source(format!("MySQL query failed on {}: {}", target.label(), describe(&e))))?;
-        let mappings: Vec<ColumnMapping> = result.columns().as_ref().iter().map(map_column).collect();
-        let converts: Vec<_> = mappings.iter().map(|m| m.convert).collect();
-        if tx.send(Ok(Message::Columns(mappings))).is_err() {
-            return Ok(());
-        }
-        let mut chunk = String::with_capacity(1 << 20);
-        let mut in_chunk = 0usize;
-        for row in result.by_ref() {
-            let row = row.map_err(|e| DriverError::Source(format!("MySQL read failed: {}", describe(&e))))?;
-            // The leading field keeps a row of one NULL from becoming a blank line, which CSV skips.
-            chunk.push('0');
-            for (value, how) in row.unwrap().into_iter().zip(&converts) {
-                chunk.push(',');
-                render(value, *how, &mut chunk).map_err(DriverError::Source)?;
-            }
-            chunk.push('\n');
-            in_chunk += 1;
-            // Each load has a fixed cost (a WAL write), so chunks hold at least `batch_size` rows and
-            // grow to CHUNK_BYTES of text; memory stays bounded by a few chunks.
-            if (in_chunk >= batch_size && chunk.len() >= CHUNK_BYTES) || chunk.len() >= 4 * CHUNK_BYTES {
-                in_chunk = 0;
-                if tx.send(Ok(Message::Rows(std::mem::take(&mut chunk)))).is_err() {
-                    return Ok(());
-                }
-            }
-        }
-        if in_chunk > 0 {
-            let _ = tx.send(Ok(Message::Rows(chunk)));
-        }
-        Ok(())
-    };
-    if let Err(e) = run() {
-        let _ = tx.send(Err(e));
-    }
-}
-
-fn consume(ctx: &StepContext, rx: Receiver<Result<Message, DriverError>>) -> Result<u64, DriverError> {
-    let Ok(first) = rx.recv() else {
-        return Err(DriverError::Source("the MySQL reader stopped without a result".into()));
-    };
-    let Message::Columns(mappings) = first? else {
-        return Err(DriverError::Source("the MySQL reader sent rows before columns".into()));
-    };
-    // Each chunk goes straight from DuckDB's CSV reader through one vectorised CAST per column
-    // into the typed table: no per-value FFI, no staging copy.
-    let names: Vec<String> = (0..mappings.len()).map(|i| format!("c{i}")).collect();
-    let ddl: Vec<String> = mappings.iter().map(|m| format!("{} {}", quote_ident(&m.name), m.duck_type)).collect();
-    ctx.conn
-        .execute_batch(&format!("CREATE TABLE {} ({})", quote_ident(ctx.step_id), ddl.join(", ")))
-        .map_err(sql_error)?;
-    let tmp = ctx.run_dir.join("tmp");
-    std::fs::create_dir_all(&tmp).map_err(|e| DriverError::Source(format!("cannot create {}: {e}", tmp.display())))?;
-    let chunk_path = tmp.join(format!("{}-chunk.csv", ctx.step_id));
-    let columns: Vec<String> = std::iter::once("'row': 'VARCHAR'".to_string())
-        .chain(names.iter().map(|n| format!("'{n}': 'VARCHAR'")))
+    tx: &ChunkSender,
+) -> Result<(), DriverError> {
+    let target = Target::from_config(config, connection);
+    let mut conn = target
+        .connect(Duration::from_secs(10))
+        .map_err(|e| DriverError::Source(format!("cannot connect to MySQL at {}: {}", target.label(), describe(&e))))?;
+    let mut result = conn
+        .query_iter(sql)
+        .map_err(|e| DriverError::Source(format!("MySQL query failed on {}: {}", target.label(), describe(&e))))?;
+    let mappings: Vec<ColumnMapping> = result.columns().as_ref().iter().map(map_column).collect();
+    let converts: Vec<_> = mappings.iter().map(|m| m.convert).collect();
+    let columns = mappings
+        .iter()
+        .map(|m| LoadColumn {
+            name: m.name.clone(),
+            duck_type: m.duck_type.clone(),
+            expression: Some(load_expression(m, "{}")),
+        })
         .collect();
-    let select: Vec<String> = mappings.iter().zip(&names).map(|(m, n)| load_expression(m, n)).collect();
-    let load = format!(
-        "INSERT INTO {} SELECT {} FROM read_csv({}, columns = {{{}}}, header = false, auto_detect = false, delim = ',', quote = '\"', \
-         escape = '\"', nullstr = '', allow_quoted_nulls = false, new_line = '\\n')",
-        quote_ident(ctx.step_id),
-        select.join(", "),
-        quote_literal(&chunk_path.display().to_string()),
-        columns.join(", ")
-    );
-    let mut rows = 0u64;
-    let result = (|| {
-        for message in rx {
-            if ctx.cancel.load(Ordering::SeqCst) {
-                return Err(DriverError::Cancelled);
-            }
-            let Message::Rows(chunk) = message? else { continue };
-            std::fs::write(&chunk_path, chunk.as_bytes())
-                .map_err(|e| DriverError::Source(format!("cannot write {}: {e}", chunk_path.display())))?;
-            let loaded = ctx
-                .conn
-                .execute(&load, [])
-                .map_err(|e| DriverError::Source(format!("cannot load MySQL rows into DuckDB: {e}")))?;
-            rows += loaded as u64;
+    if tx.send(Ok(Chunk::Columns(columns))).is_err() {
+        return Ok(());
+    }
+    let mut chunk = String::with_capacity(1 << 20);
+    let mut in_chunk = 0usize;
+    for row in result.by_ref() {
+        let row = row.map_err(|e| DriverError::Source(format!("MySQL read failed: {}", describe(&e))))?;
+        // The leading field keeps a row of one NULL from becoming a blank line, which CSV skips.
+        chunk.push('0');
+        for (value, how) in row.unwrap().into_iter().zip(&converts) {
+            chunk.push(',');
+            render(value, *how, &mut chunk).map_err(DriverError::Source)?;
         }
-        Ok(())
-    })();
-    let _ = std::fs::remove_file(&chunk_path);
-    result?;
-    Ok(rows)
+        chunk.push('\n');
+        in_chunk += 1;
+        // Each load has a fixed cost (a WAL write), so chunks hold at least `batch_size` rows and
+        // grow to CHUNK_BYTES of text; memory stays bounded by a few chunks.
+        if (in_chunk >= batch_size && chunk.len() >= CHUNK_BYTES) || chunk.len() >= 4 * CHUNK_BYTES {
+            in_chunk = 0;
+            if !send_rows(tx, std::mem::take(&mut chunk).into_bytes()) {
+                return Ok(());
+            }
+        }
+    }
+    if in_chunk > 0 {
+        send_rows(tx, chunk.into_bytes());
+    }
+    Ok(())
 }
 
 impl Driver for MysqlExtractor {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let sql = build_query(config)?;
         let batch_size = config.get("batch_size").and_then(Value::as_u64).unwrap_or(10_000).max(1) as usize;
-        let (tx, rx) = sync_channel(2);
-        let result = std::thread::scope(|scope| {
-            let connection = ctx.connection;
-            scope.spawn(move || produce(connection, config, &sql, batch_size, tx));
-            consume(ctx, rx)
-        });
-        match result {
-            Ok(rows) => {
-                ctx.telemetry.metric("rows_read", rows as f64, Some(ctx.step_id));
-                Ok(StepOutput { relation: Some(RelationKind::Table), rows: Some(rows), state: None })
-            }
-            Err(e) => {
-                let _ = ctx.conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(ctx.step_id)));
-                Err(e)
-            }
-        }
+        let connection = ctx.connection;
+        let rows = extract_with(ctx, |tx| produce(connection, config, &sql, batch_size, tx))?;
+        ctx.telemetry.metric("rows_read", rows as f64, Some(ctx.step_id));
+        Ok(StepOutput { relation: Some(RelationKind::Table), rows: Some(rows), state: None })
     }
 }
 

@@ -3,8 +3,9 @@
 //! `append` and `replace` take the bulk path ([`load_data`]: DuckDB's CSV writer feeding
 //! `LOAD DATA LOCAL INFILE`, 1M rows in 13 s where multi-row INSERTs took 19 s); `upsert` streams
 //! rows out of DuckDB (`stream_arrow`) into multi-row INSERTs of `batch_size` rows. Modes:
-//! `append`; `replace` deletes the
-//! current rows inside the same transaction (readers see the old rows until commit);
+//! `append`; `replace` loads a shadow copy and
+//! swaps it in with one atomic RENAME (tables with triggers or foreign keys: deletes the current
+//! rows inside the same transaction instead); readers see the old rows until the switch;
 //! `upsert` uses `INSERT … ON DUPLICATE KEY UPDATE` on `upsert_keys`. Any failure rolls the
 //! whole load back. `create_table` creates a missing table from the DuckDB types (docs/components.md);
 //! DDL commits implicitly in MySQL, so a table created by a failed load is dropped again.
@@ -273,6 +274,80 @@ fn load_data(
     Ok(rows)
 }
 
+/// Longest MySQL identifier.
+const MAX_IDENTIFIER: usize = 64;
+const SHADOW_SUFFIX: &str = "__osiris_new";
+const OLD_SUFFIX: &str = "__osiris_old";
+
+/// Whether `replace` may load a shadow copy and swap it in: only when nothing hangs on the table's
+/// identity (triggers, foreign keys in either direction) and the shadow names fit.
+fn can_swap(conn: &mut mysql::Conn, schema_expr: &str, table: &str) -> bool {
+    if table.len() + SHADOW_SUFFIX.len() > MAX_IDENTIFIER {
+        return false;
+    }
+    let t = escape_string(table);
+    let dependents: Option<u64> = conn
+        .query_first(format!(
+            "SELECT (SELECT COUNT(*) FROM information_schema.triggers WHERE event_object_schema = {schema_expr} AND event_object_table = {t}) \
+             + (SELECT COUNT(*) FROM information_schema.referential_constraints WHERE (constraint_schema = {schema_expr} AND table_name = {t}) \
+                OR (unique_constraint_schema = {schema_expr} AND referenced_table_name = {t}))"
+        ))
+        .ok()
+        .flatten();
+    dependents == Some(0)
+}
+
+/// `replace` without deleting row by row: load a shadow table created `LIKE` the target, then swap
+/// the two with one atomic `RENAME TABLE` and drop the old rows. Readers see the old table until
+/// the rename and the new one after, never an empty or half-loaded table; a failed load drops the
+/// shadow and leaves the target untouched. (Tables with triggers or foreign keys take the
+/// DELETE-in-a-transaction path instead, see `can_swap`.)
+fn replace_by_swap(
+    ctx: &StepContext,
+    input: &str,
+    plan: &Plan,
+    conn: &mut mysql::Conn,
+    bulk_file: &std::path::Path,
+) -> Result<u64, DriverError> {
+    let qualify = |name: &str| match plan.table.split_once("`.`") {
+        Some((schema, _)) => format!("{schema}`.{}", quote_mysql(name)),
+        None => quote_mysql(name),
+    };
+    let shadow_name = format!("{}{SHADOW_SUFFIX}", plan.table_name);
+    let (shadow, old) = (qualify(&shadow_name), qualify(&format!("{}{OLD_SUFFIX}", plan.table_name)));
+    let fail = |e: mysql::Error| DriverError::Target(format!("MySQL write to {} failed: {}", plan.table, describe(&e)));
+    conn.query_drop(format!("DROP TABLE IF EXISTS {shadow}, {old}")).map_err(fail)?;
+    conn.query_drop(format!("CREATE TABLE {shadow} LIKE {}", plan.table)).map_err(fail)?;
+    let shadow_plan = Plan {
+        table: shadow.clone(),
+        table_name: shadow_name,
+        schema_expr: plan.schema_expr.clone(),
+        columns: plan.columns.clone(),
+        mode: "append".into(),
+        keys: plan.keys.clone(),
+        batch_size: plan.batch_size,
+    };
+    let loaded = (|| {
+        let mut tx = conn.start_transaction(TxOpts::default()).map_err(fail)?;
+        let rows = load_data(ctx, input, &shadow_plan, &mut tx, bulk_file)?;
+        tx.commit().map_err(fail)?;
+        Ok(rows)
+    })();
+    let rows = match loaded {
+        Ok(rows) => rows,
+        Err(e) => {
+            let _ = conn.query_drop(format!("DROP TABLE IF EXISTS {shadow}"));
+            return Err(e);
+        }
+    };
+    if let Err(e) = conn.query_drop(format!("RENAME TABLE {} TO {old}, {shadow} TO {}", plan.table, plan.table)) {
+        let _ = conn.query_drop(format!("DROP TABLE IF EXISTS {shadow}"));
+        return Err(fail(e));
+    }
+    conn.query_drop(format!("DROP TABLE IF EXISTS {old}")).map_err(fail)?;
+    Ok(rows)
+}
+
 impl Driver for MysqlWriter {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let input = single_input(inputs, "a MySQL writer")?;
@@ -352,16 +427,22 @@ impl Driver for MysqlWriter {
             );
             created = true;
         }
-        let result = (|| {
-            let mut tx = conn.start_transaction(TxOpts::default()).map_err(|e| DriverError::Target(describe(&e)))?;
-            let rows = if plan.mode == "upsert" {
-                load(ctx, &input, &plan, &mut tx)?
-            } else {
-                load_data(ctx, &input, &plan, &mut tx, &bulk_file)?
-            };
-            tx.commit().map_err(|e| DriverError::Target(format!("commit failed: {}", describe(&e))))?;
-            Ok(rows)
-        })();
+        let swap = plan.mode == "replace" && !created && can_swap(&mut conn, &schema_expr, table_name);
+        let result = if swap {
+            replace_by_swap(ctx, &input, &plan, &mut conn, &bulk_file)
+        } else {
+            (|| {
+                let mut tx =
+                    conn.start_transaction(TxOpts::default()).map_err(|e| DriverError::Target(describe(&e)))?;
+                let rows = if plan.mode == "upsert" {
+                    load(ctx, &input, &plan, &mut tx)?
+                } else {
+                    load_data(ctx, &input, &plan, &mut tx, &bulk_file)?
+                };
+                tx.commit().map_err(|e| DriverError::Target(format!("commit failed: {}", describe(&e))))?;
+                Ok(rows)
+            })()
+        };
         let _ = std::fs::remove_file(&bulk_file);
         match result {
             Ok(rows) => {

@@ -1,0 +1,194 @@
+//! Where a supabase step talks: PostgreSQL directly (a DSN or host fields in the connection) or
+//! PostgREST over HTTP (`url` + key). Errors name `host:port/database`, never the password.
+
+use crate::connections::{ResolvedConnection, Secret};
+use postgres::config::{Host, SslMode};
+use postgres::{Client, Config};
+use serde_json::{Map, Value};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Connection fields that hold a PostgreSQL DSN, in the order they are looked at.
+const DSN_FIELDS: [&str; 3] = ["pg_dsn", "dsn", "sql_dsn"];
+
+/// Supavisor's transaction-mode port, which does not support prepared statements.
+pub const TRANSACTION_POOLER_PORT: u16 = 6543;
+
+/// A PostgreSQL server, database and login.
+pub struct PgTarget {
+    config: Config,
+    /// `host:port/database`, for messages.
+    pub label: String,
+    /// True when the port is Supabase's transaction pooler.
+    pub pooler: bool,
+}
+
+fn field(config: &Map<String, Value>, connection: Option<&ResolvedConnection>, name: &str) -> Option<String> {
+    let from_config = config.get(name).and_then(|v| match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    });
+    from_config
+        .or_else(|| connection.and_then(|c| c.str_field(name)))
+        .or_else(|| connection.and_then(|c| c.secret(name)).map(|s| s.expose().to_string()))
+        .filter(|s| !s.is_empty())
+}
+
+impl PgTarget {
+    /// The SQL channel of a step or connection, or None when it has only the REST channel.
+    pub fn from_connection(
+        config: &Map<String, Value>,
+        connection: Option<&ResolvedConnection>,
+    ) -> Result<Option<Self>, String> {
+        let get = |n: &str| field(config, connection, n);
+        let mut pg = if let Some(dsn) = DSN_FIELDS.iter().find_map(|f| get(f)) {
+            let dsn = Secret::new(dsn);
+            // The parser's message can quote the input; never show it.
+            Config::from_str(dsn.expose())
+                .map_err(|_| "the connection's PostgreSQL DSN cannot be parsed (expected postgresql://user:password@host:port/database or key=value pairs)".to_string())?
+        } else {
+            let pick = |names: [&str; 2]| names.iter().find_map(|n| get(n));
+            let (Some(host), Some(database)) = (pick(["pg_host", "host"]), pick(["pg_database", "database"])) else {
+                return Ok(None);
+            };
+            let mut c = Config::new();
+            c.host(&host).dbname(&database).user(pick(["pg_user", "user"]).as_deref().unwrap_or("postgres"));
+            if let Some(port) = pick(["pg_port", "port"]) {
+                c.port(port.parse().map_err(|_| format!("port `{port}` is not a number"))?);
+            }
+            if let Some(pw) = pick(["pg_password", "password"]) {
+                c.password(pw);
+            }
+            if let Some(mode) = get("sslmode") {
+                c.ssl_mode(match mode.as_str() {
+                    "disable" => SslMode::Disable,
+                    "require" | "verify-ca" | "verify-full" => SslMode::Require,
+                    _ => SslMode::Prefer,
+                });
+            }
+            c
+        };
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(Duration::from_secs(10));
+        }
+        pg.application_name("osiris");
+        let host = match pg.get_hosts().first() {
+            Some(Host::Tcp(h)) => h.clone(),
+            Some(Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".into(),
+        };
+        let port = pg.get_ports().first().copied().unwrap_or(5432);
+        let label = format!("{host}:{port}/{}", pg.get_dbname().unwrap_or(""));
+        Ok(Some(Self { config: pg, label, pooler: port == TRANSACTION_POOLER_PORT }))
+    }
+
+    /// Connect: TLS when the server offers it (`sslmode` prefer, the default) or demands it
+    /// (`require`); like libpq in those modes the certificate is not verified.
+    pub fn connect(&self) -> Result<Client, String> {
+        let tls = native_tls::TlsConnector::builder()
+            .danger_accept_invalid_certs(true)
+            .danger_accept_invalid_hostnames(true)
+            .build()
+            .map_err(|e| format!("cannot set up TLS: {e}"))?;
+        let mut client = self
+            .config
+            .connect(postgres_native_tls::MakeTlsConnector::new(tls))
+            .map_err(|e| format!("cannot connect to PostgreSQL at {}: {}", self.label, describe(&e)))?;
+        // Text forms DuckDB reads back exactly: UTC timestamps, ISO dates.
+        client.batch_execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'").map_err(|e| self.explain(&e))?;
+        Ok(client)
+    }
+
+    /// A query error with this server named, and the pooler explained when it is the cause.
+    pub fn explain(&self, e: &postgres::Error) -> String {
+        let text = describe(e);
+        if self.pooler || text.contains("prepared statement") {
+            format!(
+                "{} ({}). Port {TRANSACTION_POOLER_PORT} is Supabase's transaction pooler, which does not support the \
+                 prepared statements and COPY osiris uses: connect with session mode (port 5432 on the pooler host) \
+                 or directly to the database host",
+                text, self.label
+            )
+        } else {
+            format!("{text} ({})", self.label)
+        }
+    }
+}
+
+/// A password-free description of a client error: the server's message, code, detail and hint.
+pub fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!("{} ({})", db.message(), db.code().code());
+        if let Some(d) = db.detail() {
+            s.push_str(&format!("; detail: {d}"));
+        }
+        if let Some(h) = db.hint() {
+            s.push_str(&format!("; hint: {h}"));
+        }
+        if let Some(w) = db.where_() {
+            s.push_str(&format!("; where: {w}"));
+        }
+        return s;
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
+/// Category of a connection failure for `connections doctor`.
+pub fn category(e: &str) -> &'static str {
+    if e.contains("(28P01)") || e.contains("(28000)") {
+        "auth"
+    } else if e.contains("(3D000)") {
+        "unknown_database"
+    } else if e.contains("timed out") || e.contains("timeout") {
+        "timeout"
+    } else if e.contains("connect") {
+        "network"
+    } else {
+        "unknown"
+    }
+}
+
+/// A PostgreSQL identifier in double quotes, inner quotes doubled.
+pub fn quote_pg(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A PostgreSQL string literal.
+pub fn pg_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `"schema"."table"`.
+pub fn qualified(schema: &str, table: &str) -> String {
+    format!("{}.{}", quote_pg(schema), quote_pg(table))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dsn_and_host_fields_both_give_a_target_and_rest_only_gives_none() {
+        let cfg = |v: Value| v.as_object().unwrap().clone();
+        let t = PgTarget::from_connection(&cfg(json!({"pg_dsn": "postgresql://u:pw@db.example:6543/app"})), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.label, "db.example:6543/app");
+        assert!(t.pooler);
+        let t =
+            PgTarget::from_connection(&cfg(json!({"host": "127.0.0.1", "database": "test"})), None).unwrap().unwrap();
+        assert_eq!(t.label, "127.0.0.1:5432/test");
+        assert!(PgTarget::from_connection(&cfg(json!({"url": "https://x.supabase.co"})), None).unwrap().is_none());
+        let err =
+            PgTarget::from_connection(&cfg(json!({"dsn": "postgresql://u:s3cret@h:notaport/db"})), None).err().unwrap();
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+}

@@ -1,0 +1,91 @@
+//! `supabase.extractor`: a table read into DuckDB, over SQL when the connection has a DSN (exact
+//! types, `COPY … TO STDOUT` streamed in chunks), else over PostgREST (rest.rs).
+//!
+//! SQL path: inside one REPEATABLE READ transaction the SELECT becomes a temporary view, whose
+//! `pg_attribute` rows give every column's exact type (`numeric(12,2)`, `timestamp(3) with time
+//! zone`, arrays) — result metadata alone carries no precision. `COPY (SELECT …) TO STDOUT (FORMAT
+//! csv)` then streams the rows; the producer cuts the stream at record boundaries into chunks that
+//! DuckDB's CSV reader loads with one CAST per column (types.rs).
+
+use super::connect::{quote_pg, PgTarget};
+use super::query::extract_sql;
+use super::rest;
+use super::types::read_mapping;
+use crate::drivers::streaming::{extract_with, send_rows, Chunk, ChunkSender, CHUNK_BYTES};
+use crate::drivers::{Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::exchange::chunk_load::complete_records_len;
+use crate::exchange::RelationKind;
+use serde_json::{Map, Value};
+use std::io::Read;
+
+/// Reads a Supabase / PostgreSQL table into the step's table.
+pub struct SupabaseExtractor;
+
+impl Driver for SupabaseExtractor {
+    fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
+        let target = PgTarget::from_connection(config, ctx.connection).map_err(DriverError::Config)?;
+        let rows = match target {
+            Some(target) => {
+                let sql = extract_sql(config).map_err(DriverError::Config)?;
+                extract_with(ctx, |tx| produce(&target, &sql, tx))?
+            }
+            None => rest::extract(ctx, config)?,
+        };
+        ctx.telemetry.metric("rows_read", rows as f64, Some(ctx.step_id));
+        Ok(StepOutput { relation: Some(RelationKind::Table), rows: Some(rows), state: None })
+    }
+}
+
+/// Column names and `format_type()` text of the temporary view `osiris_source`.
+const DESCRIBE_VIEW: &str = "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+     WHERE a.attrelid = 'pg_temp.osiris_source'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+
+fn produce(target: &PgTarget, sql: &str, tx: &ChunkSender) -> Result<(), DriverError> {
+    let source_err =
+        |e: postgres::Error| DriverError::Source(format!("PostgreSQL read failed: {}", target.explain(&e)));
+    let mut client = target.connect().map_err(DriverError::Source)?;
+    let mut txn = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .map_err(source_err)?;
+    txn.batch_execute(&format!("CREATE TEMPORARY VIEW osiris_source AS {sql}")).map_err(source_err)?;
+    let mappings: Vec<_> = txn
+        .query(DESCRIBE_VIEW, &[])
+        .map_err(source_err)?
+        .iter()
+        .map(|r| read_mapping(&r.get::<_, String>(0), &r.get::<_, String>(1)))
+        .collect();
+    let exprs: Vec<String> = std::iter::once("0".to_string())
+        .chain(mappings.iter().map(|m| m.pg_expression.replace("{}", &quote_pg(&m.load.name))))
+        .collect();
+    if tx.send(Ok(Chunk::Columns(mappings.into_iter().map(|m| m.load).collect()))).is_err() {
+        return Ok(());
+    }
+    let copy = format!("COPY (SELECT {} FROM osiris_source) TO STDOUT (FORMAT csv)", exprs.join(", "));
+    let mut reader = txn.copy_out(copy.as_str()).map_err(source_err)?;
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + (1 << 20));
+    let mut block = vec![0u8; 1 << 20];
+    loop {
+        let n = reader
+            .read(&mut block)
+            .map_err(|e| DriverError::Source(format!("PostgreSQL read failed ({}): {e}", target.label)))?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&block[..n]);
+        if buf.len() >= CHUNK_BYTES {
+            let complete = complete_records_len(&buf);
+            let rest = buf.split_off(complete);
+            if !send_rows(tx, std::mem::replace(&mut buf, rest)) {
+                return Ok(());
+            }
+        }
+    }
+    drop(reader);
+    if !buf.is_empty() {
+        send_rows(tx, buf);
+    }
+    txn.commit().map_err(source_err)?;
+    Ok(())
+}

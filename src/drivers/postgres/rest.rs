@@ -1,0 +1,289 @@
+//! The PostgREST channel of the supabase components, used when the connection has a project
+//! `url` (or `project_id`) and a key but no DSN.
+//!
+//! Writing: the input is read from DuckDB in Arrow batches and sent as JSON arrays of
+//! `batch_size` rows (`POST /rest/v1/<table>`); upsert adds `Prefer: resolution=merge-duplicates`
+//! and `on_conflict`; replace first deletes the current rows. 429/5xx are retried (http.rs).
+//! What REST cannot guarantee: the load is not one transaction — a failure after some batches
+//! leaves those batches written (and replace's delete done). The run says so in a warning event;
+//! give the connection a `pg_dsn` for atomic loads. REST cannot create tables either.
+//!
+//! Reading: pages of `limit` rows (`GET /rest/v1/<table>?select=…&offset=…`) until a short page;
+//! the rows go through the JSON table loader (schema inferred, nested values kept as JSON).
+
+use super::write::WritePlan;
+use crate::connections::ResolvedConnection;
+use crate::drivers::json_table::JsonTable;
+use crate::drivers::{sql_error, ConfigExt, DriverError, StepContext};
+use crate::exchange::chunk_load::scratch_path;
+use crate::exchange::quote_ident;
+use crate::http::{self, HttpError, RetryPolicy};
+use duckdb::arrow::array::{Array, StringArray};
+use duckdb::arrow::compute::cast;
+use duckdb::arrow::datatypes::DataType;
+use reqwest::blocking::{Client, RequestBuilder};
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+
+/// The PostgREST endpoint and key of a step.
+pub struct RestTarget {
+    /// Project URL, e.g. `https://abc.supabase.co`.
+    pub base: String,
+    key: crate::connections::Secret,
+    schema: String,
+    client: Client,
+    policy: RetryPolicy,
+}
+
+impl RestTarget {
+    /// From the step config and its connection; errors say which field is missing.
+    pub fn new(config: &Map<String, Value>, connection: Option<&ResolvedConnection>) -> Result<Self, DriverError> {
+        let base = match (config.str_opt("url"), config.str_opt("project_id")) {
+            (Some(u), _) if !u.is_empty() => u.trim_end_matches('/').to_string(),
+            (_, Some(p)) if !p.is_empty() => format!("https://{p}.supabase.co"),
+            _ => {
+                return Err(DriverError::Config(
+                    "the supabase connection has neither a DSN (pg_dsn) nor a url/project_id for the REST API".into(),
+                ))
+            }
+        };
+        let key = ["service_role_key", "key", "anon_key"]
+            .iter()
+            .find_map(|k| connection.and_then(|c| c.secret(k)))
+            .cloned()
+            .ok_or_else(|| {
+                DriverError::Config(
+                    "the supabase connection has no key (service_role_key or key) for the REST API".into(),
+                )
+            })?;
+        let timeout = Duration::from_secs(config.get("timeout").and_then(Value::as_u64).unwrap_or(30));
+        let retries = config.get("retries").and_then(Value::as_u64).unwrap_or(3) as u32;
+        Ok(Self {
+            base,
+            key,
+            schema: config.str_opt("schema").unwrap_or("public").to_string(),
+            client: http::client(timeout, true).map_err(DriverError::Config)?,
+            policy: RetryPolicy { max_retries: retries, ..RetryPolicy::default() },
+        })
+    }
+
+    fn request(&self, method: reqwest::Method, table: &str) -> RequestBuilder {
+        let profile = if method == reqwest::Method::GET { "Accept-Profile" } else { "Content-Profile" };
+        self.client
+            .request(method, format!("{}/rest/v1/{}", self.base, table))
+            .header("apikey", self.key.expose())
+            .bearer_auth(self.key.expose())
+            .header(profile, &self.schema)
+    }
+
+    /// Send with retries; a PostgREST error body is turned into its message.
+    fn send(
+        &self,
+        ctx: &StepContext,
+        what: &str,
+        build: impl FnMut() -> RequestBuilder,
+    ) -> Result<reqwest::blocking::Response, DriverError> {
+        http::send(&self.policy, ctx.cancel, build, |reason, wait| {
+            ctx.telemetry.event(
+                "http.retry",
+                Some(ctx.step_id),
+                json!({"request": what, "reason": reason, "wait_ms": wait.as_millis() as u64}),
+            );
+        })
+        .map_err(|e| match e {
+            HttpError::Cancelled => DriverError::Cancelled,
+            HttpError::Status { status, body, attempts } => DriverError::Target(format!(
+                "Supabase REST {what} failed with HTTP {status} after {attempts} attempt(s): {}",
+                postgrest_message(&body)
+            )),
+            other => DriverError::Target(format!("Supabase REST {what} failed: {other}")),
+        })
+    }
+}
+
+/// PostgREST's `{code, message, details, hint}` as one line; other bodies as they are.
+pub fn postgrest_message(body: &str) -> String {
+    match serde_json::from_str::<Value>(body) {
+        Ok(Value::Object(m)) if m.contains_key("message") => {
+            let mut s = m["message"].as_str().unwrap_or_default().to_string();
+            for k in ["code", "details", "hint"] {
+                if let Some(v) = m.get(k).and_then(Value::as_str).filter(|v| !v.is_empty()) {
+                    s.push_str(&format!("; {k}: {v}"));
+                }
+            }
+            s
+        }
+        _ => body.to_string(),
+    }
+}
+
+/// Write over REST; returns rows written.
+pub fn write(
+    ctx: &StepContext,
+    config: &Map<String, Value>,
+    input: &str,
+    plan: &WritePlan,
+) -> Result<u64, DriverError> {
+    let rest = RestTarget::new(config, ctx.connection)?;
+    ctx.telemetry.warning(
+        ctx.step_id,
+        "supabase.writer is using the REST API: the load is not atomic (a failure leaves earlier batches written); give the connection a pg_dsn for a transactional load",
+    );
+    let table = &plan.table;
+    // REST cannot create tables: say so up front instead of failing on the first batch.
+    rest.send(ctx, "table check", || rest.request(reqwest::Method::GET, table).query(&[("select", "*"), ("limit", "0")]))
+        .map_err(|e| match e {
+            DriverError::Target(m) if m.contains("HTTP 404") => DriverError::Config(format!(
+                "table {}.{table} does not exist and the REST API cannot create it ({m}); create it first or give the connection a pg_dsn (create_if_missing works there)",
+                plan.schema
+            )),
+            other => other,
+        })?;
+    if plan.mode == "replace" {
+        let Some(key) = plan.primary_key.first() else {
+            return Err(DriverError::Config(
+                "write_mode replace over REST needs primary_key (rows are deleted by key)".into(),
+            ));
+        };
+        rest.send(ctx, "delete before replace", || {
+            rest.request(reqwest::Method::DELETE, table)
+                .query(&[(key.as_str(), "not.is.null")])
+                .header("Prefer", "return=minimal")
+        })?;
+    }
+    let mut prefer = "return=minimal".to_string();
+    let mut query: Vec<(&str, String)> = Vec::new();
+    if plan.mode == "upsert" {
+        prefer.push_str(",resolution=merge-duplicates");
+        query.push(("on_conflict", plan.primary_key.join(",")));
+    }
+    let batch_size = config.get("batch_size").and_then(Value::as_u64).unwrap_or(500).max(1) as usize;
+    let select: Vec<String> = plan
+        .columns
+        .iter()
+        .map(|(n, t)| format!("{} AS {}", super::types::write_expression(t, &quote_ident(n)), quote_ident(n)))
+        .collect();
+    let sql =
+        format!("SELECT CAST(to_json(q) AS VARCHAR) FROM (SELECT {} FROM {}) q", select.join(", "), quote_ident(input));
+    let mut stmt = ctx.conn.prepare(&sql).map_err(sql_error)?;
+    let mut body = String::from("[");
+    let mut in_batch = 0usize;
+    let mut rows = 0u64;
+    let mut batches = 0u64;
+    let mut flush = |body: &mut String, in_batch: &mut usize, rows: &mut u64| -> Result<(), DriverError> {
+        if *in_batch == 0 {
+            return Ok(());
+        }
+        body.push(']');
+        let payload = std::mem::replace(body, String::from("["));
+        batches += 1;
+        let what = format!("insert of batch {batches} (rows {}-{})", *rows + 1, *rows + *in_batch as u64);
+        rest.send(ctx, &what, || {
+            rest.request(reqwest::Method::POST, table)
+                .query(&query)
+                .header("Prefer", &prefer)
+                .header("Content-Type", "application/json")
+                .body(payload.clone())
+        })?;
+        *rows += *in_batch as u64;
+        *in_batch = 0;
+        if batches.is_multiple_of(10) {
+            ctx.telemetry.event("write.progress", Some(ctx.step_id), json!({"rows_written": *rows}));
+        }
+        Ok(())
+    };
+    for batch in stmt.stream_arrow([]).map_err(sql_error)? {
+        let text = cast(batch.column(0), &DataType::Utf8)
+            .map_err(|e| DriverError::Sql(format!("cannot read the input: {e}")))?;
+        let Some(col) = text.as_any().downcast_ref::<StringArray>() else {
+            return Err(DriverError::Sql("to_json did not return text".into()));
+        };
+        for i in 0..col.len() {
+            if in_batch > 0 {
+                body.push(',');
+            }
+            body.push_str(col.value(i));
+            in_batch += 1;
+            if in_batch >= batch_size {
+                flush(&mut body, &mut in_batch, &mut rows)?;
+            }
+        }
+    }
+    flush(&mut body, &mut in_batch, &mut rows)?;
+    Ok(rows)
+}
+
+/// Read over REST, page by page; returns rows read.
+pub fn extract(ctx: &StepContext, config: &Map<String, Value>) -> Result<u64, DriverError> {
+    let rest = RestTarget::new(config, ctx.connection)?;
+    let table = config.str_opt("table").ok_or_else(|| DriverError::Config("`table` is required".into()))?;
+    let page_size = config.get("limit").and_then(Value::as_u64).unwrap_or(1000).max(1);
+    let mut offset = config.get("offset").and_then(Value::as_u64).unwrap_or(0);
+    let mut params: Vec<(String, String)> =
+        vec![("select".into(), config.str_opt("select").unwrap_or("*").to_string())];
+    if let Some(order) = config.str_opt("order") {
+        params.push(("order".into(), order.to_string()));
+    }
+    if let Some(filter) = config.get("filter").and_then(Value::as_object) {
+        for (c, v) in filter {
+            params.push((c.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| format!("eq.{v}"))));
+        }
+    }
+    let scratch = scratch_path(ctx.run_dir, ctx.step_id).map_err(|e| DriverError::Source(e.to_string()))?;
+    let mut out = JsonTable::new(ctx.step_id, scratch, false);
+    let result = (|| loop {
+        let mut page_params = params.clone();
+        page_params.push(("limit".into(), page_size.to_string()));
+        page_params.push(("offset".into(), offset.to_string()));
+        let response = rest
+            .send(ctx, "select", || rest.request(reqwest::Method::GET, table).query(&page_params))
+            .map_err(|e| match e {
+                DriverError::Target(m) => DriverError::Source(m),
+                other => other,
+            })?;
+        let rows: Vec<Value> = response
+            .json()
+            .map_err(|e| DriverError::Source(format!("Supabase REST returned a body that is not a JSON list: {e}")))?;
+        let n = rows.len() as u64;
+        out.append(ctx.conn, &rows).map_err(DriverError::Source)?;
+        offset += n;
+        if n < page_size {
+            return Ok(());
+        }
+    })();
+    match result {
+        Ok(()) => out.finish(ctx.conn).map_err(DriverError::Source),
+        Err(e) => {
+            let _ = ctx.conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(ctx.step_id)));
+            Err(e)
+        }
+    }
+}
+
+/// The REST channel's health for `connections doctor`: reachability and whether the key is accepted.
+pub fn doctor(connection: &ResolvedConnection) -> Option<Value> {
+    let rest = RestTarget::new(&connection.fields, Some(connection)).ok()?;
+    let started = std::time::Instant::now();
+    let response = rest
+        .client
+        .get(format!("{}/rest/v1/", rest.base))
+        .header("apikey", rest.key.expose())
+        .bearer_auth(rest.key.expose())
+        .timeout(Duration::from_secs(5))
+        .send();
+    let latency_ms = started.elapsed().as_millis() as u64;
+    Some(match response {
+        Ok(r) if r.status().is_success() => {
+            json!({"status": "success", "category": "ok", "latency_ms": latency_ms, "message": format!("REST API at {} accepted the key", rest.base)})
+        }
+        Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
+            json!({"status": "failure", "category": "auth", "latency_ms": latency_ms, "message": format!("REST API at {} rejected the key (HTTP {})", rest.base, r.status())})
+        }
+        Ok(r) => {
+            json!({"status": "failure", "category": "unknown", "latency_ms": latency_ms, "message": format!("REST API at {} answered HTTP {}", rest.base, r.status())})
+        }
+        Err(e) => {
+            json!({"status": "failure", "category": "network", "latency_ms": latency_ms, "message": format!("REST API at {} unreachable: {}", rest.base, if e.is_timeout() { "timed out" } else { "connection failed" })})
+        }
+    })
+}

@@ -1,0 +1,123 @@
+//! PostHog's HogQL query API: `POST <base>/api/projects/<project_id>/query/` with
+//! `{"query": {"kind": "HogQLQuery", "query": …}}` and `Authorization: Bearer <api_key>`.
+//! The answer's `columns`, `types` and `results` are used.
+
+use crate::connections::{ResolvedConnection, Secret};
+use crate::drivers::ConfigExt;
+use crate::http::{self, HttpError, RetryPolicy};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// One HogQL answer.
+#[derive(Debug, Deserialize)]
+pub struct HogqlResponse {
+    /// Column names.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// `[name, ClickHouse type]` pairs, when the server sends them.
+    #[serde(default)]
+    pub types: Vec<Value>,
+    /// Rows, each a list of values in column order.
+    #[serde(default)]
+    pub results: Vec<Vec<Value>>,
+}
+
+/// Why a query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PosthogError {
+    /// 401/403: the key is wrong or lacks access.
+    #[error("PostHog rejected the API key (HTTP {0}); check api_key in the connection (a personal API key with query access)")]
+    Auth(u16),
+    /// 404: no such project.
+    #[error("PostHog project {0} not found (HTTP 404); check project_id and region/custom_base_url")]
+    NotFound(String),
+    /// Anything else after the retries.
+    #[error("PostHog query failed: {0}")]
+    Other(String),
+    /// The run was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// A HogQL client for one project.
+pub struct PosthogClient {
+    client: reqwest::blocking::Client,
+    endpoint: String,
+    project_id: String,
+    api_key: Secret,
+    policy: RetryPolicy,
+}
+
+/// Where the API lives for a region: us, eu, or a self-hosted base URL (its path prefix kept).
+pub fn base_url(region: &str, custom: Option<&str>) -> Result<String, String> {
+    match region {
+        "us" => Ok("https://us.posthog.com".into()),
+        "eu" => Ok("https://eu.posthog.com".into()),
+        "self_hosted" => custom
+            .filter(|c| !c.is_empty())
+            .map(|c| c.trim_end_matches('/').to_string())
+            .ok_or_else(|| "region self_hosted needs custom_base_url".to_string()),
+        other => Err(format!("unknown region `{other}` (us, eu, self_hosted)")),
+    }
+}
+
+impl PosthogClient {
+    /// From the step config (connection fields merged) and the connection's `api_key`.
+    pub fn new(
+        config: &Map<String, Value>,
+        connection: Option<&ResolvedConnection>,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let field = |k: &str| config.str_opt(k).map(str::to_string).or_else(|| connection.and_then(|c| c.str_field(k)));
+        let api_key =
+            connection.and_then(|c| c.secret("api_key")).cloned().ok_or("the posthog connection has no api_key")?;
+        let project_id = field("project_id").ok_or("the posthog connection has no project_id")?;
+        let base = base_url(field("region").as_deref().unwrap_or("us"), field("custom_base_url").as_deref())?;
+        Ok(Self {
+            client: http::client(timeout, true)?,
+            endpoint: format!("{base}/api/projects/{project_id}/query/"),
+            project_id,
+            api_key,
+            policy: RetryPolicy {
+                max_retries: 5,
+                base_delay: Duration::from_secs(1),
+                max_delay: Duration::from_secs(60),
+            },
+        })
+    }
+
+    /// Limit the retries (doctor uses none).
+    pub fn with_retries(mut self, max_retries: u32) -> Self {
+        self.policy.max_retries = max_retries;
+        self
+    }
+
+    /// Run one HogQL query; `on_retry` hears about each retry.
+    pub fn query(
+        &self,
+        hogql: &str,
+        cancel: &AtomicBool,
+        on_retry: impl FnMut(&str, Duration),
+    ) -> Result<HogqlResponse, PosthogError> {
+        let body = json!({"query": {"kind": "HogQLQuery", "query": hogql}});
+        let response = http::send(
+            &self.policy,
+            cancel,
+            || self.client.post(&self.endpoint).bearer_auth(self.api_key.expose()).json(&body),
+            on_retry,
+        )
+        .map_err(|e| match e {
+            HttpError::Cancelled => PosthogError::Cancelled,
+            HttpError::Status { status, .. } if matches!(status.as_u16(), 401 | 403) => {
+                PosthogError::Auth(status.as_u16())
+            }
+            HttpError::Status { status, .. } if status.as_u16() == 404 => {
+                PosthogError::NotFound(self.project_id.clone())
+            }
+            other => PosthogError::Other(other.to_string()),
+        })?;
+        response.json().map_err(|e| PosthogError::Other(format!("the answer is not HogQL JSON: {e}")))
+    }
+}

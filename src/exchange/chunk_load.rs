@@ -1,0 +1,203 @@
+//! Loading rows that arrive as CSV text into a typed DuckDB table, one bounded chunk at a time.
+//!
+//! Every network extractor (MySQL, PostgreSQL, PostHog, GraphQL, PostgREST) ends the same way:
+//! rows rendered as CSV text, a chunk at a time, written to one scratch file that DuckDB's own CSV
+//! reader loads with one vectorised CAST per column. No value passes through per-value FFI and
+//! memory holds one chunk whatever the result size.
+//!
+//! Chunk format: each record starts with a constant `0` field (so a record of one NULL is not a
+//! blank line, which CSV readers skip), then one field per column; an unquoted empty field is
+//! NULL, a quoted empty field (`""`) is the empty string.
+
+use super::{quote_ident, quote_literal};
+use std::path::{Path, PathBuf};
+
+/// One target column: its name, DuckDB type and the SQL that turns the staged text into it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LoadColumn {
+    /// Column name in the target table.
+    pub name: String,
+    /// DuckDB type of the target column.
+    pub duck_type: String,
+    /// Expression over `{}` (the staged VARCHAR column) giving the typed value; None = plain CAST.
+    pub expression: Option<String>,
+}
+
+impl LoadColumn {
+    /// A column loaded with a plain CAST from text.
+    pub fn cast(name: impl Into<String>, duck_type: impl Into<String>) -> Self {
+        Self { name: name.into(), duck_type: duck_type.into(), expression: None }
+    }
+
+    /// The SQL for the staged column `staged` (already quoted).
+    fn load_sql(&self, staged: &str) -> String {
+        match &self.expression {
+            Some(e) => e.replace("{}", staged),
+            None if self.duck_type == "VARCHAR" => staged.to_string(),
+            None => format!("CAST({staged} AS {})", self.duck_type),
+        }
+    }
+}
+
+/// Appends CSV chunks to one table.
+pub struct ChunkLoader {
+    table: String,
+    scratch: PathBuf,
+    insert: String,
+}
+
+impl ChunkLoader {
+    /// Create the table (unless `create` is false) and prepare the load statement.
+    /// `scratch` is the file each chunk is written to (under the run dir's tmp/).
+    pub fn new(
+        conn: &duckdb::Connection,
+        table: &str,
+        columns: &[LoadColumn],
+        scratch: PathBuf,
+        create: bool,
+    ) -> duckdb::Result<Self> {
+        if create {
+            let ddl: Vec<String> =
+                columns.iter().map(|c| format!("{} {}", quote_ident(&c.name), c.duck_type)).collect();
+            conn.execute_batch(&format!("CREATE TABLE {} ({})", quote_ident(table), ddl.join(", ")))?;
+        }
+        Ok(Self { table: table.to_string(), insert: insert_sql(table, columns, &scratch), scratch })
+    }
+
+    /// The table being filled.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Load one chunk (complete records only); returns the rows added.
+    pub fn load(&self, conn: &duckdb::Connection, chunk: &[u8]) -> Result<u64, String> {
+        if chunk.is_empty() {
+            return Ok(0);
+        }
+        std::fs::write(&self.scratch, chunk).map_err(|e| format!("cannot write {}: {e}", self.scratch.display()))?;
+        let rows = conn.execute(&self.insert, []).map_err(|e| format!("cannot load rows into DuckDB: {e}"))?;
+        Ok(rows as u64)
+    }
+
+    /// Load a whole file of chunks (complete records) straight from disk; returns the rows added.
+    pub fn load_file(&self, conn: &duckdb::Connection, path: &Path) -> Result<u64, String> {
+        let sql = self
+            .insert
+            .replace(&quote_literal(&self.scratch.display().to_string()), &quote_literal(&path.display().to_string()));
+        let rows = conn.execute(&sql, []).map_err(|e| format!("cannot load {} into DuckDB: {e}", path.display()))?;
+        Ok(rows as u64)
+    }
+
+    /// Point the loader at a changed column list (after columns were added or widened).
+    pub fn set_columns(&mut self, columns: &[LoadColumn]) {
+        self.insert = insert_sql(&self.table, columns, &self.scratch);
+    }
+}
+
+impl Drop for ChunkLoader {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.scratch);
+    }
+}
+
+fn insert_sql(table: &str, columns: &[LoadColumn], scratch: &Path) -> String {
+    let staged: Vec<String> = (0..columns.len()).map(|i| format!("c{i}")).collect();
+    let read_columns: Vec<String> = std::iter::once("'row': 'VARCHAR'".to_string())
+        .chain(staged.iter().map(|n| format!("'{n}': 'VARCHAR'")))
+        .collect();
+    let targets: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let select: Vec<String> = columns.iter().zip(&staged).map(|(c, s)| c.load_sql(s)).collect();
+    format!(
+        "INSERT INTO {} ({}) SELECT {} FROM read_csv({}, columns = {{{}}}, header = false, auto_detect = false, \
+         delim = ',', quote = '\"', escape = '\"', nullstr = '', allow_quoted_nulls = false, new_line = '\\n')",
+        quote_ident(table),
+        targets.join(", "),
+        select.join(", "),
+        quote_literal(&scratch.display().to_string()),
+        read_columns.join(", ")
+    )
+}
+
+/// Where a step's scratch chunk lives: `<run_dir>/tmp/<step>-chunk.csv` (directory created).
+pub fn scratch_path(run_dir: &Path, step_id: &str) -> std::io::Result<PathBuf> {
+    let tmp = run_dir.join("tmp");
+    std::fs::create_dir_all(&tmp)?;
+    Ok(tmp.join(format!("{step_id}-chunk.csv")))
+}
+
+/// Appends one CSV record to a chunk: the leading `0` field, then each value (None = NULL).
+pub fn push_record<'a>(chunk: &mut String, values: impl IntoIterator<Item = Option<&'a str>>) {
+    chunk.push('0');
+    for v in values {
+        chunk.push(',');
+        if let Some(v) = v {
+            push_quoted(chunk, v);
+        }
+    }
+    chunk.push('\n');
+}
+
+/// A CSV field in quotes, inner quotes doubled (so empty text stays distinct from NULL).
+pub fn push_quoted(chunk: &mut String, value: &str) {
+    chunk.push('"');
+    for (i, part) in value.split('"').enumerate() {
+        if i > 0 {
+            chunk.push_str("\"\"");
+        }
+        chunk.push_str(part);
+    }
+    chunk.push('"');
+}
+
+/// Length of the longest prefix of `buf` that ends at a record boundary of quoted CSV
+/// (a newline outside quotes), or 0 when there is none.
+pub fn complete_records_len(buf: &[u8]) -> usize {
+    let mut in_quotes = false;
+    let mut end = 0;
+    for (i, b) in buf.iter().enumerate() {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b'\n' if !in_quotes => end = i + 1,
+            _ => {}
+        }
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_keep_null_and_empty_apart_and_split_on_real_boundaries() {
+        let mut chunk = String::new();
+        push_record(&mut chunk, [Some("a\"b"), None, Some("")]);
+        assert_eq!(chunk, "0,\"a\"\"b\",,\"\"\n");
+        assert_eq!(complete_records_len(b"1,\"x\ny\"\n2,\"z"), 8);
+        assert_eq!(complete_records_len(b"1,\"x\ny"), 0);
+    }
+
+    #[test]
+    fn chunks_load_with_casts_and_expressions() {
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let columns = vec![
+            LoadColumn::cast("n", "BIGINT"),
+            LoadColumn::cast("s", "VARCHAR"),
+            LoadColumn { name: "b".into(), duck_type: "BLOB".into(), expression: Some("unhex({})".into()) },
+        ];
+        let loader = ChunkLoader::new(&conn, "t", &columns, dir.path().join("c.csv"), true).unwrap();
+        let mut chunk = String::new();
+        push_record(&mut chunk, [Some("7"), Some(""), Some("4142")]);
+        push_record(&mut chunk, [None, None, None]);
+        assert_eq!(loader.load(&conn, chunk.as_bytes()).unwrap(), 2);
+        let got: (i64, String, Vec<u8>, i64) = conn
+            .query_row(
+                "SELECT sum(n), string_agg(coalesce(s, 'NULL'), '|' ORDER BY n NULLS LAST), first(b), count(*) FILTER (s IS NULL) FROM t",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(got, (7, "|NULL".to_string(), b"AB".to_vec(), 1));
+    }
+}

@@ -1,0 +1,202 @@
+//! HTTP requests with bounded retries, shared by the PostHog, GraphQL and Supabase REST drivers.
+//!
+//! Policy: 429 waits for `Retry-After` (seconds) when the server sends it, otherwise exponential
+//! backoff with jitter; 500/502/503/504, timeouts and connection errors back off exponentially
+//! (base delay doubled per attempt, ×0.5–1.5 jitter, capped); any other status is returned at once
+//! (401/403 must fail fast, a 400 carries the server's explanation). After the last attempt the
+//! error names the last status and an excerpt of the body. Waits watch the cancel flag.
+//!
+//! Written here rather than with a retry crate because the decision needs the response (status,
+//! `Retry-After`) and the error must carry it; the loop is twenty lines.
+
+use reqwest::blocking::{RequestBuilder, Response};
+use reqwest::StatusCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// How often and how long to retry.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Delay before the first retry; doubled each time.
+    pub base_delay: Duration,
+    /// Upper bound of one backoff delay (a server's `Retry-After` is honoured up to 5 minutes).
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_retries: 3, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(30) }
+    }
+}
+
+/// Why a request finally failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The server answered with a status that is not retried, or still failed after the retries.
+    #[error("HTTP {status} after {attempts} attempt(s): {body}")]
+    Status {
+        /// The last status.
+        status: StatusCode,
+        /// An excerpt of the last body.
+        body: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// No answer (refused, reset, timeout) after the retries.
+    #[error("{message} (after {attempts} attempt(s))")]
+    Network {
+        /// What went wrong, without the URL's query string.
+        message: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The run was cancelled while waiting.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl HttpError {
+    /// The HTTP status, when there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Longest body excerpt kept in an error.
+const EXCERPT: usize = 500;
+
+/// The first [`EXCERPT`] characters of a body.
+pub fn excerpt(body: &str) -> String {
+    let trimmed = body.trim();
+    match trimmed.char_indices().nth(EXCERPT) {
+        Some((i, _)) => format!("{}…", &trimmed[..i]),
+        None => trimmed.to_string(),
+    }
+}
+
+fn retryable(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || matches!(status.as_u16(), 500 | 502 | 503 | 504)
+}
+
+fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let secs: f64 = value.trim().parse().ok()?;
+    (secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(300.0)))
+}
+
+fn backoff(policy: &RetryPolicy, retry: u32) -> Duration {
+    let exp = policy.base_delay.saturating_mul(1u32 << retry.min(16));
+    let jitter = 0.5 + f64::from(getrandom::u32().unwrap_or(0) % 1000) / 1000.0;
+    exp.mul_f64(jitter).min(policy.max_delay)
+}
+
+/// Sleep for `d`, returning false as soon as `cancel` is set.
+fn sleep_unless_cancelled(d: Duration, cancel: &AtomicBool) -> bool {
+    let until = std::time::Instant::now() + d;
+    while std::time::Instant::now() < until {
+        if cancel.load(Ordering::SeqCst) {
+            return false;
+        }
+        std::thread::sleep((until - std::time::Instant::now()).min(Duration::from_millis(50)));
+    }
+    !cancel.load(Ordering::SeqCst)
+}
+
+/// Describe a transport error without the URL (which may carry a key in its query string).
+fn network_message(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+/// Send the request `build` makes (called once per attempt) under `policy`.
+/// `on_retry` hears about each retry (status or error text, and the wait) for events.
+pub fn send(
+    policy: &RetryPolicy,
+    cancel: &AtomicBool,
+    mut build: impl FnMut() -> RequestBuilder,
+    mut on_retry: impl FnMut(&str, Duration),
+) -> Result<Response, HttpError> {
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let last = attempts > policy.max_retries;
+        match build().send() {
+            Ok(response) if response.status().is_success() => return Ok(response),
+            Ok(response) => {
+                let status = response.status();
+                if !retryable(status) || last {
+                    let body = response.text().unwrap_or_default();
+                    return Err(HttpError::Status { status, body: excerpt(&body), attempts });
+                }
+                let wait = match (status, retry_after(&response)) {
+                    (StatusCode::TOO_MANY_REQUESTS, Some(d)) => d,
+                    _ => backoff(policy, attempts - 1),
+                };
+                on_retry(&format!("HTTP {status}"), wait);
+                if !sleep_unless_cancelled(wait, cancel) {
+                    return Err(HttpError::Cancelled);
+                }
+            }
+            Err(e) => {
+                let message = network_message(&e);
+                if last {
+                    return Err(HttpError::Network { message, attempts });
+                }
+                let wait = backoff(policy, attempts - 1);
+                on_retry(&message, wait);
+                if !sleep_unless_cancelled(wait, cancel) {
+                    return Err(HttpError::Cancelled);
+                }
+            }
+        }
+    }
+}
+
+/// A blocking client with a request timeout; `validate_tls` false accepts any certificate.
+pub fn client(timeout: Duration, validate_tls: bool) -> Result<reqwest::blocking::Client, String> {
+    reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .user_agent(concat!("osiris/", env!("CARGO_PKG_VERSION")))
+        .danger_accept_invalid_certs(!validate_tls)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_jitter_and_cap() {
+        let p = RetryPolicy { max_retries: 5, base_delay: Duration::from_secs(1), max_delay: Duration::from_secs(5) };
+        let d0 = backoff(&p, 0);
+        let d2 = backoff(&p, 2);
+        assert!(d0 >= Duration::from_millis(500) && d0 <= Duration::from_millis(1500), "{d0:?}");
+        assert!(d2 >= Duration::from_secs(2) && d2 <= Duration::from_secs(5), "{d2:?}");
+        assert_eq!(backoff(&p, 10), Duration::from_secs(5));
+        assert!(retryable(StatusCode::SERVICE_UNAVAILABLE) && !retryable(StatusCode::UNAUTHORIZED));
+        assert_eq!(excerpt(&"x".repeat(600)).chars().count(), 501);
+    }
+}

@@ -1,0 +1,266 @@
+//! supabase.writer and supabase.extractor over the SQL channel, against the real PostgreSQL on
+//! 127.0.0.1:5432 (trust auth, database `test`). Each test works in its own schema.
+
+use crate::util::{files_under, Project};
+
+fn admin() -> postgres::Client {
+    postgres::Client::connect("host=127.0.0.1 port=5432 user=postgres dbname=test", postgres::NoTls)
+        .expect("PostgreSQL on 127.0.0.1:5432 (scripts/services.sh starts it)")
+}
+
+/// A fresh schema `osiris_it_<name>` with `setup` run inside it.
+fn schema(name: &str, setup: &[&str]) -> String {
+    let s = format!("osiris_it_{name}");
+    let mut c = admin();
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE; CREATE SCHEMA {s}; SET search_path = {s}")).unwrap();
+    for q in setup {
+        c.batch_execute(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+    }
+    s
+}
+
+/// Query one text column per row, in order.
+fn texts(sql: &str) -> Vec<String> {
+    admin()
+        .query(sql, &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, Option<String>>(0).unwrap_or_else(|| "NULL".into()))
+        .collect()
+}
+
+const PASSWORD: &str = "Pg-Secret-4711";
+
+fn project() -> Project {
+    let p = Project::new();
+    p.write(
+        "osiris_connections.yaml",
+        "connections:\n  supabase:\n    local:\n      pg_dsn: \"postgresql://postgres:${PG_TEST_PASSWORD}@127.0.0.1:5432/test\"\n      default: true\n",
+    );
+    p
+}
+
+/// generate (duckdb.processor SQL) → supabase.writer with `writer` config (YAML flow map body).
+fn write_pipeline(sql: &str, writer: &str) -> String {
+    format!(
+        "oml_version: \"0.1.0\"\nname: pgw\nsteps:\n  - id: gen\n    component: duckdb.processor\n    mode: transform\n    config:\n      query: \"{sql}\"\n  - id: load\n    component: supabase.writer\n    mode: write\n    needs: [gen]\n    config: {{{writer}}}\n"
+    )
+}
+
+fn run(p: &Project, pipeline: &str) -> crate::util::Run {
+    p.write("p.yaml", pipeline);
+    p.osiris_env(&["run", "p.yaml", "--json"], &[("PG_TEST_PASSWORD", PASSWORD)])
+}
+
+#[test]
+fn append_replace_and_upsert_each_do_what_they_say() {
+    let s = schema(
+        "modes",
+        &[
+            "CREATE TABLE t (id int PRIMARY KEY, name text NOT NULL, score numeric(6,2))",
+            "INSERT INTO t VALUES (1, 'old', 1.00)",
+        ],
+    );
+    let p = project();
+    let gen = "SELECT i AS id, 'n' || i AS name, i * 1.25 AS score FROM range(2, 5) r(i)";
+    run(&p, &write_pipeline(gen, &format!("table: t, schema: {s}, write_mode: append"))).expect_code(0);
+    assert_eq!(
+        texts(&format!("SELECT string_agg(id || ':' || name, ',' ORDER BY id) FROM {s}.t")),
+        ["1:old,2:n2,3:n3,4:n4"]
+    );
+
+    let upsert = "SELECT * FROM (VALUES (1, 'new', 9.5), (5, 'five', 5.0)) v(id, name, score)";
+    for _ in 0..2 {
+        let r =
+            run(&p, &write_pipeline(upsert, &format!("table: t, schema: {s}, write_mode: upsert, primary_key: id")));
+        r.expect_code(0);
+    }
+    assert_eq!(
+        texts(&format!("SELECT string_agg(id || ':' || name || ':' || score, ',' ORDER BY id) FROM {s}.t")),
+        ["1:new:9.50,2:n2:2.50,3:n3:3.75,4:n4:5.00,5:five:5.00"],
+        "upsert twice updates once and inserts once"
+    );
+
+    run(
+        &p,
+        &write_pipeline(
+            "SELECT 7 AS id, 'only' AS name, NULL::DECIMAL(6,2) AS score",
+            &format!("table: t, schema: {s}, write_mode: replace"),
+        ),
+    )
+    .expect_code(0);
+    assert_eq!(
+        texts(&format!("SELECT string_agg(id || ':' || name || ':' || coalesce(score::text, 'NULL'), ',') FROM {s}.t")),
+        ["7:only:NULL"]
+    );
+}
+
+#[test]
+fn a_not_null_violation_mid_load_leaves_the_target_unchanged() {
+    let s = schema(
+        "atomic",
+        &["CREATE TABLE t (id int PRIMARY KEY, name text NOT NULL)", "INSERT INTO t VALUES (0, 'kept')"],
+    );
+    let p = project();
+    let gen = "SELECT i AS id, CASE WHEN i = 50001 THEN NULL ELSE 'row' || i END AS name FROM range(1, 100001) r(i)";
+    for mode in ["append", "replace", "upsert"] {
+        let r = run(&p, &write_pipeline(gen, &format!("table: t, schema: {s}, write_mode: {mode}, primary_key: id")));
+        r.expect_code(1);
+        let v = r.json();
+        assert_eq!(v["error"]["step"], "load", "{mode}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.contains("null value in column \"name\"") && msg.contains("23502"), "{mode}: {msg}");
+        assert_eq!(texts(&format!("SELECT count(*) || ':' || string_agg(name, ',') FROM {s}.t")), ["1:kept"], "{mode}");
+    }
+}
+
+#[test]
+fn create_if_missing_builds_the_documented_types_and_false_names_the_missing_table() {
+    let s = schema("create", &[]);
+    let p = project();
+    let gen = "SELECT 1::TINYINT AS tiny, 2::INTEGER AS i, 3::BIGINT AS b, 18446744073709551615::UBIGINT AS ub, 12.345::DECIMAL(10,3) AS d, 0.1::DOUBLE AS f, \
+               true AS flag, DATE '2024-02-29' AS day, TIMESTAMP '2024-01-05 10:00:00.123456' AS ts, TIMESTAMPTZ '2024-01-05 10:00:00.5+00' AS tstz, \
+               INTERVAL '1 day 2 hours' AS iv, 'Zoë 🚀' AS txt, ''::VARCHAR AS empty, NULL::VARCHAR AS nothing, '\\\\x00\\\\xFF'::BLOB AS bin, \
+               '6f1c3e0e-2b7a-4a57-9f55-0c1f2a3b4c5d'::UUID AS u, '{\\\"k\\\": [1, 2]}'::JSON AS j, [1, 2, 3] AS list, {'a': 1} AS st";
+    run(&p, &write_pipeline(gen, &format!("table: made, schema: {s}, primary_key: i"))).expect_code(0);
+    let types = texts(&format!(
+        "SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = '{s}' AND table_name = 'made'"
+    ));
+    assert_eq!(
+        types,
+        ["tiny smallint, i integer, b bigint, ub numeric, d numeric, f double precision, flag boolean, day date, ts timestamp without time zone, \
+          tstz timestamp with time zone, iv interval, txt text, empty text, nothing text, bin bytea, u uuid, j jsonb, list jsonb, st jsonb"]
+    );
+    let row = texts(&format!(
+        "SELECT concat_ws('|', tiny, ub, d, f, flag, day, ts, tstz AT TIME ZONE 'UTC', iv, txt, '[' || empty || ']', coalesce(nothing, 'NULL'), encode(bin, 'hex'), u, j, list, st) FROM {s}.made"
+    ));
+    assert_eq!(
+        row,
+        ["1|18446744073709551615|12.345|0.1|t|2024-02-29|2024-01-05 10:00:00.123456|2024-01-05 10:00:00.5|1 day 02:00:00|Zoë 🚀|[]|NULL|00ff|6f1c3e0e-2b7a-4a57-9f55-0c1f2a3b4c5d|{\"k\": [1, 2]}|[1, 2, 3]|{\"a\": 1}"]
+    );
+    let r =
+        run(&p, &write_pipeline("SELECT 1 AS id", &format!("table: absent, schema: {s}, create_if_missing: false")));
+    r.expect_code(1);
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains(&format!("\"{s}\".\"absent\" does not exist")) && msg.contains("create_if_missing"), "{msg}");
+}
+
+#[test]
+fn types_round_trip_postgres_to_duckdb_to_postgres() {
+    let s = schema(
+        "roundtrip",
+        &["CREATE TABLE src (id int PRIMARY KEY, si smallint, bi bigint, r real, dp double precision, n numeric(38,10), n2 numeric(12,2), \
+           b boolean, d date, ts timestamp(6), tstz timestamptz, t time, iv interval, tx text, vc varchar(20), ch char(3), j jsonb, js json, \
+           by bytea, u uuid, ia int[], ta text[])",
+          "INSERT INTO src VALUES (1, -32768, 9223372036854775807, 1.5, 0.1, 1234567890123456789012345678.1234567890, -0.01, true, '2024-02-29', \
+           '2024-01-05 10:00:00.123456', '2024-01-05 10:00:00.123456+02', '23:59:59.999999', '1 year 2 mons 3 days 04:05:06.5', 'Zoë 🚀 東京 \"q\", x', 'v', 'ab', \
+           '{\"k\": [1, 2]}', '{\"a\": null}', '\\x00ff10', '6f1c3e0e-2b7a-4a57-9f55-0c1f2a3b4c5d', '{1,2,NULL}', '{\"a,b\",c}')",
+          "INSERT INTO src (id, iv, tx) VALUES (2, '-3 days -00:00:01', '')",
+          "INSERT INTO src (id) VALUES (3)"],
+    );
+    let p = project();
+    p.write(
+        "p.yaml",
+        &format!("oml_version: \"0.1.0\"\nname: rt\nsteps:\n  - id: read\n    component: supabase.extractor\n    mode: read\n    config: {{table: src, schema: {s}}}\n  - id: back\n    component: supabase.writer\n    mode: write\n    needs: [read]\n    config: {{table: dst, schema: {s}, primary_key: id}}\n"),
+    );
+    let r = p.osiris_env(&["run", "p.yaml", "--json"], &[("PG_TEST_PASSWORD", PASSWORD)]);
+    r.expect_code(0);
+    assert_eq!(r.json()["steps"][0]["rows"], 3);
+    let duck = duckdb::Connection::open(
+        std::path::Path::new(r.json()["run_dir"].as_str().unwrap()).join("pipeline_data.duckdb"),
+    )
+    .unwrap();
+    let types: Vec<String> = duck
+        .prepare("SELECT data_type FROM information_schema.columns WHERE table_name = 'read' ORDER BY ordinal_position")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "INTEGER",
+            "SMALLINT",
+            "BIGINT",
+            "FLOAT",
+            "DOUBLE",
+            "DECIMAL(38,10)",
+            "DECIMAL(12,2)",
+            "BOOLEAN",
+            "DATE",
+            "TIMESTAMP",
+            "TIMESTAMP WITH TIME ZONE",
+            "TIME",
+            "INTERVAL",
+            "VARCHAR",
+            "VARCHAR",
+            "VARCHAR",
+            "JSON",
+            "JSON",
+            "BLOB",
+            "UUID",
+            "INTEGER[]",
+            "VARCHAR[]"
+        ]
+    );
+    // Every scalar column equal both ways; arrays come back as jsonb (documented), compared as JSON.
+    let cols = "id, si, bi, r, dp, n, n2, b, d, ts, tstz, t, iv, tx, vc, ch, j, js::text, by, u";
+    let diff = texts(&format!(
+        "SELECT count(*)::text FROM ((SELECT {cols}, to_jsonb(ia), to_jsonb(ta) FROM {s}.src EXCEPT SELECT {cols2}, ia, ta FROM {s}.dst) \
+         UNION ALL (SELECT {cols2}, ia, ta FROM {s}.dst EXCEPT SELECT {cols}, to_jsonb(ia), to_jsonb(ta) FROM {s}.src)) x",
+        cols2 = cols
+    ));
+    assert_eq!(diff, ["0"]);
+}
+
+#[test]
+fn the_extractor_translates_select_filter_and_order_to_sql() {
+    let s = schema("filters", &["CREATE TABLE o (id int, status text, total numeric(8,2))", "INSERT INTO o SELECT i, CASE WHEN i % 2 = 0 THEN 'done' ELSE 'open' END, i * 1.5 FROM generate_series(1, 2500) i"]);
+    let p = project();
+    p.write(
+        "p.yaml",
+        &format!("oml_version: \"0.1.0\"\nname: f\nsteps:\n  - id: read\n    component: supabase.extractor\n    mode: read\n    config: {{table: o, schema: {s}, select: \"id,total\", filter: {{status: eq.done, id: lte.10}}, order: id.desc}}\n  - id: out\n    component: filesystem.csv_writer\n    mode: write\n    config: {{path: out.csv}}\n"),
+    );
+    p.osiris_env(&["run", "p.yaml", "-q"], &[("PG_TEST_PASSWORD", PASSWORD)]).expect_code(0);
+    assert_eq!(p.read("out.csv"), "id,total\n10,15.00\n8,12.00\n6,9.00\n4,6.00\n2,3.00\n");
+}
+
+#[test]
+fn the_dsn_password_appears_in_no_file_and_doctor_reports_the_server() {
+    let s = schema("secret", &[]);
+    let p = project();
+    let r = run(&p, &write_pipeline("SELECT 1 AS id", &format!("table: t, schema: {s}")));
+    r.expect_code(0);
+    assert!(!r.stdout.contains(PASSWORD) && !r.stderr.contains(PASSWORD));
+    for f in files_under(&p.path(".osiris")) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(!bytes.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()), "password in {}", f.display());
+    }
+    let d = p.osiris_env(&["connections", "doctor", "--json"], &[("PG_TEST_PASSWORD", PASSWORD)]);
+    d.expect_code(0);
+    assert!(!d.stdout.contains(PASSWORD));
+    let v = d.json();
+    let result = &v["results"][0];
+    assert_eq!(result["status"], "success", "{v}");
+    assert!(result["sql"]["server_version"].as_str().is_some_and(|v| !v.is_empty()), "{v}");
+    assert!(
+        result["sql"]["tables"].as_array().unwrap().iter().any(|t| t["schema"] == s.as_str() && t["table"] == "t"),
+        "{v}"
+    );
+}
+
+#[test]
+fn an_unreachable_server_fails_fast_naming_it_without_the_password() {
+    let p = Project::new();
+    p.write(
+        "osiris_connections.yaml",
+        "connections:\n  supabase:\n    local:\n      pg_dsn: \"postgresql://postgres:${PG_TEST_PASSWORD}@127.0.0.1:1/test\"\n      default: true\n",
+    );
+    let started = std::time::Instant::now();
+    let r = run(&p, &write_pipeline("SELECT 1 AS id", "table: t"));
+    r.expect_code(1);
+    assert!(started.elapsed().as_secs() < 30);
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("127.0.0.1:1/test") && !msg.contains(PASSWORD), "{msg}");
+}

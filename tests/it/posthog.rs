@@ -1,0 +1,423 @@
+//! posthog.extractor against an in-process server that implements PostHog's HogQL query endpoint
+//! (`POST /api/projects/<id>/query/`) for the queries the extractor sends: it parses the HogQL
+//! (window, event filter, seek condition, ORDER BY, LIMIT/OFFSET) and answers with real
+//! HogQL-response JSON (`columns`, `types`, `results`, `hasMore`).
+
+use crate::util::{files_under, Project, Run};
+use regex::Regex;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const KEY: &str = "phx_personal_key_5d8e2a91bc";
+
+/// One row of a HogQL table: the sort timestamp (`YYYY-MM-DD HH:MM:SS.ffffff`), the id, the row.
+#[derive(Clone)]
+struct Row {
+    ts: String,
+    id: String,
+    values: Vec<Value>,
+}
+
+#[derive(Default)]
+struct Hog {
+    tables: Mutex<HashMap<&'static str, Vec<Row>>>,
+    requests: AtomicUsize,
+    /// Request number (1-based) → a fault answered instead.
+    faults: Mutex<HashMap<usize, ResponseTemplate>>,
+    delay: Mutex<Duration>,
+}
+
+fn columns_of(table: &str) -> Vec<(&'static str, &'static str)> {
+    match table {
+        "events" => vec![
+            ("uuid", "UUID"),
+            ("event", "String"),
+            ("timestamp", "DateTime64(6, 'UTC')"),
+            ("distinct_id", "String"),
+            ("person_id", "Nullable(UUID)"),
+            ("properties", "String"),
+        ],
+        "persons" => vec![
+            ("id", "UUID"),
+            ("created_at", "DateTime64(3, 'UTC')"),
+            ("properties", "String"),
+            ("is_identified", "Bool"),
+        ],
+        "sessions" => vec![
+            ("session_id", "String"),
+            ("distinct_id", "String"),
+            ("$start_timestamp", "DateTime64(6, 'UTC')"),
+            ("$end_timestamp", "DateTime64(6, 'UTC')"),
+            ("$pageview_count", "Int64"),
+        ],
+        _ => vec![("distinct_id", "String"), ("person_id", "UUID")],
+    }
+}
+
+impl Hog {
+    fn answer(&self, hogql: &str) -> ResponseTemplate {
+        let cap = |re: &str| Regex::new(re).unwrap().captures(hogql).map(|c| c[1].to_string());
+        if hogql == "SELECT 1" {
+            return ResponseTemplate::new(200).set_body_json(
+                json!({"columns": ["1"], "types": [["1", "UInt8"]], "results": [[1]], "hasMore": false}),
+            );
+        }
+        let table = cap(r"FROM (\w+)").unwrap();
+        let tables = self.tables.lock().unwrap();
+        let rows = tables.get(table.as_str()).cloned().unwrap_or_default();
+        if hogql.starts_with("SELECT count()") {
+            return ResponseTemplate::new(200).set_body_json(
+                json!({"columns": ["count()"], "types": [["count()", "UInt64"]], "results": [[rows.len()]]}),
+            );
+        }
+        let since = cap(r"(?:timestamp|created_at) >= toDateTime\('([^']*)'\)");
+        let until = cap(r"(?:timestamp|created_at) < toDateTime\('([^']*)'\)");
+        let seek = Regex::new(r"> toDateTime\('([^']*)'\) OR \(\S+ = toDateTime\('[^']*'\) AND \w+ > '([^']*)'\)")
+            .unwrap()
+            .captures(hogql)
+            .map(|c| (c[1].to_string(), c[2].to_string()));
+        let events: Option<Vec<String>> =
+            cap(r"event IN \(([^)]*)\)").map(|l| l.split(", ").map(|e| e.trim_matches('\'').to_string()).collect());
+        let limit: usize = cap(r"LIMIT (\d+)").unwrap().parse().unwrap();
+        let offset: usize = cap(r"OFFSET (\d+)").map(|o| o.parse().unwrap()).unwrap_or(0);
+        let selected: Vec<&Row> = rows
+            .iter()
+            .filter(|r| since.as_ref().is_none_or(|s| r.ts >= *s) && until.as_ref().is_none_or(|u| r.ts < *u))
+            .filter(|r| {
+                events.as_ref().is_none_or(|e| e.contains(&r.values[1].as_str().unwrap_or_default().to_string()))
+            })
+            .filter(|r| seek.as_ref().is_none_or(|(t, id)| r.ts > *t || (r.ts == *t && r.id > *id)))
+            .skip(offset)
+            .take(limit + 1)
+            .collect();
+        let has_more = selected.len() > limit;
+        let cols = columns_of(&table);
+        ResponseTemplate::new(200).set_body_json(json!({
+            "columns": cols.iter().map(|c| c.0).collect::<Vec<_>>(),
+            "types": cols.iter().map(|c| json!([c.0, c.1])).collect::<Vec<_>>(),
+            "results": selected.iter().take(limit).map(|r| r.values.clone()).collect::<Vec<_>>(),
+            "hasMore": has_more,
+        }))
+    }
+}
+
+struct Server(Arc<Hog>);
+
+impl Respond for Server {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let n = self.0.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let delay = *self.0.delay.lock().unwrap();
+        if request.headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {KEY}")) {
+            return ResponseTemplate::new(401).set_body_json(json!({"type": "authentication_error", "code": "authentication_failed", "detail": "Personal API key is invalid."}));
+        }
+        if let Some(fault) = self.0.faults.lock().unwrap().remove(&n) {
+            return fault;
+        }
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body["query"]["kind"], "HogQLQuery");
+        self.0.answer(body["query"]["query"].as_str().unwrap()).set_delay(delay)
+    }
+}
+
+/// `n` events from `start` (event number), three sharing each microsecond timestamp, uuids in
+/// an order unrelated to the event number.
+fn events(start: u64, n: u64) -> Vec<Row> {
+    (start..start + n).map(|i| event_at(i, i / 3)).collect()
+}
+
+/// Event number `i` at `tick` seconds + 250 µs after 2024-03-01.
+fn event_at(i: u64, tick: u64) -> Row {
+    let ts = format!(
+        "2024-03-{:02} {:02}:{:02}:{:02}.000250",
+        1 + tick / 86_400,
+        (tick / 3600) % 24,
+        (tick / 60) % 60,
+        tick % 60
+    );
+    let uuid = format!("{:08x}-0000-4000-8000-{:012x}", (i.wrapping_mul(2_654_435_761)) % 0xffff_ffff, i);
+    let name = ["pageview", "signup", "purchase"][(i % 3) as usize];
+    Row {
+        ts: ts.clone(),
+        id: uuid.clone(),
+        values: vec![
+            json!(uuid),
+            json!(name),
+            json!(format!("{}+00:00", ts.replace(' ', "T"))),
+            json!(format!("user-{}", i % 50)),
+            Value::Null,
+            json!(json!({"n": i, "$browser": "Firefox"}).to_string()),
+        ],
+    }
+}
+
+fn sort(rows: &mut [Row]) {
+    rows.sort_by(|a, b| (&a.ts, &a.id).cmp(&(&b.ts, &b.id)));
+}
+
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    server: MockServer,
+    hog: Arc<Hog>,
+    project: Project,
+}
+
+fn fixture(rows: Vec<Row>, step_config: &str) -> Fixture {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let hog = Arc::new(Hog::default());
+    let mut rows = rows;
+    sort(&mut rows);
+    hog.tables.lock().unwrap().insert("events", rows);
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(
+        Mock::given(method("POST"))
+            .and(path("/api/projects/4242/query/"))
+            .respond_with(Server(Arc::clone(&hog)))
+            .mount(&server),
+    );
+    let project = Project::new();
+    project.write(
+        "osiris_connections.yaml",
+        &format!("connections:\n  posthog:\n    local:\n      api_key: \"${{PH_KEY}}\"\n      project_id: \"4242\"\n      region: self_hosted\n      custom_base_url: \"{}\"\n      default: true\n", server.uri()),
+    );
+    project.write(
+        "p.yaml",
+        &format!("oml_version: \"0.1.0\"\nname: ph\nsteps:\n  - id: events\n    component: posthog.extractor\n    mode: read\n    config: {{{step_config}}}\n"),
+    );
+    Fixture { rt, server, hog, project }
+}
+
+impl Fixture {
+    fn run(&self, extra: &[&str]) -> Run {
+        let mut args = vec!["run", "p.yaml", "--json"];
+        args.extend_from_slice(extra);
+        self.project.osiris_env(&args, &[("PH_KEY", KEY)])
+    }
+
+    fn add(&self, table: &'static str, rows: Vec<Row>) {
+        let mut tables = self.hog.tables.lock().unwrap();
+        let t = tables.entry(table).or_default();
+        t.extend(rows);
+        sort(t);
+    }
+}
+
+fn duck(r: &Run) -> duckdb::Connection {
+    duckdb::Connection::open(Path::new(r.json()["run_dir"].as_str().unwrap()).join("pipeline_data.duckdb")).unwrap()
+}
+
+/// The extracted uuids, in table order.
+fn uuids(r: &Run) -> Vec<String> {
+    let conn = duck(r);
+    let mut stmt = conn.prepare("SELECT CAST(uuid AS VARCHAR) FROM events").unwrap();
+    stmt.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
+}
+
+const EVENTS: &str = "data_type: events, page_size: 1000, initial_since: \"2024-03-01T00:00:00Z\"";
+
+#[test]
+fn pages_over_25000_events_through_a_429_and_a_503_with_every_row_once() {
+    let f = fixture(events(0, 25_000), EVENTS);
+    f.hog
+        .faults
+        .lock()
+        .unwrap()
+        .insert(2, ResponseTemplate::new(429).insert_header("Retry-After", "1").set_body_string("slow down"));
+    f.hog.faults.lock().unwrap().insert(5, ResponseTemplate::new(503).set_body_string("upstream unavailable"));
+    let started = std::time::Instant::now();
+    let r = f.run(&[]);
+    r.expect_code(0);
+    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After honoured");
+    assert_eq!(r.json()["steps"][0]["rows"], 25_000);
+    let got = uuids(&r);
+    let mut expected = events(0, 25_000);
+    sort(&mut expected);
+    assert_eq!(got, expected.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), "every event once, in order");
+    assert_eq!(f.hog.requests.load(Ordering::SeqCst), 26 + 2, "26 pages (the last one short) + 2 retried");
+    let conn = duck(&r);
+    let types: String = conn
+        .query_row("SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'events'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(types, "uuid UUID, event VARCHAR, timestamp TIMESTAMP WITH TIME ZONE, distinct_id VARCHAR, person_id UUID, properties JSON");
+    let (browser, n): (String, i64) = conn
+        .query_row("SELECT json_extract_string(properties, '$.\"$browser\"'), CAST(properties->>'n' AS BIGINT) FROM events ORDER BY timestamp, uuid LIMIT 1 OFFSET 3", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(browser, "Firefox");
+    assert!((3..6).contains(&n), "{n}");
+    let events =
+        std::fs::read_to_string(Path::new(r.json()["run_dir"].as_str().unwrap()).join("events.jsonl")).unwrap();
+    assert!(events.contains("HTTP 429") && events.contains("HTTP 503"));
+    drop(f.server);
+}
+
+#[test]
+fn incremental_runs_lose_and_duplicate_nothing_at_the_boundary_and_fetch_only_new_rows() {
+    let f = fixture(events(0, 3000), EVENTS);
+    let first = f.run(&[]);
+    first.expect_code(0);
+    assert_eq!(first.json()["steps"][0]["rows"], 3000);
+    // New events: two at exactly the last timestamp of run 1 (their uuids sort before and after
+    // the last uuid), one ingested late 5 minutes before it, and 500 after it.
+    let last_tick = 2999 / 3;
+    let boundary = vec![event_at(900_001, last_tick), event_at(900_002, last_tick), event_at(900_003, last_tick - 300)];
+    f.add("events", boundary.clone());
+    f.add("events", events(3000, 500));
+    let second = f.run(&[]);
+    second.expect_code(0);
+    let mut got = uuids(&second);
+    let mut expected: Vec<String> = boundary.iter().chain(events(3000, 500).iter()).map(|e| e.id.clone()).collect();
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected, "exactly the new rows");
+    let third = f.run(&[]);
+    third.expect_code(0);
+    assert_eq!(third.json()["steps"][0]["rows"], 0, "nothing new, nothing read twice");
+    let refreshed = f.run(&["--full-refresh"]);
+    refreshed.expect_code(0);
+    assert_eq!(refreshed.json()["steps"][0]["rows"], 3503);
+}
+
+#[test]
+fn a_failed_run_commits_no_state() {
+    let f = fixture(events(0, 1500), EVENTS);
+    f.hog.faults.lock().unwrap().insert(
+        2,
+        ResponseTemplate::new(400).set_body_string("{\"type\": \"validation_error\", \"detail\": \"bad query\"}"),
+    );
+    let r = f.run(&[]);
+    r.expect_code(1);
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("HTTP 400") && msg.contains("bad query"), "{msg}");
+    let again = f.run(&[]);
+    again.expect_code(0);
+    assert_eq!(again.json()["steps"][0]["rows"], 1500, "the failed run left the state (and resume spool) consistent");
+}
+
+#[test]
+fn a_killed_run_resumes_without_rereading_committed_pages() {
+    let f = fixture(events(0, 20_000), EVENTS);
+    *f.hog.delay.lock().unwrap() = Duration::from_millis(150);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_osiris"))
+        .args(["run", "p.yaml", "--quiet"])
+        .current_dir(f.project.dir.path())
+        .env("PH_KEY", KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while f.hog.requests.load(Ordering::SeqCst) < 8 {
+        assert!(std::time::Instant::now() < deadline, "the run never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = f.hog.requests.load(Ordering::SeqCst);
+    *f.hog.delay.lock().unwrap() = Duration::ZERO;
+    let r = f.run(&[]);
+    r.expect_code(0);
+    let mut expected = events(0, 20_000);
+    sort(&mut expected);
+    assert_eq!(uuids(&r), expected.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), "the same rows a clean run gives");
+    let resumed_requests = f.hog.requests.load(Ordering::SeqCst) - before;
+    // 21 pages in all (the last one empty); at least 7 were committed before the kill and at
+    // most the page in flight is read again.
+    assert!(resumed_requests <= 21 - 7 + 1, "resumed run made {resumed_requests} requests");
+    let events =
+        std::fs::read_to_string(Path::new(r.json()["run_dir"].as_str().unwrap()).join("events.jsonl")).unwrap();
+    assert!(events.contains("extraction.resumed"));
+}
+
+#[test]
+fn persons_and_sessions_have_their_documented_types() {
+    let f = fixture(Vec::new(), "data_type: persons, page_size: 100");
+    f.add(
+        "persons",
+        (0..250)
+            .map(|i| Row {
+                ts: format!("2024-02-01 00:{:02}:{:02}.000000", i / 60, i % 60),
+                id: format!("00000000-0000-4000-8000-{i:012}"),
+                values: vec![
+                    json!(format!("00000000-0000-4000-8000-{i:012}")),
+                    json!(format!("2024-02-01T00:{:02}:{:02}Z", i / 60, i % 60)),
+                    json!(json!({"email": format!("p{i}@x.io")}).to_string()),
+                    json!(i % 2 == 0),
+                ],
+            })
+            .collect(),
+    );
+    f.add(
+        "sessions",
+        (0..120)
+            .map(|i| Row {
+                ts: format!("2024-03-02 10:00:{:02}.500000", i % 60),
+                id: format!("s-{i:04}"),
+                values: vec![
+                    json!(format!("s-{i:04}")),
+                    json!(format!("user-{i}")),
+                    json!(format!("2024-03-02T10:00:{:02}.5Z", i % 60)),
+                    json!(format!("2024-03-02T10:30:{:02}Z", i % 60)),
+                    json!(i),
+                ],
+            })
+            .collect(),
+    );
+    let r = f.run(&[]);
+    r.expect_code(0);
+    assert_eq!(r.json()["steps"][0]["rows"], 250);
+    let conn = duck(&r);
+    let (types, emails, identified): (String, i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'events'), \
+             count(DISTINCT properties->>'email'), count(*) FILTER (is_identified) FROM events",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(types, "id UUID, created_at TIMESTAMP WITH TIME ZONE, properties JSON, is_identified BOOLEAN");
+    assert_eq!((emails, identified), (250, 125));
+
+    f.project.write(
+        "p.yaml",
+        "oml_version: \"0.1.0\"\nname: ph\nsteps:\n  - id: events\n    component: posthog.extractor\n    mode: read\n    config: {data_type: sessions, page_size: 100, initial_since: \"2024-03-01\"}\n",
+    );
+    let r = f.run(&[]);
+    r.expect_code(0);
+    assert_eq!(r.json()["steps"][0]["rows"], 120);
+    let (types, pageviews): (String, i64) = duck(&r)
+        .query_row(
+            "SELECT (SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'events'), sum(\"$pageview_count\") FROM events",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(types, "session_id VARCHAR, distinct_id VARCHAR, $start_timestamp TIMESTAMP WITH TIME ZONE, $end_timestamp TIMESTAMP WITH TIME ZONE, $pageview_count BIGINT");
+    assert_eq!(pageviews, (0..120).sum::<i64>());
+}
+
+#[test]
+fn a_bad_key_fails_at_once_and_is_never_printed() {
+    let f = fixture(events(0, 10), EVENTS);
+    let bad = "phx_wrong_key_000111";
+    let r = f.project.osiris_env(&["run", "p.yaml", "--json"], &[("PH_KEY", bad)]);
+    r.expect_code(1);
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("rejected the API key") && msg.contains("401"), "{msg}");
+    assert_eq!(f.hog.requests.load(Ordering::SeqCst), 1, "401 is not retried");
+    assert!(!r.stdout.contains(bad) && !r.stderr.contains(bad));
+    for file in files_under(&f.project.path(".osiris")) {
+        let text = std::fs::read(&file).unwrap();
+        assert!(!text.windows(bad.len()).any(|w| w == bad.as_bytes()), "key in {}", file.display());
+    }
+    let d = f.project.osiris_env(&["connections", "doctor", "--json"], &[("PH_KEY", KEY)]);
+    d.expect_code(0);
+    let v = d.json();
+    assert_eq!(v["results"][0]["status"], "success", "{v}");
+    assert_eq!(v["results"][0]["data_types"][0]["estimated_rows"], 10, "{v}");
+    drop(f.rt);
+}

@@ -1,0 +1,218 @@
+//! supabase.writer / supabase.extractor over PostgREST, against an in-process HTTP server that
+//! answers the calls PostgREST answers (wiremock).
+
+use crate::util::{files_under, Project, Run};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const KEY: &str = "service-role-key-0123456789-abcdef";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn project(url: &str) -> Project {
+    let p = Project::new();
+    p.write(
+        "osiris_connections.yaml",
+        &format!("connections:\n  supabase:\n    rest:\n      url: \"{url}\"\n      service_role_key: \"${{SUPA_KEY}}\"\n      default: true\n"),
+    );
+    p
+}
+
+fn run_writer(p: &Project, rows: u32, writer: &str) -> Run {
+    p.write(
+        "p.yaml",
+        &format!("oml_version: \"0.1.0\"\nname: rest\nsteps:\n  - id: gen\n    component: duckdb.processor\n    mode: transform\n    config:\n      query: \"SELECT i AS id, 'name ' || i AS name, i % 2 = 0 AS even FROM range(1, {}) r(i)\"\n  - id: load\n    component: supabase.writer\n    mode: write\n    needs: [gen]\n    config: {{{writer}}}\n", rows + 1),
+    );
+    p.osiris_env(&["run", "p.yaml", "--json"], &[("SUPA_KEY", KEY)])
+}
+
+/// The key appears nowhere: not in output, not in any file of the project.
+fn assert_key_hidden(p: &Project, r: &Run) {
+    assert!(!r.stdout.contains(KEY) && !r.stderr.contains(KEY), "{r:?}");
+    for f in files_under(&p.path(".osiris")) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(!bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()), "key in {}", f.display());
+    }
+}
+
+async fn table_exists(server: &MockServer, table: &str) {
+    Mock::given(method("GET"))
+        .and(path(format!("/rest/v1/{table}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(server)
+        .await;
+}
+
+fn posted(server: &MockServer, rt: &tokio::runtime::Runtime) -> Vec<Request> {
+    rt.block_on(server.received_requests()).unwrap().into_iter().filter(|r| r.method.as_str() == "POST").collect()
+}
+
+#[test]
+fn batched_inserts_arrive_complete_and_in_order_with_the_key_headers() {
+    let rt = runtime();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        table_exists(&server, "people").await;
+        Mock::given(method("POST"))
+            .and(path("/rest/v1/people"))
+            .respond_with(ResponseTemplate::new(201))
+            .mount(&server)
+            .await;
+    });
+    let p = project(&server.uri());
+    let r = run_writer(&p, 2500, "table: people, batch_size: 1000");
+    r.expect_code(0);
+    assert_eq!(r.json()["steps"][1]["rows"], 2500);
+    let posts = posted(&server, &rt);
+    assert_eq!(posts.len(), 3);
+    let mut ids = Vec::new();
+    for req in &posts {
+        assert_eq!(req.headers.get("apikey").unwrap(), KEY);
+        assert_eq!(req.headers.get("authorization").unwrap().to_str().unwrap(), format!("Bearer {KEY}"));
+        assert_eq!(req.headers.get("prefer").unwrap(), "return=minimal");
+        let body: Vec<Value> = serde_json::from_slice(&req.body).unwrap();
+        assert!(body.len() <= 1000);
+        ids.extend(body.iter().map(|row| row["id"].as_i64().unwrap()));
+        assert_eq!(body[0]["name"], format!("name {}", body[0]["id"]));
+    }
+    assert_eq!(ids, (1..=2500).collect::<Vec<i64>>());
+    assert_key_hidden(&p, &r);
+    let events =
+        std::fs::read_to_string(std::path::Path::new(r.json()["run_dir"].as_str().unwrap()).join("events.jsonl"))
+            .unwrap();
+    assert!(events.contains("not atomic"), "the REST warning is recorded");
+}
+
+#[test]
+fn upsert_sends_merge_duplicates_with_the_conflict_key() {
+    let rt = runtime();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        table_exists(&server, "people").await;
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+    });
+    let p = project(&server.uri());
+    run_writer(&p, 10, "table: people, write_mode: upsert, primary_key: [id]").expect_code(0);
+    let posts = posted(&server, &rt);
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].headers.get("prefer").unwrap(), "return=minimal,resolution=merge-duplicates");
+    assert_eq!(posts[0].url.query(), Some("on_conflict=id"));
+}
+
+#[test]
+fn a_429_is_retried_after_retry_after_and_the_load_completes_once() {
+    let rt = runtime();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        table_exists(&server, "people").await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)).with_priority(2).mount(&server).await;
+    });
+    let p = project(&server.uri());
+    let started = std::time::Instant::now();
+    let r = run_writer(&p, 300, "table: people, batch_size: 100");
+    r.expect_code(0);
+    assert!(started.elapsed().as_millis() >= 1000, "Retry-After: 1 was honoured");
+    let posts = posted(&server, &rt);
+    assert_eq!(posts.len(), 4, "3 batches + 1 retried");
+    assert_eq!(posts[0].body, posts[1].body, "the rejected batch is sent again");
+    let events =
+        std::fs::read_to_string(std::path::Path::new(r.json()["run_dir"].as_str().unwrap()).join("events.jsonl"))
+            .unwrap();
+    assert!(events.contains("\"http.retry\"") && events.contains("429"));
+}
+
+#[test]
+fn a_400_mid_load_is_reported_with_postgrest_message() {
+    let rt = runtime();
+    let server = rt.block_on(MockServer::start());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    rt.block_on(async {
+        table_exists(&server, "people").await;
+        Mock::given(method("POST"))
+            .respond_with(move |_: &Request| {
+                if counter.fetch_add(1, Ordering::SeqCst) == 1 {
+                    ResponseTemplate::new(400).set_body_json(json!({"code": "23502", "message": "null value in column \"name\" of relation \"people\" violates not-null constraint", "details": "Failing row contains (150, null).", "hint": null}))
+                } else {
+                    ResponseTemplate::new(201)
+                }
+            })
+            .mount(&server)
+            .await;
+    });
+    let p = project(&server.uri());
+    let r = run_writer(&p, 300, "table: people, batch_size: 100");
+    r.expect_code(1);
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("HTTP 400")
+            && msg.contains("batch 2 (rows 101-200)")
+            && msg.contains("violates not-null constraint")
+            && msg.contains("23502"),
+        "{msg}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "a 4xx is not retried and stops the load");
+    assert_key_hidden(&p, &r);
+}
+
+#[test]
+fn a_missing_table_over_rest_says_rest_cannot_create_it() {
+    let rt = runtime();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(404).set_body_json(
+                json!({"code": "PGRST205", "message": "Could not find the table 'public.nope' in the schema cache"}),
+            ))
+            .mount(&server)
+            .await;
+    });
+    let p = project(&server.uri());
+    let r = run_writer(&p, 5, "table: nope");
+    r.expect_code(1);
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("does not exist") && msg.contains("pg_dsn") && msg.contains("PGRST205"), "{msg}");
+    assert!(posted(&server, &rt).is_empty());
+}
+
+#[test]
+fn the_rest_extractor_pages_until_a_short_page() {
+    let rt = runtime();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        Mock::given(method("GET"))
+            .and(path("/rest/v1/items"))
+            .respond_with(|req: &Request| {
+                let q: std::collections::HashMap<String, String> = req.url.query_pairs().into_owned().collect();
+                let (limit, offset): (u64, u64) = (q["limit"].parse().unwrap(), q["offset"].parse().unwrap());
+                assert_eq!(q["select"], "*");
+                assert_eq!(q["status"], "eq.open");
+                let rows: Vec<Value> = (offset..(offset + limit).min(2345))
+                    .map(|i| json!({"id": i, "label": format!("item {i}"), "price": i as f64 / 4.0, "meta": {"tag": i % 3}}))
+                    .collect();
+                ResponseTemplate::new(200).set_body_json(rows)
+            })
+            .mount(&server)
+            .await;
+    });
+    let p = project(&server.uri());
+    p.write(
+        "p.yaml",
+        "oml_version: \"0.1.0\"\nname: rx\nsteps:\n  - id: items\n    component: supabase.extractor\n    mode: read\n    config: {table: items, limit: 1000, filter: {status: eq.open}}\n  - id: agg\n    component: duckdb.processor\n    mode: transform\n    config: {query: \"SELECT count(*) AS n, count(DISTINCT id) AS ids, sum(price) AS total, max(meta->>'tag') AS tag FROM items\"}\n  - id: out\n    component: filesystem.csv_writer\n    mode: write\n    config: {path: out.csv}\n",
+    );
+    p.osiris_env(&["run", "p.yaml", "-q"], &[("SUPA_KEY", KEY)]).expect_code(0);
+    assert_eq!(p.read("out.csv"), "n,ids,total,tag\n2345,2345,687085.0,2\n");
+    let gets = rt.block_on(server.received_requests()).unwrap().len();
+    assert_eq!(gets, 3);
+}
