@@ -3,7 +3,7 @@
 in-process servers). Deterministic data generated on the fly, so any row count costs no memory.
 
   http_servers.py posthog ROWS PORT   PostHog HogQL endpoint POST /api/projects/1/query/ serving
-                                      ROWS events (one per millisecond from 2024-03-01), honouring
+                                      ROWS events (one every 10 ms — 100/s, a busy product — from 2024-03-01), honouring
                                       the window, seek condition and LIMIT the extractor sends.
   http_servers.py graphql ROWS PORT   A relay connection at POST /graphql: variables `first` and
                                       `after` page over ROWS nodes with nested objects and a list.
@@ -20,14 +20,15 @@ BASE = datetime.datetime(2024, 3, 1, tzinfo=datetime.timezone.utc)
 
 
 def event_ts(i):
-    return BASE + datetime.timedelta(milliseconds=i)
+    return BASE + datetime.timedelta(milliseconds=10 * i)
 
 
 def hogql_ts(text):
     """'YYYY-MM-DD HH:MM:SS.ffffff' (UTC) -> event index at or after it."""
     t = datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=datetime.timezone.utc)
     delta = t - BASE
-    return delta.days * 86_400_000 + delta.seconds * 1000 + (delta.microseconds + 999) // 1000
+    ms = delta.days * 86_400_000 + delta.seconds * 1000 + (delta.microseconds + 999) // 1000
+    return (ms + 9) // 10
 
 
 def posthog_page(rows, query):

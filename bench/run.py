@@ -238,6 +238,7 @@ def main():
     ap.add_argument("--mysql", action="store_true", help="also run the MariaDB extract workload (127.0.0.1:3306, root)")
     ap.add_argument("--skip-csv", action="store_true", help="skip the CSV workloads")
     ap.add_argument("--postgres", action="store_true", help="also run CSV -> PostgreSQL (127.0.0.1:5432, postgres, db test)")
+    ap.add_argument("--http-kinds", default="posthog,graphql", help="which HTTP workloads --http runs")
     ap.add_argument("--http", default="", help="row counts for the PostHog and GraphQL paging workloads, e.g. 100000,1000000")
     args = ap.parse_args()
     duck = args.duckdb or ensure_duckdb_cli()
@@ -265,7 +266,7 @@ def main():
             }
             results.extend(compare(args, rows, workload, tools))
     for rows in [int(r) for r in args.http.split(",") if r]:
-        for kind in ("posthog", "graphql"):
+        for kind in [k for k in ("posthog", "graphql") if k in args.http_kinds.split(",")]:
             results.extend(http_workload(args, kind, rows))
     print("| rows | workload | tool | wall (s) | peak RSS (MiB) | osiris / baseline wall |")
     print("|---:|---|---|---:|---:|---:|")

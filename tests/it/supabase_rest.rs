@@ -216,3 +216,34 @@ fn the_rest_extractor_pages_until_a_short_page() {
     let gets = rt.block_on(server.received_requests()).unwrap().len();
     assert_eq!(gets, 3);
 }
+
+#[test]
+fn doctor_checks_the_rest_channel_and_reports_a_rejected_key() {
+    let rt = runtime();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        Mock::given(method("GET"))
+            .and(path("/rest/v1/"))
+            .respond_with(|req: &Request| {
+                if req.headers.get("apikey").is_some_and(|k| k == KEY) {
+                    ResponseTemplate::new(200).set_body_json(json!({"swagger": "2.0"}))
+                } else {
+                    ResponseTemplate::new(401).set_body_json(json!({"message": "Invalid API key"}))
+                }
+            })
+            .mount(&server)
+            .await;
+    });
+    let p = project(&server.uri());
+    let ok = p.osiris_env(&["connections", "doctor", "--json"], &[("SUPA_KEY", KEY)]);
+    ok.expect_code(0);
+    let v = ok.json();
+    assert_eq!(v["results"][0]["status"], "success", "{v}");
+    assert_eq!(v["results"][0]["rest"]["category"], "ok", "{v}");
+    assert!(v["results"][0]["sql"].is_null(), "no DSN, no SQL check: {v}");
+    let bad = p.osiris_env(&["connections", "doctor", "--json"], &[("SUPA_KEY", "not-the-key-0123456789")]);
+    let v = bad.json();
+    assert_eq!(v["results"][0]["status"], "failure", "{v}");
+    assert_eq!(v["results"][0]["category"], "auth", "{v}");
+    assert!(!bad.stdout.contains("not-the-key-0123456789") && !ok.stdout.contains(KEY));
+}

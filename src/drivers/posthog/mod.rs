@@ -24,7 +24,7 @@ pub use client::{PosthogClient, PosthogError};
 use query::{columns, data_type, page_query, DataType, Position, Window, DATA_TYPES};
 use resume::{Checkpoint, Spool};
 use serde_json::{json, Map, Value};
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
@@ -122,7 +122,6 @@ struct Extraction<'a> {
     spool: Spool,
     checkpoint: Checkpoint,
     seen: HashSet<String>,
-    recent: VecDeque<(OffsetDateTime, String)>,
     last: Option<(String, String)>,
     loader: Option<ChunkLoader>,
 }
@@ -169,10 +168,6 @@ impl Extraction<'_> {
             let ts = ts_index.and_then(|i| row.get(i)).and_then(Value::as_str).and_then(parse_timestamp);
             if let (Some(id), Some(ts)) = (&id, ts) {
                 self.last = Some((hogql_timestamp(ts), id.clone()));
-                self.recent.push_back((ts, id.clone()));
-                while self.recent.front().is_some_and(|(t, _)| *t < ts - self.settings.lookback) {
-                    self.recent.pop_front();
-                }
             }
             if self.settings.dedup && id.as_ref().is_some_and(|id| self.seen.contains(id)) {
                 self.checkpoint.deduplicated += 1;
@@ -192,7 +187,6 @@ impl Extraction<'_> {
         };
         self.checkpoint.bytes += chunk.len() as u64;
         self.checkpoint.rows += kept;
-        self.checkpoint.recent = self.recent.iter().map(|(t, id)| (hogql_timestamp(*t), id.clone())).collect();
         self.spool
             .commit(chunk.as_bytes(), &self.checkpoint)
             .map_err(|e| DriverError::Source(format!("cannot write the resume spool: {e}")))?;
@@ -205,6 +199,42 @@ impl Extraction<'_> {
         );
         Ok(fetched >= self.settings.page_size)
     }
+}
+
+/// The `(timestamp, id)` pairs within the lookback window of `last` for the next run's dedup:
+/// this run's rows (read back from its table, once, at the end) and the still-recent pairs of the
+/// previous state (rows this run skipped as duplicates are among them).
+fn recent_rows(
+    ctx: &StepContext,
+    settings: &Settings,
+    ts_column: &str,
+    last: &str,
+    previous: Option<&State>,
+) -> Result<Vec<(String, String)>, DriverError> {
+    let cutoff = parse_timestamp(last)
+        .map(|t| t - settings.lookback)
+        .ok_or_else(|| DriverError::Source(format!("bad timestamp {last}")))?;
+    let cutoff_us = (cutoff.unix_timestamp_nanos() / 1000) as i64;
+    let sql = format!(
+        "SELECT epoch_us({ts}), CAST({id} AS VARCHAR) FROM {table} WHERE epoch_us({ts}) >= ? ORDER BY 1",
+        ts = quote_ident(ts_column),
+        id = quote_ident(settings.dt.id),
+        table = quote_ident(ctx.step_id)
+    );
+    let mut stmt = ctx.conn.prepare(&sql).map_err(|e| DriverError::Sql(e.to_string()))?;
+    let rows = stmt
+        .query_map([cutoff_us], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .map_err(|e| DriverError::Sql(e.to_string()))?;
+    let mut recent: Vec<(String, String)> = previous
+        .map(|p| p.recent.iter().filter(|(t, _)| parse_timestamp(t).is_some_and(|t| t >= cutoff)).cloned().collect())
+        .unwrap_or_default();
+    for row in rows {
+        let (us, id) = row.map_err(|e| DriverError::Sql(e.to_string()))?;
+        let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
+            .map_err(|e| DriverError::Source(e.to_string()))?;
+        recent.push((hogql_timestamp(t), id));
+    }
+    Ok(recent)
 }
 
 fn fingerprint(config: &Map<String, Value>, connection: Option<&ResolvedConnection>) -> String {
@@ -244,15 +274,12 @@ impl Driver for PosthogExtractor {
             rows: 0,
             pages: 0,
             deduplicated: 0,
-            recent: Vec::new(),
         });
-        let recent =
-            checkpoint.recent.iter().filter_map(|(t, id)| parse_timestamp(t).map(|t| (t, id.clone()))).collect();
         let last = match &checkpoint.position {
             Position::After { timestamp, id } => Some((timestamp.clone(), id.clone())),
             _ => None,
         };
-        let mut run = Extraction { ctx, settings, client, spool, checkpoint, seen, recent, last, loader: None };
+        let mut run = Extraction { ctx, settings, client, spool, checkpoint, seen, last, loader: None };
         let result = (|| {
             if let Some(c) = &resumed {
                 run.create_table()?;
@@ -288,12 +315,15 @@ impl Driver for PosthogExtractor {
         ctx.telemetry.metric("rows_output", rows as f64, Some(ctx.step_id));
         let new_state = match (run.settings.dt.timestamp, run.last) {
             (None, _) => None,
-            (Some(_), Some((ts, id))) => Some(State {
-                data_type: run.settings.dt.name.into(),
-                last_timestamp: Some(ts),
-                last_id: Some(id),
-                recent: run.checkpoint.recent,
-            }),
+            (Some(ts_column), Some((ts, id))) => {
+                let recent = recent_rows(ctx, &run.settings, ts_column, &ts, state.as_ref())?;
+                Some(State {
+                    data_type: run.settings.dt.name.into(),
+                    last_timestamp: Some(ts),
+                    last_id: Some(id),
+                    recent,
+                })
+            }
             // Nothing new: the committed state stays as it was.
             (Some(_), None) => state,
         };

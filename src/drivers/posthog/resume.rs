@@ -33,8 +33,6 @@ pub struct Checkpoint {
     pub pages: u64,
     /// Rows skipped as duplicates so far.
     pub deduplicated: u64,
-    /// `(timestamp, id)` of recent rows, for the next run's dedup state.
-    pub recent: Vec<(String, String)>,
 }
 
 /// A step's resume directory.
