@@ -8,6 +8,8 @@
 
 pub mod chunk_load;
 mod compat;
+#[cfg(unix)]
+pub mod pipe;
 
 pub use compat::{compat_name, with_compat_names};
 

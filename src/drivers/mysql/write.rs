@@ -12,6 +12,7 @@
 
 use super::connect::{describe, quote_mysql, Target};
 use crate::drivers::{single_input, sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::exchange::pipe::{copy_through_pipe, pipe_path};
 use crate::exchange::{describe as describe_relation, is_numeric_type, quote_ident};
 use duckdb::arrow::array::{Array, StringArray};
 use duckdb::arrow::compute::cast;
@@ -191,15 +192,15 @@ fn load(ctx: &StepContext, input: &str, plan: &Plan, tx: &mut mysql::Transaction
     Ok(rows)
 }
 
-/// Bulk path for append and replace: DuckDB writes the input as CSV into the run dir's tmp/,
-/// and `LOAD DATA LOCAL INFILE` streams it to the server inside the transaction. Every value
+/// Bulk path for append and replace: DuckDB writes the input as CSV into a named pipe in the run
+/// dir's tmp/ while `LOAD DATA LOCAL INFILE` streams it to the server inside the transaction. Every value
 /// goes through a user variable so BIT and binary columns get the right conversion.
 fn load_data(
     ctx: &StepContext,
     input: &str,
     plan: &Plan,
     tx: &mut mysql::Transaction,
-    file: &std::path::Path,
+    dir: &std::path::Path,
 ) -> Result<u64, DriverError> {
     let write_err =
         |e: mysql::Error| DriverError::Target(format!("MySQL write to {} failed: {}", plan.table, describe(&e)));
@@ -222,17 +223,6 @@ fn load_data(
             _ => quote_ident(n),
         })
         .collect();
-    ctx.conn
-        .execute(
-            &format!(
-                "COPY (SELECT {} FROM {}) TO {} (FORMAT csv, HEADER false, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR 'NULL', FORCE_QUOTE *, NEW_LINE '\\n')",
-                select.join(", "),
-                quote_ident(input),
-                crate::exchange::quote_literal(&file.display().to_string())
-            ),
-            [],
-        )
-        .map_err(sql_error)?;
     let vars: Vec<String> = (0..plan.columns.len()).map(|i| format!("@v{i}")).collect();
     let sets: Vec<String> = plan
         .columns
@@ -262,17 +252,30 @@ fn load_data(
         vars.join(", "),
         sets.join(", ")
     );
-    tx.query_drop(sql).map_err(write_err)?;
-    let rows = tx.affected_rows();
-    // LOCAL loads turn row errors (duplicate keys, NULL into NOT NULL, truncation) into warnings
-    // and carry on; here any warning fails the load, so the transaction rolls back as a whole.
-    if tx.warnings() > 0 {
-        let first: Vec<(String, u32, String)> = tx.query("SHOW WARNINGS LIMIT 3").map_err(write_err)?;
-        let what: Vec<String> = first.into_iter().map(|(level, code, msg)| format!("{level} {code}: {msg}")).collect();
-        return Err(DriverError::Target(format!("MySQL write to {} rejected rows: {}", plan.table, what.join("; "))));
-    }
-    Ok(rows)
+    let text = |e: mysql::Error| format!("MySQL write to {} failed: {}", plan.table, describe(&e));
+    let select = format!("SELECT {} FROM {}", select.join(", "), quote_ident(input));
+    // DuckDB renders the rows into a pipe that the LOCAL INFILE handler streams to the server at
+    // the same time (the handler reads `pipe_path(dir, step)`).
+    copy_through_pipe(ctx.conn, &select, CSV_OPTIONS, dir, ctx.step_id, |_| {
+        tx.query_drop(sql).map_err(text)?;
+        let rows = tx.affected_rows();
+        // LOCAL loads turn row errors (duplicate keys, NULL into NOT NULL, truncation) into
+        // warnings and carry on; here any warning fails the load, so it rolls back as a whole.
+        if tx.warnings() > 0 {
+            let first: Vec<(String, u32, String)> = tx.query("SHOW WARNINGS LIMIT 3").map_err(text)?;
+            let what: Vec<String> =
+                first.into_iter().map(|(level, code, msg)| format!("{level} {code}: {msg}")).collect();
+            return Err(format!("MySQL write to {} rejected rows: {}", plan.table, what.join("; ")));
+        }
+        Ok(rows)
+    })
+    .map_err(DriverError::Target)
 }
+
+/// DuckDB CSV options the LOAD DATA statement below reads back (every field quoted, NULL as the
+/// bare word NULL).
+const CSV_OPTIONS: &str =
+    "FORMAT csv, HEADER false, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR 'NULL', FORCE_QUOTE *, NEW_LINE '\\n'";
 
 /// Longest MySQL identifier.
 const MAX_IDENTIFIER: usize = 64;
@@ -307,7 +310,7 @@ fn replace_by_swap(
     input: &str,
     plan: &Plan,
     conn: &mut mysql::Conn,
-    bulk_file: &std::path::Path,
+    tmp: &std::path::Path,
 ) -> Result<u64, DriverError> {
     let qualify = |name: &str| match plan.table.split_once("`.`") {
         Some((schema, _)) => format!("{schema}`.{}", quote_mysql(name)),
@@ -329,7 +332,7 @@ fn replace_by_swap(
     };
     let loaded = (|| {
         let mut tx = conn.start_transaction(TxOpts::default()).map_err(fail)?;
-        let rows = load_data(ctx, input, &shadow_plan, &mut tx, bulk_file)?;
+        let rows = load_data(ctx, input, &shadow_plan, &mut tx, tmp)?;
         tx.commit().map_err(fail)?;
         Ok(rows)
     })();
@@ -385,8 +388,7 @@ impl Driver for MysqlWriter {
         let tmp = ctx.run_dir.join("tmp");
         std::fs::create_dir_all(&tmp)
             .map_err(|e| DriverError::Target(format!("cannot create {}: {e}", tmp.display())))?;
-        let bulk_file = tmp.join(format!("{}-load.csv", ctx.step_id));
-        let stream_from = bulk_file.clone();
+        let stream_from = pipe_path(&tmp, ctx.step_id);
         conn.set_local_infile_handler(Some(mysql::LocalInfileHandler::new(move |_name, out| {
             let mut f = std::fs::File::open(&stream_from)?;
             std::io::copy(&mut f, out)?;
@@ -429,7 +431,7 @@ impl Driver for MysqlWriter {
         }
         let swap = plan.mode == "replace" && !created && can_swap(&mut conn, &schema_expr, table_name);
         let result = if swap {
-            replace_by_swap(ctx, &input, &plan, &mut conn, &bulk_file)
+            replace_by_swap(ctx, &input, &plan, &mut conn, &tmp)
         } else {
             (|| {
                 let mut tx =
@@ -437,13 +439,12 @@ impl Driver for MysqlWriter {
                 let rows = if plan.mode == "upsert" {
                     load(ctx, &input, &plan, &mut tx)?
                 } else {
-                    load_data(ctx, &input, &plan, &mut tx, &bulk_file)?
+                    load_data(ctx, &input, &plan, &mut tx, &tmp)?
                 };
                 tx.commit().map_err(|e| DriverError::Target(format!("commit failed: {}", describe(&e))))?;
                 Ok(rows)
             })()
         };
-        let _ = std::fs::remove_file(&bulk_file);
         match result {
             Ok(rows) => {
                 ctx.telemetry.metric("rows_written", rows as f64, Some(ctx.step_id));

@@ -1,9 +1,9 @@
 //! `supabase.writer`: the input relation → a PostgreSQL table in one transaction (SQL path), or
 //! batched PostgREST calls when the connection has no DSN (rest.rs).
 //!
-//! SQL path: DuckDB's parallel CSV writer renders the input (types.rs expressions) into the run's
-//! tmp/, and the file streams into `COPY … FROM STDIN (FORMAT csv)` in 1 MiB blocks — memory stays
-//! flat. Text COPY rather than binary COPY: DuckDB renders the text vectorised across cores, while
+//! SQL path: DuckDB's parallel CSV writer renders the input (types.rs expressions) into a named
+//! pipe that streams into `COPY … FROM STDIN (FORMAT csv)` at the same time (exchange::pipe) —
+//! rendering and loading overlap, memory stays flat, nothing is written to disk. Text COPY rather than binary COPY: DuckDB renders the text vectorised across cores, while
 //! binary COPY would need a per-value encoder in Rust on one core; PostgreSQL parses CSV at the
 //! same speed `psql \copy` gets, which is the baseline (BENCHMARKS.md).
 //!
@@ -16,7 +16,8 @@ use super::connect::{pg_literal, qualified, quote_pg, PgTarget};
 use super::rest;
 use super::types::{pg_type, write_expression};
 use crate::drivers::{single_input, sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
-use crate::exchange::{describe as describe_relation, quote_ident, quote_literal};
+use crate::exchange::pipe::copy_through_pipe;
+use crate::exchange::{describe as describe_relation, quote_ident};
 use serde_json::{json, Map, Value};
 use std::io::{Read, Write};
 
@@ -122,50 +123,24 @@ impl Driver for SupabaseWriter {
     }
 }
 
-/// DuckDB renders the input as CSV text PostgreSQL parses (types.rs).
-fn render_csv(ctx: &StepContext, input: &str, plan: &WritePlan, file: &std::path::Path) -> Result<(), DriverError> {
-    let select: Vec<String> = plan.columns.iter().map(|(n, t)| write_expression(t, &quote_ident(n))).collect();
-    ctx.conn
-        .execute(
-            &format!(
-                "COPY (SELECT {} FROM {}) TO {} (FORMAT csv, HEADER false, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR '', NEW_LINE '\\n')",
-                select.join(", "),
-                quote_ident(input),
-                quote_literal(&file.display().to_string())
-            ),
-            [],
-        )
-        .map_err(sql_error)?;
-    Ok(())
-}
+/// CSV options of DuckDB's COPY that PostgreSQL's `FORMAT csv` reads back exactly (an unquoted
+/// empty field is NULL, `""` the empty string).
+const CSV_OPTIONS: &str =
+    "FORMAT csv, HEADER false, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR '', NEW_LINE '\\n'";
 
 fn write_sql(ctx: &StepContext, input: &str, plan: &WritePlan, target: &PgTarget) -> Result<u64, DriverError> {
     let tmp = ctx.run_dir.join("tmp");
     std::fs::create_dir_all(&tmp).map_err(|e| DriverError::Target(format!("cannot create {}: {e}", tmp.display())))?;
-    let file = tmp.join(format!("{}-copy.csv", ctx.step_id));
-    let result = (|| {
-        render_csv(ctx, input, plan, &file)?;
-        copy_into(ctx, plan, target, &file)
-    })();
-    let _ = std::fs::remove_file(&file);
-    result
-}
-
-fn copy_into(
-    ctx: &StepContext,
-    plan: &WritePlan,
-    target: &PgTarget,
-    file: &std::path::Path,
-) -> Result<u64, DriverError> {
-    let fail = |e: postgres::Error| {
-        let mut text = format!("PostgreSQL write to {} failed: {}", plan.target(), target.explain(&e));
+    let fail_text = |e: &postgres::Error| {
+        let mut text = format!("PostgreSQL write to {} failed: {}", plan.target(), target.explain(e));
         if text.contains("cannot affect row a second time") {
             text.push_str(
                 "; the input holds the same primary key more than once — deduplicate it in a processor first",
             );
         }
-        DriverError::Target(text)
+        text
     };
+    let fail = |e: postgres::Error| DriverError::Target(fail_text(&e));
     let mut client = target.connect().map_err(DriverError::Target)?;
     let mut txn = client.transaction().map_err(fail)?;
     let exists: bool = txn
@@ -205,26 +180,30 @@ fn copy_into(
         }
         _ => plan.target(),
     };
-    let mut writer =
-        txn.copy_in(format!("COPY {into} ({}) FROM STDIN (FORMAT csv)", plan.column_list()).as_str()).map_err(fail)?;
-    let mut source =
-        std::fs::File::open(file).map_err(|e| DriverError::Target(format!("cannot read {}: {e}", file.display())))?;
-    let mut block = vec![0u8; 1 << 20];
-    loop {
-        let n =
-            source.read(&mut block).map_err(|e| DriverError::Target(format!("cannot read {}: {e}", file.display())))?;
-        if n == 0 {
-            break;
+    let copy = format!("COPY {into} ({}) FROM STDIN (FORMAT csv)", plan.column_list());
+    let select: Vec<String> = plan.columns.iter().map(|(n, t)| write_expression(t, &quote_ident(n))).collect();
+    let select = format!("SELECT {} FROM {}", select.join(", "), quote_ident(input));
+    // DuckDB renders the rows into a pipe while this COPY streams them to the server.
+    let mut rows = copy_through_pipe(ctx.conn, &select, CSV_OPTIONS, &tmp, ctx.step_id, |pipe| {
+        let mut writer = txn.copy_in(copy.as_str()).map_err(|e| fail_text(&e))?;
+        let mut source = std::fs::File::open(pipe).map_err(|e| format!("cannot read {}: {e}", pipe.display()))?;
+        let mut block = vec![0u8; 1 << 20];
+        loop {
+            let n = source.read(&mut block).map_err(|e| format!("cannot read {}: {e}", pipe.display()))?;
+            if n == 0 {
+                break;
+            }
+            if let Err(e) = writer.write_all(&block[..n]) {
+                // The server's reason arrives with finish(); the write error is only "connection closed".
+                return Err(match writer.finish() {
+                    Err(pg) => fail_text(&pg),
+                    Ok(_) => format!("PostgreSQL write to {} failed: {e}", plan.target()),
+                });
+            }
         }
-        if let Err(e) = writer.write_all(&block[..n]) {
-            // The server's reason arrives with finish(); the write error is only "connection closed".
-            return Err(match writer.finish() {
-                Err(pg) => fail(pg),
-                Ok(_) => DriverError::Target(format!("PostgreSQL write to {} failed: {e}", plan.target())),
-            });
-        }
-    }
-    let mut rows = writer.finish().map_err(fail)?;
+        writer.finish().map_err(|e| fail_text(&e))
+    })
+    .map_err(DriverError::Target)?;
     if plan.mode == "upsert" {
         rows = txn.execute(plan.upsert_sql("osiris_staging").as_str(), &[]).map_err(fail)?;
     }
