@@ -19,8 +19,18 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// A FIFO that is removed when dropped.
-struct Fifo(PathBuf);
+/// Capacity asked for the pipe (Linux's default is 64 KiB; 1 MiB is the usual unprivileged
+/// maximum): fewer wake-ups between DuckDB's writer and the loader.
+const PIPE_BYTES: libc::c_int = 1 << 20;
+
+/// A FIFO that is removed when dropped. It holds a read end of its own, opened without blocking,
+/// to size the pipe; a writer therefore never waits in `open` (the consumer's own read end still
+/// sees end-of-file when the writer closes, since only writers decide that).
+struct Fifo {
+    path: PathBuf,
+    /// Kept open only to keep the pipe (and its size) alive.
+    _holder: Option<std::fs::File>,
+}
 
 impl Fifo {
     fn create(path: PathBuf) -> std::io::Result<Self> {
@@ -30,13 +40,20 @@ impl Fifo {
         if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(Self(path))
+        let holder = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&path).ok();
+        #[cfg(target_os = "linux")]
+        if let Some(f) = &holder {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a valid open descriptor; failure only leaves the default size.
+            unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
+        }
+        Ok(Self { path, _holder: holder })
     }
 }
 
 impl Drop for Fifo {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -70,7 +87,7 @@ pub fn copy_through_pipe<T: Send>(
 ) -> Result<T, String> {
     let fifo =
         Fifo::create(pipe_path(dir, name)).map_err(|e| format!("cannot create a pipe in {}: {e}", dir.display()))?;
-    let path = fifo.0.as_path();
+    let path = fifo.path.as_path();
     let sql = format!("COPY ({select}) TO {} ({options})", quote_literal(&path.display().to_string()));
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
