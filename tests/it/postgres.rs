@@ -264,3 +264,18 @@ fn an_unreachable_server_fails_fast_naming_it_without_the_password() {
     let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(msg.contains("127.0.0.1:1/test") && !msg.contains(PASSWORD), "{msg}");
 }
+
+#[test]
+fn a_dsn_on_the_transaction_pooler_port_gets_a_warning_that_explains_it() {
+    let p = Project::new();
+    p.write(
+        "osiris_connections.yaml",
+        "connections:\n  supabase:\n    pooled:\n      pg_dsn: \"postgresql://postgres.abc:${PG_TEST_PASSWORD}@127.0.0.1:6543/postgres\"\n      default: true\n",
+    );
+    let r = run(&p, &write_pipeline("SELECT 1 AS id", "table: t"));
+    r.expect_code(1);
+    let v = r.json();
+    let warning = v["warnings"][0].as_str().unwrap_or_default();
+    assert!(warning.contains("transaction pooler") && warning.contains("session mode (port 5432)"), "{v}");
+    assert!(!r.stdout.contains(PASSWORD));
+}

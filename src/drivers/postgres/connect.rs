@@ -100,6 +100,20 @@ impl PgTarget {
         Ok(client)
     }
 
+    /// Warn (once per step) when the DSN points at Supabase's transaction pooler.
+    pub fn warn_if_pooler(&self, ctx: &crate::drivers::StepContext) {
+        if self.pooler {
+            ctx.telemetry.warning(
+                ctx.step_id,
+                &format!(
+                    "{} uses port {TRANSACTION_POOLER_PORT}, Supabase's transaction pooler, which does not support the prepared \
+                     statements and COPY this step uses; if it fails, connect in session mode (port 5432) or to the database host",
+                    self.label
+                ),
+            );
+        }
+    }
+
     /// A query error with this server named, and the pooler explained when it is the cause.
     pub fn explain(&self, e: &postgres::Error) -> String {
         let text = describe(e);

@@ -26,6 +26,7 @@ impl Driver for SupabaseExtractor {
         let target = PgTarget::from_connection(config, ctx.connection).map_err(DriverError::Config)?;
         let rows = match target {
             Some(target) => {
+                target.warn_if_pooler(ctx);
                 let sql = extract_sql(config).map_err(DriverError::Config)?;
                 extract_with(ctx, |tx| produce(&target, &sql, tx))?
             }

@@ -115,7 +115,10 @@ impl Driver for SupabaseWriter {
         let input = single_input(inputs, "supabase.writer")?;
         let plan = WritePlan::new(ctx, config, &input)?;
         let rows = match PgTarget::from_connection(config, ctx.connection).map_err(DriverError::Config)? {
-            Some(target) => write_sql(ctx, &input, &plan, &target)?,
+            Some(target) => {
+                target.warn_if_pooler(ctx);
+                write_sql(ctx, &input, &plan, &target)?
+            }
             None => rest::write(ctx, config, &input, &plan)?,
         };
         ctx.telemetry.metric("rows_written", rows as f64, Some(ctx.step_id));
