@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Persistent target dir: the bundled DuckDB takes ~25 minutes to compile on 2 cores.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/osiris-target}"
+scripts/build-deps.sh
 scripts/services.sh
 cargo test --locked "$@"
