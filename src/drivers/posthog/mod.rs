@@ -16,6 +16,7 @@ mod query;
 mod resume;
 
 use super::json_table::value_text;
+use super::streaming::CHUNK_BYTES;
 use super::{ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::connections::ResolvedConnection;
 use crate::exchange::chunk_load::{push_record, scratch_path, ChunkLoader};
@@ -124,6 +125,9 @@ struct Extraction<'a> {
     seen: HashSet<String>,
     last: Option<(String, String)>,
     loader: Option<ChunkLoader>,
+    /// Spooled rows not loaded into DuckDB yet (loaded in batches of CHUNK_BYTES: each INSERT
+    /// into the growing table costs, and the spool already holds them durably).
+    pending: Vec<u8>,
 }
 
 impl Extraction<'_> {
@@ -143,6 +147,13 @@ impl Extraction<'_> {
         let loader = ChunkLoader::new(self.ctx.conn, self.ctx.step_id, &self.checkpoint.columns, scratch, true)
             .map_err(|e| DriverError::Sql(e.to_string()))?;
         self.loader = Some(loader);
+        Ok(())
+    }
+
+    fn load_pending(&mut self) -> Result<(), DriverError> {
+        let loader = self.loader.as_ref().expect("created before any page");
+        loader.load(self.ctx.conn, &self.pending).map_err(DriverError::Source)?;
+        self.pending.clear();
         Ok(())
     }
 
@@ -190,8 +201,10 @@ impl Extraction<'_> {
         self.spool
             .commit(chunk.as_bytes(), &self.checkpoint)
             .map_err(|e| DriverError::Source(format!("cannot write the resume spool: {e}")))?;
-        let loader = self.loader.as_ref().expect("created above");
-        loader.load(self.ctx.conn, chunk.as_bytes()).map_err(DriverError::Source)?;
+        self.pending.extend_from_slice(chunk.as_bytes());
+        if self.pending.len() >= CHUNK_BYTES {
+            self.load_pending()?;
+        }
         self.ctx.telemetry.event(
             "extraction.page",
             Some(self.ctx.step_id),
@@ -279,7 +292,8 @@ impl Driver for PosthogExtractor {
             Position::After { timestamp, id } => Some((timestamp.clone(), id.clone())),
             _ => None,
         };
-        let mut run = Extraction { ctx, settings, client, spool, checkpoint, seen, last, loader: None };
+        let mut run =
+            Extraction { ctx, settings, client, spool, checkpoint, seen, last, loader: None, pending: Vec::new() };
         let result = (|| {
             if let Some(c) = &resumed {
                 run.create_table()?;
@@ -303,7 +317,7 @@ impl Driver for PosthogExtractor {
             if run.loader.is_none() {
                 run.create_table()?;
             }
-            Ok(())
+            run.load_pending()
         })();
         if let Err(e) = result {
             let _ = ctx.conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(ctx.step_id)));
