@@ -129,6 +129,7 @@ fn health(family: &str, c: &osiris::connections::ResolvedConnection) -> serde_js
         "mysql" => osiris::drivers::mysql::doctor(c),
         "supabase" => osiris::drivers::postgres::doctor(c),
         "posthog" => osiris::drivers::posthog::doctor(c),
+        "graphql" => osiris::drivers::graphql::doctor(c),
         _ => {
             json!({"status": "skipped", "category": "unsupported", "message": format!("no health check for `{family}` in this build yet; the connection resolves")})
         }

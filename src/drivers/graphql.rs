@@ -149,6 +149,21 @@ impl Request {
     }
 
     fn post(&self, ctx: &StepContext, body: &Value) -> Result<Value, DriverError> {
+        self.post_with(ctx.cancel, body, |reason, wait| {
+            ctx.telemetry.event(
+                "http.retry",
+                Some(ctx.step_id),
+                json!({"reason": reason, "wait_ms": wait.as_millis() as u64}),
+            );
+        })
+    }
+
+    fn post_with(
+        &self,
+        cancel: &std::sync::atomic::AtomicBool,
+        body: &Value,
+        on_retry: impl FnMut(&str, Duration),
+    ) -> Result<Value, DriverError> {
         let send = || {
             let mut r = self.client.post(&self.endpoint).json(body);
             for (k, v) in &self.headers {
@@ -159,10 +174,7 @@ impl Request {
             }
             r
         };
-        let response = http::send(&self.policy, ctx.cancel, send, |reason, wait| {
-            ctx.telemetry.event("http.retry", Some(ctx.step_id), json!({"reason": reason, "wait_ms": wait.as_millis() as u64}));
-        })
-        .map_err(|e| match e {
+        let response = http::send(&self.policy, cancel, send, on_retry).map_err(|e| match e {
             HttpError::Cancelled => DriverError::Cancelled,
             HttpError::Status { status, body, .. } if matches!(status.as_u16(), 401 | 403) => DriverError::Source(format!(
                 "the GraphQL endpoint rejected the credentials (HTTP {status}): {body}; check auth_type and auth_token in the connection"
@@ -172,6 +184,40 @@ impl Request {
         response
             .json()
             .map_err(|e| DriverError::Source(format!("the GraphQL endpoint returned a body that is not JSON: {e}")))
+    }
+}
+
+/// Health check for `connections doctor`: an introspection query for the query type's name with
+/// the connection's auth (`auth_type` in the connection, else bearer when it has a token). A
+/// server that disables introspection still proves the endpoint and credentials work.
+pub fn doctor(connection: &ResolvedConnection) -> Value {
+    let mut config = connection.fields.clone();
+    if !config.contains_key("auth_type") && connection.secret("auth_token").is_some() {
+        config.insert("auth_type".into(), Value::String("bearer".into()));
+    }
+    config.insert("max_retries".into(), Value::from(0));
+    config.insert("timeout".into(), Value::from(5));
+    let started = std::time::Instant::now();
+    let result = Request::new(&config, Some(connection)).and_then(|r| {
+        let never = std::sync::atomic::AtomicBool::new(false);
+        r.post_with(&never, &json!({"query": "{ __schema { queryType { name } } }"}), |_, _| {})
+    });
+    let latency_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(answer) => {
+            let name = answer.pointer("/data/__schema/queryType/name").and_then(Value::as_str);
+            let message = match (name, graphql_errors(&answer)) {
+                (Some(n), _) => format!("introspection answered in {latency_ms} ms (query type {n})"),
+                (None, Some(e)) => format!("the endpoint answered in {latency_ms} ms; introspection refused: {e}"),
+                (None, None) => format!("the endpoint answered in {latency_ms} ms"),
+            };
+            json!({"status": "success", "category": "ok", "latency_ms": latency_ms, "message": message})
+        }
+        Err(e) => {
+            let message = e.to_string();
+            let category = if message.contains("rejected the credentials") { "auth" } else { "network" };
+            json!({"status": "failure", "category": category, "latency_ms": latency_ms, "message": message})
+        }
     }
 }
 

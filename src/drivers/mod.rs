@@ -7,7 +7,7 @@
 mod csv_extractor;
 mod csv_writer;
 mod duckdb_processor;
-mod graphql;
+pub mod graphql;
 mod json_table;
 pub mod mysql;
 pub mod postgres;

@@ -299,3 +299,18 @@ fn a_graphql_error_fails_the_step_with_its_message() {
     let msg = v["error"]["message"].as_str().unwrap();
     assert!(msg.contains("the resolver failed on purpose") && msg.contains("broken"), "{msg}");
 }
+
+#[test]
+fn doctor_runs_an_introspection_query_with_the_connection_auth() {
+    let rt = runtime();
+    let p = project(&serve(&rt, Auth::Bearer), "      auth_type: bearer");
+    let ok = p.osiris_env(&["connections", "doctor", "--json"], &[("GQL_TOKEN", TOKEN)]);
+    ok.expect_code(0);
+    let v = ok.json();
+    assert_eq!(v["results"][0]["status"], "success", "{v}");
+    assert!(v["results"][0]["message"].as_str().unwrap().contains("query type Query"), "{v}");
+    let bad = p.osiris_env(&["connections", "doctor", "--json"], &[("GQL_TOKEN", "wrong-token-1234")]);
+    let v = bad.json();
+    assert_eq!(v["results"][0]["category"], "auth", "{v}");
+    assert!(!bad.stdout.contains("wrong-token-1234") && !ok.stdout.contains(TOKEN));
+}
