@@ -18,27 +18,16 @@
 //!   nested objects `parent_child` columns; lists stay JSON; columns appear and widen as pages do.
 
 use super::json_table::JsonTable;
-use super::{ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use super::{setting, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::connections::ResolvedConnection;
 use crate::exchange::chunk_load::scratch_path;
-use crate::exchange::{quote_ident, RelationKind};
+use crate::exchange::RelationKind;
 use crate::http::{self, HttpError, RetryPolicy};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 
 /// Reads a GraphQL API into the step's table.
 pub struct GraphqlExtractor;
-
-/// A config value from the step, else the connection's fields, else its secrets.
-fn setting(config: &Map<String, Value>, connection: Option<&ResolvedConnection>, name: &str) -> Option<String> {
-    config
-        .get(name)
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .or_else(|| connection.and_then(|c| c.str_field(name)))
-        .or_else(|| connection.and_then(|c| c.secret(name)).map(|s| s.expose().to_string()))
-        .filter(|s| !s.is_empty())
-}
 
 /// Select the values at `path` (see the module doc for the syntax).
 pub fn select_path<'a>(root: &'a Value, path: &str) -> Vec<&'a Value> {
@@ -149,13 +138,7 @@ impl Request {
     }
 
     fn post(&self, ctx: &StepContext, body: &Value) -> Result<Value, DriverError> {
-        self.post_with(ctx.cancel, body, |reason, wait| {
-            ctx.telemetry.event(
-                "http.retry",
-                Some(ctx.step_id),
-                json!({"reason": reason, "wait_ms": wait.as_millis() as u64}),
-            );
-        })
+        self.post_with(ctx.cancel, body, ctx.retry_event(None))
     }
 
     fn post_with(
@@ -282,7 +265,7 @@ impl Driver for GraphqlExtractor {
             }
         })();
         if let Err(e) = result {
-            let _ = ctx.conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(ctx.step_id)));
+            ctx.drop_partial_table();
             return Err(e);
         }
         let rows = table.finish(ctx.conn).map_err(DriverError::Source)?;

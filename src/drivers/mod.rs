@@ -61,6 +61,46 @@ pub struct StepContext<'a> {
     pub resume_dir: &'a Path,
 }
 
+impl StepContext<'_> {
+    /// Drop the step's partly filled table after a failure (best effort), so a failed extractor
+    /// leaves no relation that looks complete.
+    pub(crate) fn drop_partial_table(&self) {
+        let _ =
+            self.conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", crate::exchange::quote_ident(self.step_id)));
+    }
+
+    /// A retry callback for [`crate::http::send`] that records each retry as an `http.retry`
+    /// event (with `request` when given).
+    pub(crate) fn retry_event<'s>(&'s self, request: Option<&'s str>) -> impl FnMut(&str, std::time::Duration) + 's {
+        move |reason, wait| {
+            let mut fields = serde_json::json!({"reason": reason, "wait_ms": wait.as_millis() as u64});
+            if let Some(r) = request {
+                fields["request"] = Value::String(r.to_string());
+            }
+            self.telemetry.event("http.retry", Some(self.step_id), fields);
+        }
+    }
+}
+
+/// A setting from the step config, else the connection's fields, else its secrets; numbers as
+/// text, empty values as absent. For settings a connection may hold outside the spec's
+/// connection fields (a DSN, host fields, a token).
+pub(crate) fn setting(
+    config: &Map<String, Value>,
+    connection: Option<&ResolvedConnection>,
+    name: &str,
+) -> Option<String> {
+    let from_config = config.get(name).and_then(|v| match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    });
+    from_config
+        .or_else(|| connection.and_then(|c| c.str_field(name)))
+        .or_else(|| connection.and_then(|c| c.secret(name)).map(|s| s.expose().to_string()))
+        .filter(|s| !s.is_empty())
+}
+
 /// What a step produced.
 #[derive(Debug, Clone, Default)]
 pub struct StepOutput {

@@ -7,7 +7,6 @@
 
 use super::{sql_error, DriverError, StepContext};
 use crate::exchange::chunk_load::{scratch_path, ChunkLoader, LoadColumn};
-use crate::exchange::quote_ident;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
@@ -41,7 +40,7 @@ where
         consume(ctx, rx)
     });
     if result.is_err() {
-        let _ = ctx.conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(ctx.step_id)));
+        ctx.drop_partial_table();
     }
     result
 }

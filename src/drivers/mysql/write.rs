@@ -90,6 +90,13 @@ struct Plan {
     batch_size: usize,
 }
 
+impl Plan {
+    /// A client error while writing this plan's table, as the step reports it.
+    fn write_error(&self, e: &mysql::Error) -> String {
+        format!("MySQL write to {} failed: {}", self.table, describe(e))
+    }
+}
+
 fn insert_prefix(plan: &Plan) -> String {
     let cols: Vec<String> = plan.columns.iter().map(|(n, _)| quote_mysql(n)).collect();
     format!("INSERT INTO {} ({}) VALUES ", plan.table, cols.join(", "))
@@ -112,8 +119,7 @@ fn upsert_suffix(plan: &Plan) -> String {
 }
 
 fn load(ctx: &StepContext, input: &str, plan: &Plan, tx: &mut mysql::Transaction) -> Result<u64, DriverError> {
-    let write_err =
-        |e: mysql::Error| DriverError::Target(format!("MySQL write to {} failed: {}", plan.table, describe(&e)));
+    let write_err = |e: mysql::Error| DriverError::Target(plan.write_error(&e));
     if plan.mode == "replace" {
         tx.query_drop(format!("DELETE FROM {}", plan.table)).map_err(write_err)?;
     }
@@ -202,8 +208,7 @@ fn load_data(
     tx: &mut mysql::Transaction,
     dir: &std::path::Path,
 ) -> Result<u64, DriverError> {
-    let write_err =
-        |e: mysql::Error| DriverError::Target(format!("MySQL write to {} failed: {}", plan.table, describe(&e)));
+    let write_err = |e: mysql::Error| DriverError::Target(plan.write_error(&e));
     if plan.mode == "replace" {
         tx.query_drop(format!("DELETE FROM {}", plan.table)).map_err(write_err)?;
     }
@@ -252,7 +257,7 @@ fn load_data(
         vars.join(", "),
         sets.join(", ")
     );
-    let text = |e: mysql::Error| format!("MySQL write to {} failed: {}", plan.table, describe(&e));
+    let text = |e: mysql::Error| plan.write_error(&e);
     let select = format!("SELECT {} FROM {}", select.join(", "), quote_ident(input));
     // DuckDB renders the rows into a pipe that the LOCAL INFILE handler streams to the server at
     // the same time (the handler reads `pipe_path(dir, step)`).
@@ -318,7 +323,7 @@ fn replace_by_swap(
     };
     let shadow_name = format!("{}{SHADOW_SUFFIX}", plan.table_name);
     let (shadow, old) = (qualify(&shadow_name), qualify(&format!("{}{OLD_SUFFIX}", plan.table_name)));
-    let fail = |e: mysql::Error| DriverError::Target(format!("MySQL write to {} failed: {}", plan.table, describe(&e)));
+    let fail = |e: mysql::Error| DriverError::Target(plan.write_error(&e));
     conn.query_drop(format!("DROP TABLE IF EXISTS {shadow}, {old}")).map_err(fail)?;
     conn.query_drop(format!("CREATE TABLE {shadow} LIKE {}", plan.table)).map_err(fail)?;
     let shadow_plan = Plan {

@@ -2,6 +2,7 @@
 //! PostgREST over HTTP (`url` + key). Errors name `host:port/database`, never the password.
 
 use crate::connections::{ResolvedConnection, Secret};
+use crate::drivers::setting;
 use postgres::config::{Host, SslMode};
 use postgres::{Client, Config};
 use serde_json::{Map, Value};
@@ -14,6 +15,10 @@ const DSN_FIELDS: [&str; 3] = ["pg_dsn", "dsn", "sql_dsn"];
 /// Supavisor's transaction-mode port, which does not support prepared statements.
 pub const TRANSACTION_POOLER_PORT: u16 = 6543;
 
+/// What to do about the transaction pooler, said in the warning and in errors there.
+const POOLER_ADVICE: &str = "port 6543 is Supabase's transaction pooler, which does not support the prepared \
+     statements and COPY osiris uses: connect in session mode (port 5432) on the pooler host, or directly to the database host";
+
 /// A PostgreSQL server, database and login.
 pub struct PgTarget {
     config: Config,
@@ -23,25 +28,13 @@ pub struct PgTarget {
     pub pooler: bool,
 }
 
-fn field(config: &Map<String, Value>, connection: Option<&ResolvedConnection>, name: &str) -> Option<String> {
-    let from_config = config.get(name).and_then(|v| match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    });
-    from_config
-        .or_else(|| connection.and_then(|c| c.str_field(name)))
-        .or_else(|| connection.and_then(|c| c.secret(name)).map(|s| s.expose().to_string()))
-        .filter(|s| !s.is_empty())
-}
-
 impl PgTarget {
     /// The SQL channel of a step or connection, or None when it has only the REST channel.
     pub fn from_connection(
         config: &Map<String, Value>,
         connection: Option<&ResolvedConnection>,
     ) -> Result<Option<Self>, String> {
-        let get = |n: &str| field(config, connection, n);
+        let get = |n: &str| setting(config, connection, n);
         let mut pg = if let Some(dsn) = DSN_FIELDS.iter().find_map(|f| get(f)) {
             let dsn = Secret::new(dsn);
             // The parser's message can quote the input; never show it.
@@ -103,14 +96,7 @@ impl PgTarget {
     /// Warn (once per step) when the DSN points at Supabase's transaction pooler.
     pub fn warn_if_pooler(&self, ctx: &crate::drivers::StepContext) {
         if self.pooler {
-            ctx.telemetry.warning(
-                ctx.step_id,
-                &format!(
-                    "{} uses port {TRANSACTION_POOLER_PORT}, Supabase's transaction pooler, which does not support the prepared \
-                     statements and COPY this step uses; if it fails, connect in session mode (port 5432) or to the database host",
-                    self.label
-                ),
-            );
+            ctx.telemetry.warning(ctx.step_id, &format!("{}: {POOLER_ADVICE}", self.label));
         }
     }
 
@@ -118,12 +104,7 @@ impl PgTarget {
     pub fn explain(&self, e: &postgres::Error) -> String {
         let text = describe(e);
         if self.pooler || text.contains("prepared statement") {
-            format!(
-                "{} ({}). Port {TRANSACTION_POOLER_PORT} is Supabase's transaction pooler, which does not support the \
-                 prepared statements and COPY osiris uses: connect with session mode (port 5432 on the pooler host) \
-                 or directly to the database host",
-                text, self.label
-            )
+            format!("{text} ({}). {POOLER_ADVICE}", self.label)
         } else {
             format!("{text} ({})", self.label)
         }

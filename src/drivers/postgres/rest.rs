@@ -83,14 +83,7 @@ impl RestTarget {
         what: &str,
         build: impl FnMut() -> RequestBuilder,
     ) -> Result<reqwest::blocking::Response, DriverError> {
-        http::send(&self.policy, ctx.cancel, build, |reason, wait| {
-            ctx.telemetry.event(
-                "http.retry",
-                Some(ctx.step_id),
-                json!({"request": what, "reason": reason, "wait_ms": wait.as_millis() as u64}),
-            );
-        })
-        .map_err(|e| match e {
+        http::send(&self.policy, ctx.cancel, build, ctx.retry_event(Some(what))).map_err(|e| match e {
             HttpError::Cancelled => DriverError::Cancelled,
             HttpError::Status { status, body, attempts } => DriverError::Target(format!(
                 "Supabase REST {what} failed with HTTP {status} after {attempts} attempt(s): {}",
@@ -254,7 +247,7 @@ pub fn extract(ctx: &StepContext, config: &Map<String, Value>) -> Result<u64, Dr
     match result {
         Ok(()) => out.finish(ctx.conn).map_err(DriverError::Source),
         Err(e) => {
-            let _ = ctx.conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(ctx.step_id)));
+            ctx.drop_partial_table();
             Err(e)
         }
     }

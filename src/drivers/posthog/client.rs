@@ -3,7 +3,7 @@
 //! The answer's `columns`, `types` and `results` are used.
 
 use crate::connections::{ResolvedConnection, Secret};
-use crate::drivers::ConfigExt;
+use crate::drivers::setting;
 use crate::http::{self, HttpError, RetryPolicy};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -70,7 +70,7 @@ impl PosthogClient {
         connection: Option<&ResolvedConnection>,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let field = |k: &str| config.str_opt(k).map(str::to_string).or_else(|| connection.and_then(|c| c.str_field(k)));
+        let field = |k: &str| setting(config, connection, k);
         let api_key =
             connection.and_then(|c| c.secret("api_key")).cloned().ok_or("the posthog connection has no api_key")?;
         let project_id = field("project_id").ok_or("the posthog connection has no project_id")?;

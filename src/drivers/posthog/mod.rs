@@ -17,7 +17,7 @@ mod resume;
 
 use super::json_table::value_text;
 use super::streaming::CHUNK_BYTES;
-use super::{ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use super::{setting, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::connections::ResolvedConnection;
 use crate::exchange::chunk_load::{push_record, scratch_path, ChunkLoader};
 use crate::exchange::{quote_ident, RelationKind};
@@ -131,16 +131,6 @@ struct Extraction<'a> {
 }
 
 impl Extraction<'_> {
-    fn on_retry(&self) -> impl FnMut(&str, Duration) + '_ {
-        |reason: &str, wait: Duration| {
-            self.ctx.telemetry.event(
-                "http.retry",
-                Some(self.ctx.step_id),
-                json!({"reason": reason, "wait_ms": wait.as_millis() as u64}),
-            )
-        }
-    }
-
     fn create_table(&mut self) -> Result<(), DriverError> {
         let scratch =
             scratch_path(self.ctx.run_dir, self.ctx.step_id).map_err(|e| DriverError::Source(e.to_string()))?;
@@ -161,7 +151,7 @@ impl Extraction<'_> {
     fn page(&mut self) -> Result<bool, DriverError> {
         let q =
             page_query(&self.settings.dt, &self.checkpoint.window, &self.checkpoint.position, self.settings.page_size);
-        let answer = self.client.query(&q, self.ctx.cancel, self.on_retry()).map_err(|e| match e {
+        let answer = self.client.query(&q, self.ctx.cancel, self.ctx.retry_event(None)).map_err(|e| match e {
             PosthogError::Cancelled => DriverError::Cancelled,
             other => DriverError::Source(other.to_string()),
         })?;
@@ -251,9 +241,7 @@ fn recent_rows(
 }
 
 fn fingerprint(config: &Map<String, Value>, connection: Option<&ResolvedConnection>) -> String {
-    let field = |k: &str| {
-        config.str_opt(k).map(str::to_string).or_else(|| connection.and_then(|c| c.str_field(k))).unwrap_or_default()
-    };
+    let field = |k: &str| setting(config, connection, k).unwrap_or_default();
     format!(
         "{}|{}|{}|{}|{:?}|{}",
         field("project_id"),
@@ -320,7 +308,7 @@ impl Driver for PosthogExtractor {
             run.load_pending()
         })();
         if let Err(e) = result {
-            let _ = ctx.conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(ctx.step_id)));
+            ctx.drop_partial_table();
             return Err(e);
         }
         let rows = run.checkpoint.rows;
