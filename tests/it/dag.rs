@@ -153,9 +153,7 @@ fn every_relation_is_in_the_exchange_file_and_materialize_all_makes_tables() {
     assert_eq!(v["steps"][0]["rows"], 3, "{v}");
     assert_eq!(v["steps"][0]["relation"], "table");
     assert_eq!(v["steps"][2]["rows"], 1);
-    let db =
-        duckdb::Connection::open(std::path::Path::new(v["run_dir"].as_str().unwrap()).join("pipeline_data.duckdb"))
-            .unwrap();
+    let db = crate::util::exchange_db(&v);
     let n: i64 = db.query_row("SELECT count(*) FROM \"extract-orders\"", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 3);
     let kinds: Vec<String> = db

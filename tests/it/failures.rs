@@ -21,9 +21,7 @@ fn run_failing(query: &str) -> (Project, serde_json::Value) {
 }
 
 fn upstream_rows(v: &serde_json::Value) -> i64 {
-    let db =
-        duckdb::Connection::open(std::path::Path::new(v["run_dir"].as_str().unwrap()).join("pipeline_data.duckdb"))
-            .unwrap();
+    let db = crate::util::exchange_db(v);
     db.query_row("SELECT count(*) FROM \"extract-orders\"", [], |r| r.get(0)).unwrap()
 }
 

@@ -1,7 +1,7 @@
 //! graphql.extractor against a real GraphQL server (async-graphql on axum) bound to 127.0.0.1 on
 //! a random port inside the test binary.
 
-use crate::util::{files_under, Project, Run};
+use crate::util::{assert_in_no_file, exchange_db, Project, Run};
 use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject, Union};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
@@ -186,7 +186,7 @@ fn run(p: &Project, token: &str) -> Run {
 }
 
 fn duck(r: &Run) -> duckdb::Connection {
-    duckdb::Connection::open(Path::new(r.json()["run_dir"].as_str().unwrap()).join("pipeline_data.duckdb")).unwrap()
+    exchange_db(&r.json())
 }
 
 fn one_string(conn: &duckdb::Connection, sql: &str) -> String {
@@ -258,11 +258,8 @@ fn each_auth_type_sends_its_header_and_a_wrong_token_fails_without_printing_it()
         let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
         assert!(msg.contains("rejected the credentials") && msg.contains("401"), "{config}: {msg}");
         assert!(!r.stdout.contains(wrong) && !r.stderr.contains(wrong), "{config}");
-        for f in files_under(&p.path(".osiris")) {
-            let text = std::fs::read(&f).unwrap();
-            for secret in [wrong, TOKEN] {
-                assert!(!text.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} in {}", f.display());
-            }
+        for secret in [wrong, TOKEN] {
+            assert_in_no_file(&p.path(".osiris"), secret);
         }
     }
 }

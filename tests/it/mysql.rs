@@ -1,7 +1,7 @@
 //! mysql.extractor against the real MariaDB on 127.0.0.1:3306 (root, no password). Each test
 //! creates and drops its own database.
 
-use crate::util::{files_under, Project};
+use crate::util::{assert_in_no_file, exchange_db, Project};
 use mysql::prelude::Queryable;
 
 fn admin() -> mysql::Conn {
@@ -71,10 +71,7 @@ fn types_in_duckdb_are_the_documented_ones() {
     let p = project(&db, "", 3306, "SELECT * FROM t");
     let r = p.osiris(&["run", "p.yaml", "--json"]);
     r.expect_code(0);
-    let duck = duckdb::Connection::open(
-        std::path::Path::new(r.json()["run_dir"].as_str().unwrap()).join("pipeline_data.duckdb"),
-    )
-    .unwrap();
+    let duck = exchange_db(&r.json());
     let types: Vec<String> = duck.prepare("SELECT data_type FROM information_schema.columns WHERE table_name = 'extract-rows' ORDER BY ordinal_position").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
     assert_eq!(types, ["TINYINT", "UBIGINT", "DECIMAL(12,3)", "TIMESTAMP", "INTERVAL", "BLOB", "UBIGINT"]);
 }
@@ -112,13 +109,7 @@ fn assert_connection_failure(p: &Project, fragments: &[&str], secret: Option<&st
     }
     if let Some(s) = secret {
         assert!(!r.stdout.contains(s) && !r.stderr.contains(s));
-        for f in files_under(&p.path(".osiris")) {
-            assert!(
-                !std::fs::read(&f).unwrap().windows(s.len()).any(|w| w == s.as_bytes()),
-                "secret in {}",
-                f.display()
-            );
-        }
+        assert_in_no_file(&p.path(".osiris"), s);
     }
     assert!(!p.exists("out.csv"));
 }
@@ -165,9 +156,7 @@ fn password_from_an_env_var_appears_in_no_file() {
     let r = p.osiris_env(&["run", "p.yaml"], &[("OSIRIS_IT_MYSQL_PW", "Env-Pass-4242")]);
     r.expect_code(0);
     assert!(!r.stdout.contains("Env-Pass-4242") && !r.stderr.contains("Env-Pass-4242"));
-    for f in files_under(&p.path(".osiris")) {
-        assert!(!std::fs::read(&f).unwrap().windows(13).any(|w| w == b"Env-Pass-4242"), "password in {}", f.display());
-    }
+    assert_in_no_file(&p.path(".osiris"), "Env-Pass-4242");
 }
 
 #[test]

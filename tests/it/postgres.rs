@@ -1,7 +1,7 @@
 //! supabase.writer and supabase.extractor over the SQL channel, against the real PostgreSQL on
 //! 127.0.0.1:5432 (trust auth, database `test`). Each test works in its own schema.
 
-use crate::util::{files_under, Project};
+use crate::util::{assert_in_no_file, exchange_db, Project};
 
 fn admin() -> postgres::Client {
     postgres::Client::connect("host=127.0.0.1 port=5432 user=postgres dbname=test", postgres::NoTls)
@@ -166,10 +166,7 @@ fn types_round_trip_postgres_to_duckdb_to_postgres() {
     let r = p.osiris_env(&["run", "p.yaml", "--json"], &[("PG_TEST_PASSWORD", PASSWORD)]);
     r.expect_code(0);
     assert_eq!(r.json()["steps"][0]["rows"], 3);
-    let duck = duckdb::Connection::open(
-        std::path::Path::new(r.json()["run_dir"].as_str().unwrap()).join("pipeline_data.duckdb"),
-    )
-    .unwrap();
+    let duck = exchange_db(&r.json());
     let types: Vec<String> = duck
         .prepare("SELECT data_type FROM information_schema.columns WHERE table_name = 'read' ORDER BY ordinal_position")
         .unwrap()
@@ -233,10 +230,7 @@ fn the_dsn_password_appears_in_no_file_and_doctor_reports_the_server() {
     let r = run(&p, &write_pipeline("SELECT 1 AS id", &format!("table: t, schema: {s}")));
     r.expect_code(0);
     assert!(!r.stdout.contains(PASSWORD) && !r.stderr.contains(PASSWORD));
-    for f in files_under(&p.path(".osiris")) {
-        let bytes = std::fs::read(&f).unwrap();
-        assert!(!bytes.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()), "password in {}", f.display());
-    }
+    assert_in_no_file(&p.path(".osiris"), PASSWORD);
     let d = p.osiris_env(&["connections", "doctor", "--json"], &[("PG_TEST_PASSWORD", PASSWORD)]);
     d.expect_code(0);
     assert!(!d.stdout.contains(PASSWORD));

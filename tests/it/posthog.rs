@@ -3,7 +3,7 @@
 //! (window, event filter, seek condition, ORDER BY, LIMIT/OFFSET) and answers with real
 //! HogQL-response JSON (`columns`, `types`, `results`, `hasMore`).
 
-use crate::util::{files_under, Project, Run};
+use crate::util::{assert_in_no_file, exchange_db, Project, Run};
 use regex::Regex;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -208,7 +208,7 @@ impl Fixture {
 }
 
 fn duck(r: &Run) -> duckdb::Connection {
-    duckdb::Connection::open(Path::new(r.json()["run_dir"].as_str().unwrap()).join("pipeline_data.duckdb")).unwrap()
+    exchange_db(&r.json())
 }
 
 /// The extracted uuids, in table order.
@@ -410,10 +410,7 @@ fn a_bad_key_fails_at_once_and_is_never_printed() {
     assert!(msg.contains("rejected the API key") && msg.contains("401"), "{msg}");
     assert_eq!(f.hog.requests.load(Ordering::SeqCst), 1, "401 is not retried");
     assert!(!r.stdout.contains(bad) && !r.stderr.contains(bad));
-    for file in files_under(&f.project.path(".osiris")) {
-        let text = std::fs::read(&file).unwrap();
-        assert!(!text.windows(bad.len()).any(|w| w == bad.as_bytes()), "key in {}", file.display());
-    }
+    assert_in_no_file(&f.project.path(".osiris"), bad);
     let d = f.project.osiris_env(&["connections", "doctor", "--json"], &[("PH_KEY", KEY)]);
     d.expect_code(0);
     let v = d.json();

@@ -110,6 +110,20 @@ impl Project {
     }
 }
 
+/// The exchange database of a run, from its `run --json` output.
+pub fn exchange_db(run_json: &serde_json::Value) -> duckdb::Connection {
+    let dir = Path::new(run_json["run_dir"].as_str().expect("run_dir in run --json"));
+    duckdb::Connection::open(dir.join("pipeline_data.duckdb")).expect("the run's pipeline_data.duckdb")
+}
+
+/// Assert that `secret` occurs in no file under `dir`.
+pub fn assert_in_no_file(dir: &Path, secret: &str) {
+    for f in files_under(dir) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "`{secret}` found in {}", f.display());
+    }
+}
+
 /// Every regular file under `dir`, recursively.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
