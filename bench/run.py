@@ -76,6 +76,22 @@ steps:
 """
 
 
+def load_pipeline(name, csv, writer, writer_config):
+    """OML: the CSV (csv_extractor) into `writer` with `writer_config` (a YAML flow-map body)."""
+    return f"""oml_version: "0.1.0"
+name: {name}
+steps:
+  - id: extract
+    component: filesystem.csv_extractor
+    mode: read
+    config: {{path: "{csv}"}}
+  - id: load
+    component: {writer}
+    mode: write
+    config: {{{writer_config}}}
+"""
+
+
 def mysql_workload(args, rows, csv):
     """Load the CSV into MariaDB once, then extract it in full to CSV with each tool."""
     db = "osiris_bench"
@@ -128,18 +144,8 @@ def mysql_load(args, rows, csv, db, table):
     target = f"{table}_load"
     mysql = ["mysql", "-h127.0.0.1", "-P3306", "-uroot", "--local-infile=1"]
     subprocess.check_call(mysql + ["-e", f"DROP TABLE IF EXISTS {db}.{target}; CREATE TABLE {db}.{target} LIKE {db}.{table}"])
-    (WORK / "load.yaml").write_text(f"""oml_version: "0.1.0"
-name: bench-mysql-load
-steps:
-  - id: extract
-    component: filesystem.csv_extractor
-    mode: read
-    config: {{path: "{csv}"}}
-  - id: load
-    component: mysql.writer
-    mode: write
-    config: {{table: {target}, mode: replace, batch_size: 5000}}
-""")
+    (WORK / "load.yaml").write_text(load_pipeline("bench-mysql-load", csv, "mysql.writer",
+                                                  f"table: {target}, mode: replace, batch_size: 5000"))
     load_sql = (f"TRUNCATE {db}.{target}; LOAD DATA LOCAL INFILE '{csv}' INTO TABLE {db}.{target} CHARACTER SET utf8mb4 "
                 "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\n' IGNORE 1 LINES "
                 "(order_id, customer_id, product, quantity, unit_price, discount, status, @gift, city, order_date, created_at, note) "
@@ -166,18 +172,8 @@ def pg_load(args, rows, csv):
     subprocess.check_call(PG + ["-c", ddl])
     (WORK / "osiris_connections.yaml").write_text(
         "connections:\n  supabase:\n    bench: {pg_dsn: 'postgresql://postgres@127.0.0.1:5432/test', default: true}\n")
-    (WORK / "p.yaml").write_text(f"""oml_version: "0.1.0"
-name: bench-pg-load
-steps:
-  - id: extract
-    component: filesystem.csv_extractor
-    mode: read
-    config: {{path: "{csv}"}}
-  - id: load
-    component: supabase.writer
-    mode: write
-    config: {{table: orders_{rows}, schema: osiris_bench, write_mode: replace, create_if_missing: false}}
-""")
+    (WORK / "p.yaml").write_text(load_pipeline("bench-pg-load", csv, "supabase.writer",
+                                               f"table: orders_{rows}, schema: osiris_bench, write_mode: replace, create_if_missing: false"))
     tools = {
         "psql \\copy": PG + ["-c", f"TRUNCATE {table}", "-c", f"\\copy {table} FROM '{csv}' WITH (FORMAT csv, HEADER true)"],
         "osiris": [args.osiris, "run", str(WORK / "p.yaml"), "--quiet", "--runs-dir", str(WORK / "runs")],
