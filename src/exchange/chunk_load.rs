@@ -43,6 +43,7 @@ impl LoadColumn {
 pub struct ChunkLoader {
     table: String,
     scratch: PathBuf,
+    columns: Vec<LoadColumn>,
     insert: String,
 }
 
@@ -61,7 +62,12 @@ impl ChunkLoader {
                 columns.iter().map(|c| format!("{} {}", quote_ident(&c.name), c.duck_type)).collect();
             conn.execute_batch(&format!("CREATE TABLE {} ({})", quote_ident(table), ddl.join(", ")))?;
         }
-        Ok(Self { table: table.to_string(), insert: insert_sql(table, columns, &scratch), scratch })
+        Ok(Self {
+            table: table.to_string(),
+            insert: insert_sql(table, columns, &scratch),
+            columns: columns.to_vec(),
+            scratch,
+        })
     }
 
     /// The table being filled.
@@ -81,16 +87,16 @@ impl ChunkLoader {
 
     /// Load a whole file of chunks (complete records) straight from disk; returns the rows added.
     pub fn load_file(&self, conn: &duckdb::Connection, path: &Path) -> Result<u64, String> {
-        let sql = self
-            .insert
-            .replace(&quote_literal(&self.scratch.display().to_string()), &quote_literal(&path.display().to_string()));
-        let rows = conn.execute(&sql, []).map_err(|e| format!("cannot load {} into DuckDB: {e}", path.display()))?;
+        let rows = conn
+            .execute(&insert_sql(&self.table, &self.columns, path), [])
+            .map_err(|e| format!("cannot load {} into DuckDB: {e}", path.display()))?;
         Ok(rows as u64)
     }
 
     /// Point the loader at a changed column list (after columns were added or widened).
     pub fn set_columns(&mut self, columns: &[LoadColumn]) {
         self.insert = insert_sql(&self.table, columns, &self.scratch);
+        self.columns = columns.to_vec();
     }
 }
 
