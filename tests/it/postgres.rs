@@ -273,3 +273,185 @@ fn a_dsn_on_the_transaction_pooler_port_gets_a_warning_that_explains_it() {
     assert!(warning.contains("transaction pooler") && warning.contains("session mode (port 5432)"), "{v}");
     assert!(!r.stdout.contains(PASSWORD));
 }
+
+/// The `write.copy` event of a run: the COPY format its load used and why not binary.
+fn copy_event(r: &crate::util::Run) -> serde_json::Value {
+    let dir = std::path::PathBuf::from(r.json()["run_dir"].as_str().unwrap());
+    std::fs::read_to_string(dir.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["event"] == "write.copy")
+        .expect("a write.copy event")
+}
+
+#[test]
+fn binary_copy_stores_exactly_what_the_csv_path_stores() {
+    let cols = "b boolean, i2 smallint, i4 int, i8 bigint, f4 real, f8 double precision, n numeric(14,4), nf numeric, \
+                ni numeric, tx text, vc varchar(12), ch char(4), js json, jb jsonb, by bytea, d date, t time, ts timestamp, \
+                tz timestamptz, iv interval, u uuid";
+    let s = schema(
+        "binary",
+        &[
+            &format!("CREATE TABLE bin (id int PRIMARY KEY, {cols})"),
+            &format!("CREATE TABLE csv (id int PRIMARY KEY, {cols}, only_text timetz)"),
+        ],
+    );
+    // Three rows of the same column types: ordinary values, edges (infinities, epochs, NaN,
+    // extremes, an embedded quote and newline, rounding on receipt), and NULL everywhere.
+    let row = |id: u32, values: &str| format!("SELECT {id} AS id, {values}");
+    let typed = |b: &str,
+                 i2: &str,
+                 i4: &str,
+                 i8: &str,
+                 f4: &str,
+                 f8: &str,
+                 n: &str,
+                 nf: &str,
+                 ni: &str,
+                 tx: &str,
+                 rest: &str| {
+        format!(
+            "CAST({b} AS BOOLEAN) AS b, CAST({i2} AS SMALLINT) AS i2, CAST({i4} AS BIGINT) AS i4, CAST({i8} AS BIGINT) AS i8, \
+             CAST({f4} AS FLOAT) AS f4, CAST({f8} AS DOUBLE) AS f8, CAST({n} AS DECIMAL(18,6)) AS n, CAST({nf} AS DOUBLE) AS nf, \
+             CAST({ni} AS BIGINT) AS ni, CAST({tx} AS VARCHAR) AS tx, {rest}"
+        )
+    };
+    let rest = |vc: &str,
+                ch: &str,
+                js: &str,
+                jb: &str,
+                by: &str,
+                d: &str,
+                t: &str,
+                ts: &str,
+                tz: &str,
+                iv: &str,
+                u: &str| {
+        format!(
+            "CAST({vc} AS VARCHAR) AS vc, CAST({ch} AS VARCHAR) AS ch, CAST({js} AS JSON) AS js, {jb} AS jb, CAST({by} AS BLOB) AS by, \
+             CAST({d} AS DATE) AS d, CAST({t} AS TIME) AS t, CAST({ts} AS TIMESTAMP) AS ts, CAST({tz} AS TIMESTAMPTZ) AS tz, \
+             CAST({iv} AS INTERVAL) AS iv, CAST({u} AS UUID) AS u"
+        )
+    };
+    let rows = [
+        row(
+            1,
+            &typed(
+                "true",
+                "-32768",
+                "2147483647",
+                "-9223372036854775807",
+                "1.5",
+                "0.1",
+                "1.123456",
+                "695.03",
+                "12345678901234567",
+                "'Zoë 🚀 東京, x' || chr(34) || 'q' || chr(10) || 'line'",
+                &rest(
+                    "'short'",
+                    "'ab'",
+                    "json_object('k', [1, 2])",
+                    "{'k': [1, 2], 's': 'x'}",
+                    "unhex('00ff10')",
+                    "'2024-02-29'",
+                    "'23:59:59.999999'",
+                    "'2024-01-05 10:00:00.123456'",
+                    "'2024-01-05 10:00:00.123456+02'",
+                    "'1 year 2 months 3 days 04:05:06.5'",
+                    "'6f1c3e0e-2b7a-4a57-9f55-0c1f2a3b4c5d'",
+                ),
+            ),
+        ),
+        row(
+            2,
+            &typed(
+                "false",
+                "32767",
+                "-2147483648",
+                "9223372036854775807",
+                "'-inf'",
+                "'nan'",
+                "-99999.99995",
+                "1.5e-7",
+                "-1",
+                "''",
+                &rest(
+                    "''",
+                    "'abcd'",
+                    "json_array()",
+                    "{'k': [], 's': ''}",
+                    "unhex('')",
+                    "'1969-12-31'",
+                    "'00:00:00'",
+                    "'1999-12-31 23:59:59.999999'",
+                    "'infinity'",
+                    "'-3 days -00:00:01'",
+                    "'00000000-0000-0000-0000-000000000000'",
+                ),
+            ),
+        ),
+        row(
+            3,
+            &typed(
+                "NULL",
+                "NULL",
+                "NULL",
+                "NULL",
+                "NULL",
+                "NULL",
+                "NULL",
+                "NULL",
+                "NULL",
+                "NULL",
+                &rest(
+                    "NULL",
+                    "NULL",
+                    "NULL",
+                    "CAST(NULL AS STRUCT(k INTEGER[], s VARCHAR))",
+                    "NULL",
+                    "'infinity'",
+                    "NULL",
+                    "'-infinity'",
+                    "NULL",
+                    "NULL",
+                    "NULL",
+                ),
+            ),
+        ),
+    ]
+    .join(" UNION ALL ");
+    let p = project();
+    let binary = run(&p, &write_pipeline(&rows, &format!("table: bin, schema: {s}")));
+    binary.expect_code(0);
+    let event = copy_event(&binary);
+    assert_eq!(event["format"], "binary", "{event}");
+
+    let with_timetz = format!("SELECT *, CAST('10:00:00+02' AS TIMETZ) AS only_text FROM ({rows})");
+    let csv = run(&p, &write_pipeline(&with_timetz, &format!("table: csv, schema: {s}")));
+    csv.expect_code(0);
+    let event = copy_event(&csv);
+    assert_eq!(event["format"], "csv", "{event}");
+    assert!(event["reason"].as_str().unwrap().contains("only_text"), "{event}");
+
+    let all = "id, b, i2, i4, i8, f4, f8, n, nf, ni, tx, vc, ch, js::text, jb, by, d, t, ts, tz, iv, u";
+    assert_eq!(
+        texts(&format!(
+            "SELECT count(*)::text FROM ((SELECT {all} FROM {s}.bin EXCEPT SELECT {all} FROM {s}.csv) \
+             UNION ALL (SELECT {all} FROM {s}.csv EXCEPT SELECT {all} FROM {s}.bin)) x"
+        )),
+        ["0"],
+        "both paths store the same values"
+    );
+    assert_eq!(texts(&format!("SELECT count(*)::text FROM {s}.bin")), ["3"]);
+    assert_eq!(
+        texts(&format!(
+            "SELECT concat_ws('|', n, nf, ni, f4, f8, ch, d, ts, tz AT TIME ZONE 'UTC', iv, jb) FROM {s}.bin ORDER BY id"
+        )),
+        [
+            "1.1235|695.03|12345678901234567|1.5|0.1|ab  |2024-02-29|2024-01-05 10:00:00.123456|2024-01-05 08:00:00.123456|1 year 2 mons 3 days 04:05:06.5|{\"k\": [1, 2], \"s\": \"x\"}",
+            "-100000.0000|0.00000015|-1|-Infinity|NaN|abcd|1969-12-31|1999-12-31 23:59:59.999999|infinity|-3 days -00:00:01|{\"k\": [], \"s\": \"\"}",
+            "infinity|-infinity",
+        ]
+    );
+}

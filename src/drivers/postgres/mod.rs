@@ -1,6 +1,7 @@
 //! Supabase / PostgreSQL components (`supabase.extractor`, `supabase.writer`): the SQL channel
 //! when the connection has a DSN, PostgREST otherwise.
 
+mod binary;
 mod connect;
 mod doctor;
 mod extract;

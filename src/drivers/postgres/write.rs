@@ -1,24 +1,29 @@
 //! `supabase.writer`: the input relation → a PostgreSQL table in one transaction (SQL path), or
 //! batched PostgREST calls when the connection has no DSN (rest.rs).
 //!
-//! SQL path: DuckDB's parallel CSV writer renders the input (types.rs expressions) into a named
-//! pipe that streams into `COPY … FROM STDIN (FORMAT csv)` at the same time (exchange::pipe) —
-//! rendering and loading overlap, memory stays flat, nothing is written to disk. Text COPY rather than binary COPY: DuckDB renders the text vectorised across cores, while
-//! binary COPY would need a per-value encoder in Rust on one core; PostgreSQL parses CSV at the
-//! same speed `psql \copy` gets, which is the baseline (BENCHMARKS.md).
+//! SQL path: binary `COPY … FROM STDIN (FORMAT binary)` fed from DuckDB's Arrow batches
+//! (binary.rs) whenever every input column has an exact binary form for its target column's
+//! type — the server then skips parsing text, its main cost. Otherwise DuckDB's parallel CSV
+//! writer renders the input (types.rs expressions) into a named pipe that streams into
+//! `COPY … FROM STDIN (FORMAT csv)` (exchange::pipe). Either way rendering and loading overlap,
+//! memory stays flat and nothing is written to disk; the `write.copy` event says which format a
+//! load used and, for CSV, which column kept it from binary.
 //!
 //! Modes: `append`; `replace` empties the table with TRUNCATE inside the transaction (readers keep
 //! seeing the old rows until commit, never an empty table); `upsert` loads a temporary staging
 //! table and runs `INSERT … ON CONFLICT (primary_key) DO UPDATE`. DDL is transactional in
 //! PostgreSQL, so a table created for a load that then fails disappears with the rollback.
 
+use super::binary::{self, BinaryColumn, TupleEncoder};
 use super::connect::{pg_literal, qualified, quote_pg, PgTarget};
 use super::rest;
 use super::types::{pg_type, write_expression};
 use crate::drivers::{single_input, sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::pipe::copy_through_pipe;
 use crate::exchange::{describe as describe_relation, quote_ident};
+use postgres::Transaction;
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 use std::io::{Read, Write};
 
 /// Writes the single input into a Supabase / PostgreSQL table.
@@ -132,8 +137,6 @@ const CSV_OPTIONS: &str =
     "FORMAT csv, HEADER false, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR '', NEW_LINE '\\n'";
 
 fn write_sql(ctx: &StepContext, input: &str, plan: &WritePlan, target: &PgTarget) -> Result<u64, DriverError> {
-    let tmp = ctx.run_dir.join("tmp");
-    std::fs::create_dir_all(&tmp).map_err(|e| DriverError::Target(format!("cannot create {}: {e}", tmp.display())))?;
     let fail_text = |e: &postgres::Error| {
         let mut text = format!("PostgreSQL write to {} failed: {}", plan.target(), target.explain(e));
         if text.contains("cannot affect row a second time") {
@@ -183,11 +186,105 @@ fn write_sql(ctx: &StepContext, input: &str, plan: &WritePlan, target: &PgTarget
         }
         _ => plan.target(),
     };
+    let types = column_types(&mut txn, &into).map_err(fail)?;
+    let mut rows = match binary::plan(&plan.columns, &types) {
+        Ok(columns) => {
+            copy_event(ctx, plan, "binary", None);
+            copy_binary(ctx, &mut txn, input, &into, plan, &columns, &fail_text)?
+        }
+        Err(reason) => {
+            copy_event(ctx, plan, "csv", Some(&reason));
+            copy_csv(ctx, &mut txn, input, &into, plan, &fail_text)?
+        }
+    };
+    if plan.mode == "upsert" {
+        rows = txn.execute(plan.upsert_sql("osiris_staging").as_str(), &[]).map_err(fail)?;
+    }
+    txn.commit().map_err(fail)?;
+    Ok(rows)
+}
+
+/// The column types (`pg_type.typname`) of `table` by column name; domains and enums keep their
+/// own names, so they take the CSV path.
+fn column_types(txn: &mut Transaction, table: &str) -> Result<HashMap<String, String>, postgres::Error> {
+    let rows = txn.query(
+        "SELECT a.attname::text, t.typname::text FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+         WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+        &[&table],
+    )?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Which COPY format a load uses, and why not binary when it is CSV.
+fn copy_event(ctx: &StepContext, plan: &WritePlan, format: &str, reason: Option<&str>) {
+    let mut fields = json!({"table": plan.target(), "format": format});
+    if let Some(reason) = reason {
+        fields["reason"] = json!(reason);
+    }
+    ctx.telemetry.event("write.copy", Some(ctx.step_id), fields);
+}
+
+/// Bytes handed to the server per write: large enough to amortise the call, small enough to
+/// keep memory flat.
+const BLOCK: usize = 1 << 20;
+
+/// Binary COPY: DuckDB streams the input as Arrow batches, each row becomes one tuple.
+fn copy_binary(
+    ctx: &StepContext,
+    txn: &mut Transaction,
+    input: &str,
+    into: &str,
+    plan: &WritePlan,
+    columns: &[BinaryColumn],
+    fail_text: &(dyn Fn(&postgres::Error) -> String + Sync),
+) -> Result<u64, DriverError> {
+    let select: Vec<&str> = columns.iter().map(|c| c.select.as_str()).collect();
+    let select = format!("SELECT {} FROM {}", select.join(", "), quote_ident(input));
+    let mut stmt = ctx.conn.prepare(&select).map_err(sql_error)?;
+    let _ = stmt.stream_arrow([]).map_err(sql_error)?;
+    let copy = format!("COPY {into} ({}) FROM STDIN (FORMAT binary)", plan.column_list());
+    let mut writer = txn.copy_in(copy.as_str()).map_err(|e| DriverError::Target(fail_text(&e)))?;
+    let mut encoder = TupleEncoder::new(columns);
+    let mut block = Vec::with_capacity(BLOCK + (1 << 16));
+    block.extend_from_slice(binary::HEADER);
+    let send = |writer: &mut postgres::CopyInWriter, block: &mut Vec<u8>| -> Result<(), DriverError> {
+        let sent = writer.write_all(block);
+        block.clear();
+        sent.map_err(|e| DriverError::Target(format!("PostgreSQL write to {} failed: {e}", plan.target())))
+    };
+    while let Some(batch) = stmt.step().map_err(sql_error)? {
+        encoder
+            .encode(&batch, &mut block)
+            .map_err(|e| DriverError::Target(format!("binary COPY into {}: {e}", plan.target())))?;
+        if block.len() >= BLOCK {
+            if let Err(e) = send(&mut writer, &mut block) {
+                // The server's reason arrives with finish(); the write error is only "connection closed".
+                return Err(writer.finish().err().map(|pg| DriverError::Target(fail_text(&pg))).unwrap_or(e));
+            }
+        }
+    }
+    block.extend_from_slice(binary::TRAILER);
+    if let Err(e) = send(&mut writer, &mut block) {
+        return Err(writer.finish().err().map(|pg| DriverError::Target(fail_text(&pg))).unwrap_or(e));
+    }
+    writer.finish().map_err(|e| DriverError::Target(fail_text(&e)))
+}
+
+/// CSV COPY: DuckDB renders the rows into a pipe while COPY streams them to the server.
+fn copy_csv(
+    ctx: &StepContext,
+    txn: &mut Transaction,
+    input: &str,
+    into: &str,
+    plan: &WritePlan,
+    fail_text: &(dyn Fn(&postgres::Error) -> String + Sync),
+) -> Result<u64, DriverError> {
+    let tmp = ctx.run_dir.join("tmp");
+    std::fs::create_dir_all(&tmp).map_err(|e| DriverError::Target(format!("cannot create {}: {e}", tmp.display())))?;
     let copy = format!("COPY {into} ({}) FROM STDIN (FORMAT csv)", plan.column_list());
     let select: Vec<String> = plan.columns.iter().map(|(n, t)| write_expression(t, &quote_ident(n))).collect();
     let select = format!("SELECT {} FROM {}", select.join(", "), quote_ident(input));
-    // DuckDB renders the rows into a pipe while this COPY streams them to the server.
-    let mut rows = copy_through_pipe(ctx.conn, &select, CSV_OPTIONS, &tmp, ctx.step_id, |pipe| {
+    copy_through_pipe(ctx.conn, &select, CSV_OPTIONS, &tmp, ctx.step_id, |pipe| {
         let mut writer = txn.copy_in(copy.as_str()).map_err(|e| fail_text(&e))?;
         let mut source = std::fs::File::open(pipe).map_err(|e| format!("cannot read {}: {e}", pipe.display()))?;
         let mut block = vec![0u8; 1 << 20];
@@ -206,12 +303,7 @@ fn write_sql(ctx: &StepContext, input: &str, plan: &WritePlan, target: &PgTarget
         }
         writer.finish().map_err(|e| fail_text(&e))
     })
-    .map_err(DriverError::Target)?;
-    if plan.mode == "upsert" {
-        rows = txn.execute(plan.upsert_sql("osiris_staging").as_str(), &[]).map_err(fail)?;
-    }
-    txn.commit().map_err(fail)?;
-    Ok(rows)
+    .map_err(DriverError::Target)
 }
 
 /// Keep the DDL that was run in the step's artifacts (`artifacts/<step>/ddl_plan.sql`).
