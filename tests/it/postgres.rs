@@ -455,3 +455,40 @@ fn binary_copy_stores_exactly_what_the_csv_path_stores() {
         ]
     );
 }
+
+#[test]
+fn text_in_canonical_spelling_goes_binary_and_any_other_repeats_the_load_as_csv() {
+    let s = schema(
+        "textparse",
+        &["CREATE TABLE t (id int PRIMARY KEY, d date, ts timestamp, n numeric(8,2), b boolean, f float8, u uuid)"],
+    );
+    let p = project();
+    let canonical = "SELECT CAST(i AS VARCHAR) AS id, '2024-02-' || lpad(CAST(i % 28 + 1 AS VARCHAR), 2, '0') AS d, \
+                     '1999-12-31T23:59:59.5' AS ts, CAST(i AS VARCHAR) || '.125' AS n, CASE WHEN i % 2 = 0 THEN 't' ELSE 'false' END AS b, \
+                     '-1.5e-3' AS f, '6F1C3E0E-2B7A-4A57-9F55-0C1F2A3B4C5D' AS u FROM range(1, 50001) r(i)";
+    let r = run(&p, &write_pipeline(&format!("{canonical} ORDER BY i"), &format!("table: t, schema: {s}")));
+    r.expect_code(0);
+    assert_eq!(copy_event(&r)["format"], "binary");
+    let check = format!("SELECT concat_ws('|', count(*), min(d), max(d), min(ts), sum(n), count(*) FILTER (WHERE b), min(f), min(u::text)) FROM {s}.t");
+    assert_eq!(
+        texts(&check),
+        ["50000|2024-02-01|2024-02-28|1999-12-31 23:59:59.5|1250031500.00|25000|-0.0015|6f1c3e0e-2b7a-4a57-9f55-0c1f2a3b4c5d"],
+        "numeric rounds on receipt (x.125 -> x.13) as it would from text"
+    );
+
+    // Row 50,001 spells its date the way only PostgreSQL reads: the binary COPY, already past
+    // its first megabytes, is rolled back to its savepoint and the load repeats as CSV.
+    let odd = format!(
+        "SELECT * FROM ({canonical} UNION ALL SELECT '50001', 'Jan 5 2024', '2000-01-01 00:00:00', '1', 'yes', '2', NULL) x ORDER BY CAST(id AS INTEGER)"
+    );
+    let r = run(&p, &write_pipeline(&odd, &format!("table: t, schema: {s}, write_mode: replace")));
+    r.expect_code(0);
+    let event = copy_event(&r);
+    assert_eq!(event["format"], "csv", "{event}");
+    assert!(event["reason"].as_str().unwrap().contains("Jan 5 2024"), "{event}");
+    assert_eq!(
+        texts(&format!("SELECT concat_ws('|', count(*), sum(n), count(*) FILTER (WHERE b)) FROM {s}.t")),
+        ["50001|1250031501.00|25001"]
+    );
+    assert_eq!(texts(&format!("SELECT d::text FROM {s}.t WHERE id = 50001")), ["2024-01-05"]);
+}

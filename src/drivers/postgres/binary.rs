@@ -53,6 +53,8 @@ enum Encoding {
 /// One column of a binary load: the DuckDB expression that selects it and its encoding.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BinaryColumn {
+    /// The input column's name.
+    pub name: String,
     /// SQL over the input relation, typed so the Arrow array matches the encoding.
     pub select: String,
     encoding: Encoding,
@@ -67,7 +69,7 @@ pub fn plan(columns: &[(String, String)], target: &HashMap<String, String>) -> R
             let pg = target.get(name).ok_or_else(|| format!("`{name}` is not a column of the target"))?;
             let col = quote_ident(name);
             pair(duck, pg, &col)
-                .map(|(select, encoding)| BinaryColumn { select, encoding })
+                .map(|(select, encoding)| BinaryColumn { name: name.clone(), select, encoding })
                 .ok_or_else(|| format!("`{name}` ({duck} into {pg}) has no exact binary form"))
         })
         .collect()
@@ -102,6 +104,26 @@ fn pair(duck: &str, pg: &str, col: &str) -> Option<(String, Encoding)> {
         ("timestamptz", "TIMESTAMP WITH TIME ZONE") => (same(), Encoding::Timestamp),
         ("interval", "INTERVAL") => (same(), Encoding::Interval),
         ("uuid", "UUID") => (cast("VARCHAR"), Encoding::Uuid),
+        // Text in the one spelling PostgreSQL reads the same whatever its DateStyle or locale
+        // (ISO dates, plain digits, true/false); any other spelling abandons binary for the load.
+        (pg, "VARCHAR") => (same(), text_parsed(pg)?),
+        _ => return None,
+    })
+}
+
+/// The encoding that parses canonical text for a PostgreSQL type, when there is one.
+fn text_parsed(pg: &str) -> Option<Encoding> {
+    Some(match pg {
+        "bool" => Encoding::Bool,
+        "int2" => Encoding::Int2,
+        "int4" => Encoding::Int4,
+        "int8" => Encoding::Int8,
+        "float4" => Encoding::Float4,
+        "float8" => Encoding::Float8,
+        "numeric" => Encoding::Numeric,
+        "date" => Encoding::Date,
+        "timestamp" => Encoding::Timestamp,
+        "uuid" => Encoding::Uuid,
         _ => return None,
     })
 }
@@ -140,6 +162,9 @@ impl<'a> Values<'a> {
                 None
             }};
         }
+        if let Some(text) = (|| first!(Str(StringArray), LargeStr(LargeStringArray), ViewStr(StringViewArray)))() {
+            return (encoding != Encoding::Bytea).then_some(text);
+        }
         match encoding {
             Encoding::Bool => first!(Bool(BooleanArray)),
             Encoding::Int2 => first!(I16(Int16Array)),
@@ -176,8 +201,19 @@ impl<'a> Values<'a> {
     }
 }
 
+/// Why a batch could not be encoded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EncodeError {
+    /// A text value is not in the spelling binary encoding reads exactly; the load should go
+    /// through CSV COPY, where PostgreSQL parses it.
+    NotCanonical(String),
+    /// Anything else (an Arrow type the plan did not expect).
+    Failed(String),
+}
+
 /// Encodes DuckDB result batches into binary COPY tuples.
 pub struct TupleEncoder {
+    names: Vec<String>,
     encodings: Vec<Encoding>,
     digits: String,
 }
@@ -185,12 +221,16 @@ pub struct TupleEncoder {
 impl TupleEncoder {
     /// An encoder for the planned columns, in order.
     pub fn new(columns: &[BinaryColumn]) -> Self {
-        Self { encodings: columns.iter().map(|c| c.encoding).collect(), digits: String::new() }
+        Self {
+            names: columns.iter().map(|c| c.name.clone()).collect(),
+            encodings: columns.iter().map(|c| c.encoding).collect(),
+            digits: String::new(),
+        }
     }
 
     /// Appends one tuple per row of `batch` to `out`. Errors name a column whose Arrow type is
     /// not the one its encoding reads (a DuckDB export the plan did not expect) or a bad value.
-    pub fn encode(&mut self, batch: &StructArray, out: &mut Vec<u8>) -> Result<(), String> {
+    pub fn encode(&mut self, batch: &StructArray, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         let columns: Vec<Values> = self
             .encodings
             .iter()
@@ -198,18 +238,28 @@ impl TupleEncoder {
             .map(|(i, &encoding)| {
                 let array = batch.column(i);
                 Values::of(array, encoding).ok_or_else(|| {
-                    format!("column {} arrived as Arrow {} where {encoding:?} was planned", i + 1, array.data_type())
+                    EncodeError::Failed(format!(
+                        "`{}` arrived as Arrow {} where {encoding:?} was planned",
+                        self.names[i],
+                        array.data_type()
+                    ))
                 })
             })
             .collect::<Result<_, _>>()?;
         let count = self.encodings.len() as i16;
         for row in 0..batch.len() {
             out.extend_from_slice(&count.to_be_bytes());
-            for (values, &encoding) in columns.iter().zip(&self.encodings) {
+            for (i, (values, &encoding)) in columns.iter().zip(&self.encodings).enumerate() {
                 if array_of(values).is_null(row) {
                     out.extend_from_slice(&(-1i32).to_be_bytes());
                 } else {
-                    encode_value(values, encoding, row, &mut self.digits, out)?;
+                    encode_value(values, encoding, row, &mut self.digits, out).map_err(|value| {
+                        EncodeError::NotCanonical(format!(
+                            "`{}` holds {:?}, a spelling PostgreSQL parses itself",
+                            self.names[i],
+                            value.chars().take(40).collect::<String>()
+                        ))
+                    })?;
                 }
             }
         }
@@ -217,7 +267,8 @@ impl TupleEncoder {
     }
 }
 
-/// One non-NULL value as length + bytes; `digits` is scratch space for numeric text.
+/// One non-NULL value as length + bytes; `digits` is scratch space for numeric text. `Err` holds
+/// a text value that is not in canonical spelling.
 fn encode_value(
     values: &Values,
     encoding: Encoding,
@@ -225,6 +276,12 @@ fn encode_value(
     digits: &mut String,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
+    if let v @ (Values::Str(_) | Values::LargeStr(_) | Values::ViewStr(_)) = values {
+        if !matches!(encoding, Encoding::Text | Encoding::Jsonb) {
+            let text = v.text(row);
+            return parse_text(text, encoding, out).ok_or_else(|| String::from_utf8_lossy(text).into_owned());
+        }
+    }
     {
         fn fixed(out: &mut Vec<u8>, bytes: &[u8]) {
             out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
@@ -262,7 +319,6 @@ fn encode_value(
                 bytes[12..].copy_from_slice(&v.months.to_be_bytes());
                 fixed(out, &bytes);
             }
-            (v, Encoding::Uuid) => fixed(out, &uuid_bytes(v.text(row))?),
             (v, Encoding::Jsonb) => {
                 let text = v.text(row);
                 out.extend_from_slice(&(text.len() as i32 + 1).to_be_bytes());
@@ -401,20 +457,117 @@ fn pg_timestamp(micros: i64) -> i64 {
     }
 }
 
-fn uuid_bytes(text: &[u8]) -> Result<[u8; 16], String> {
-    let mut bytes = [0u8; 16];
-    let hex: Vec<u8> = text.iter().copied().filter(|&b| b != b'-').collect();
-    let nibble = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    if hex.len() != 32 {
-        return Err(format!("not a UUID: {}", String::from_utf8_lossy(text)));
+/// The binary value of canonical text for `encoding`, None for any other spelling.
+fn parse_text(text: &[u8], encoding: Encoding, out: &mut Vec<u8>) -> Option<()> {
+    fn fixed(out: &mut Vec<u8>, bytes: &[u8]) -> Option<()> {
+        out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        out.extend_from_slice(bytes);
+        Some(())
     }
-    for (i, pair) in hex.chunks(2).enumerate() {
-        match (nibble(pair[0]), nibble(pair[1])) {
-            (Some(h), Some(l)) => bytes[i] = h << 4 | l,
-            _ => return Err(format!("not a UUID: {}", String::from_utf8_lossy(text))),
+    let s = std::str::from_utf8(text).ok()?;
+    match encoding {
+        Encoding::Bool => match s {
+            "true" | "t" => fixed(out, &[1]),
+            "false" | "f" => fixed(out, &[0]),
+            _ => None,
+        },
+        Encoding::Int2 => fixed(out, &i16::try_from(plain_integer(s)?).ok()?.to_be_bytes()),
+        Encoding::Int4 => fixed(out, &i32::try_from(plain_integer(s)?).ok()?.to_be_bytes()),
+        Encoding::Int8 => fixed(out, &plain_integer(s)?.to_be_bytes()),
+        // Rust's parse and PostgreSQL's strtod/strtof both round correctly to the nearest value.
+        Encoding::Float4 => fixed(out, &plain_float(s)?.parse::<f32>().ok()?.to_be_bytes()),
+        Encoding::Float8 => fixed(out, &plain_float(s)?.parse::<f64>().ok()?.to_be_bytes()),
+        Encoding::Numeric => {
+            let unsigned = s.strip_prefix('-').unwrap_or(s);
+            let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+            let digits_only = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+            let valid = !int.is_empty() && digits_only(int) && digits_only(frac) && (frac.len() > 0) == s.contains('.');
+            valid.then(|| numeric_from_text(NumericText::Digits(s), out))
         }
+        Encoding::Date => fixed(out, &(iso_date_days(s)? - EPOCH_DAYS).to_be_bytes()),
+        Encoding::Timestamp => fixed(out, &(iso_timestamp_micros(s)? - EPOCH_MICROS).to_be_bytes()),
+        Encoding::Uuid => fixed(out, &uuid_bytes(text)?),
+        _ => None,
     }
-    Ok(bytes)
+}
+
+/// `-?[0-9]+` as i64.
+fn plain_integer(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
+}
+
+/// `-?digits[.digits][e[+-]digits]`, the spellings both parsers read alike.
+fn plain_float(s: &str) -> Option<&str> {
+    let unsigned = s.strip_prefix('-').unwrap_or(s);
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['+', '-']).unwrap_or(e))),
+        None => (unsigned, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, "0"));
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    (digits(int) && digits(frac) && exponent.is_none_or(digits)).then_some(s)
+}
+
+/// Days since 1970-01-01 of `YYYY-MM-DD` (years 1–9999, a real calendar day).
+fn iso_date_days(s: &str) -> Option<i32> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (number(&b[..4])? as i32, number(&b[5..7])?, number(&b[8..])?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if y < 1 || !(1..=12).contains(&m) || d < 1 || d > month_days[m as usize - 1] {
+        return None;
+    }
+    // Days from civil (proleptic Gregorian), shifted to the 1970 epoch.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i32 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i32 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// Microseconds since 1970 of `YYYY-MM-DD HH:MM:SS[.ffffff]` (or `T` between date and time).
+fn iso_timestamp_micros(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || !(b[10] == b' ' || b[10] == b'T') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let days = iso_date_days(&s[..10])? as i64;
+    let (h, m, sec) = (number(&b[11..13])?, number(&b[14..16])?, number(&b[17..19])?);
+    if h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    let fraction = match &b[19..] {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=6).contains(&digits.len()) => number(digits)? * 10u32.pow(6 - digits.len() as u32),
+        _ => return None,
+    };
+    Some(((days * 24 + h as i64) * 60 + m as i64) * 60_000_000 + sec as i64 * 1_000_000 + fraction as i64)
+}
+
+/// ASCII digits as a number.
+fn number(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |n, &b| b.is_ascii_digit().then(|| n * 10 + (b - b'0') as u32))
+}
+
+/// A UUID in the 8-4-4-4-12 form (either case) or as 32 hex digits.
+fn uuid_bytes(text: &[u8]) -> Option<[u8; 16]> {
+    let hex: Vec<u8> = match text.len() {
+        36 if [8, 13, 18, 23].iter().all(|&i| text[i] == b'-') => text.iter().copied().filter(|&b| b != b'-').collect(),
+        32 => text.to_vec(),
+        _ => return None,
+    };
+    let nibble = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut bytes = [0u8; 16];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        bytes[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(bytes)
 }
 
 #[cfg(test)]
@@ -461,7 +614,8 @@ mod tests {
         assert_eq!(ok[0].select, "CAST(\"a\" AS INTEGER)");
         let err = plan(&[("a".into(), "BIGINT".into()), ("c".into(), "TIME WITH TIME ZONE".into())], &target);
         assert!(err.unwrap_err().contains("`c`"));
-        assert!(plan(&[("a".into(), "VARCHAR".into())], &target).is_err(), "text into int4 is PostgreSQL's parse");
+        assert_eq!(plan(&[("a".into(), "VARCHAR".into())], &target).unwrap()[0].select, "\"a\"");
+        assert!(plan(&[("c".into(), "VARCHAR".into())], &target).is_err(), "timetz text is PostgreSQL's parse");
     }
 
     #[test]
@@ -471,5 +625,31 @@ mod tests {
         assert_eq!(pg_timestamp(946_684_800_000_001), 1);
         assert_eq!(pg_timestamp(-i64::MAX), i64::MIN);
         assert_eq!(uuid_bytes(b"6f1c3e0e-2b7a-4a57-9f55-0c1f2a3b4c5d").unwrap()[0], 0x6f);
+        assert_eq!(uuid_bytes(b"6-f1c3e0e2b7a-4a57-9f55-0c1f2a3b4c5d"), None);
+    }
+
+    #[test]
+    fn only_canonical_text_is_parsed() {
+        assert_eq!(iso_date_days("1970-01-01"), Some(0));
+        assert_eq!(iso_date_days("2000-01-01"), Some(EPOCH_DAYS));
+        assert_eq!(iso_date_days("1969-12-31"), Some(-1));
+        assert_eq!(iso_date_days("2024-02-29"), Some(19_782));
+        for bad in ["2023-02-29", "0000-01-01", "2024-1-05", "05/01/2024", "2024-13-01"] {
+            assert_eq!(iso_date_days(bad), None, "{bad}");
+        }
+        assert_eq!(iso_timestamp_micros("1970-01-01 00:00:01.5"), Some(1_500_000));
+        assert_eq!(iso_timestamp_micros("1970-01-02T00:00:00"), Some(86_400_000_000));
+        for bad in ["1970-01-01 24:00:00", "1970-01-01 00:00:00.1234567", "1970-01-01 00:00:00+02", "1970-01-01"] {
+            assert_eq!(iso_timestamp_micros(bad), None, "{bad}");
+        }
+        assert_eq!(plain_integer("-42"), Some(-42));
+        assert_eq!(plain_integer(" 42"), None);
+        assert_eq!(plain_float("1.5e-7"), Some("1.5e-7"));
+        assert_eq!(plain_float("Infinity"), None);
+        let mut out = Vec::new();
+        assert_eq!(parse_text(b"12.50", Encoding::Numeric, &mut out), Some(()));
+        assert_eq!(parse_text(b"1e5", Encoding::Numeric, &mut out), None);
+        assert_eq!(parse_text(b"yes", Encoding::Bool, &mut out), None);
+        assert_eq!(parse_text(b"70000", Encoding::Int2, &mut out), None);
     }
 }

@@ -14,7 +14,7 @@
 //! table and runs `INSERT … ON CONFLICT (primary_key) DO UPDATE`. DDL is transactional in
 //! PostgreSQL, so a table created for a load that then fails disappears with the rollback.
 
-use super::binary::{self, BinaryColumn, TupleEncoder};
+use super::binary::{self, BinaryColumn, EncodeError, TupleEncoder};
 use super::connect::{pg_literal, qualified, quote_pg, PgTarget};
 use super::rest;
 use super::types::{pg_type, write_expression};
@@ -187,10 +187,28 @@ fn write_sql(ctx: &StepContext, input: &str, plan: &WritePlan, target: &PgTarget
         _ => plan.target(),
     };
     let types = column_types(&mut txn, &into).map_err(fail)?;
-    let mut rows = match binary::plan(&plan.columns, &types) {
+    let binary_copy = match binary::plan(&plan.columns, &types) {
         Ok(columns) => {
+            // Text values are parsed here only in canonical spelling; on any other, the COPY is
+            // rolled back to this savepoint and the load repeats as CSV, where PostgreSQL parses.
+            let mut savepoint = txn.savepoint("osiris_binary_copy").map_err(fail)?;
+            match copy_binary(ctx, &mut savepoint, input, &into, plan, &columns, &fail_text)? {
+                Ok(rows) => {
+                    savepoint.commit().map_err(fail)?;
+                    Ok(rows)
+                }
+                Err(reason) => {
+                    savepoint.rollback().map_err(fail)?;
+                    Err(reason)
+                }
+            }
+        }
+        Err(reason) => Err(reason),
+    };
+    let mut rows = match binary_copy {
+        Ok(rows) => {
             copy_event(ctx, plan, "binary", None);
-            copy_binary(ctx, &mut txn, input, &into, plan, &columns, &fail_text)?
+            rows
         }
         Err(reason) => {
             copy_event(ctx, plan, "csv", Some(&reason));
@@ -229,6 +247,7 @@ fn copy_event(ctx: &StepContext, plan: &WritePlan, format: &str, reason: Option<
 const BLOCK: usize = 1 << 20;
 
 /// Binary COPY: DuckDB streams the input as Arrow batches, each row becomes one tuple.
+/// `Ok(Err(reason))`: a value needs PostgreSQL's own parse; the COPY was abandoned.
 fn copy_binary(
     ctx: &StepContext,
     txn: &mut Transaction,
@@ -237,7 +256,7 @@ fn copy_binary(
     plan: &WritePlan,
     columns: &[BinaryColumn],
     fail_text: &(dyn Fn(&postgres::Error) -> String + Sync),
-) -> Result<u64, DriverError> {
+) -> Result<Result<u64, String>, DriverError> {
     let select: Vec<&str> = columns.iter().map(|c| c.select.as_str()).collect();
     let select = format!("SELECT {} FROM {}", select.join(", "), quote_ident(input));
     let mut stmt = ctx.conn.prepare(&select).map_err(sql_error)?;
@@ -253,9 +272,14 @@ fn copy_binary(
         sent.map_err(|e| DriverError::Target(format!("PostgreSQL write to {} failed: {e}", plan.target())))
     };
     while let Some(batch) = stmt.step().map_err(sql_error)? {
-        encoder
-            .encode(&batch, &mut block)
-            .map_err(|e| DriverError::Target(format!("binary COPY into {}: {e}", plan.target())))?;
+        match encoder.encode(&batch, &mut block) {
+            Ok(()) => {}
+            // Dropping the writer unfinished aborts the COPY.
+            Err(EncodeError::NotCanonical(reason)) => return Ok(Err(reason)),
+            Err(EncodeError::Failed(e)) => {
+                return Err(DriverError::Target(format!("binary COPY into {}: {e}", plan.target())))
+            }
+        }
         if block.len() >= BLOCK {
             if let Err(e) = send(&mut writer, &mut block) {
                 // The server's reason arrives with finish(); the write error is only "connection closed".
@@ -267,7 +291,7 @@ fn copy_binary(
     if let Err(e) = send(&mut writer, &mut block) {
         return Err(writer.finish().err().map(|pg| DriverError::Target(fail_text(&pg))).unwrap_or(e));
     }
-    writer.finish().map_err(|e| DriverError::Target(fail_text(&e)))
+    writer.finish().map(Ok).map_err(|e| DriverError::Target(fail_text(&e)))
 }
 
 /// CSV COPY: DuckDB renders the rows into a pipe while COPY streams them to the server.
