@@ -4,5 +4,6 @@
 mod cli;
 
 fn main() {
+    osiris::runtime::allocator::bound_heap_retention();
     std::process::exit(cli::main());
 }

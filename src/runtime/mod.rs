@@ -4,6 +4,7 @@
 //! [`prepare`] turns a pipeline or a manifest into a [`RunRequest`] (validating everything,
 //! resolving connections: exit code 2 territory) and [`execute`] runs it (exit code 1 territory).
 
+pub mod allocator;
 mod log;
 mod prepare;
 mod run_dir;
