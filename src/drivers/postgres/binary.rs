@@ -481,7 +481,7 @@ fn parse_text(text: &[u8], encoding: Encoding, out: &mut Vec<u8>) -> Option<()> 
             let unsigned = s.strip_prefix('-').unwrap_or(s);
             let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
             let digits_only = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-            let valid = !int.is_empty() && digits_only(int) && digits_only(frac) && (frac.len() > 0) == s.contains('.');
+            let valid = !int.is_empty() && digits_only(int) && digits_only(frac) && frac.is_empty() != s.contains('.');
             valid.then(|| numeric_from_text(NumericText::Digits(s), out))
         }
         Encoding::Date => fixed(out, &(iso_date_days(s)? - EPOCH_DAYS).to_be_bytes()),
