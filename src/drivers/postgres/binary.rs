@@ -215,6 +215,7 @@ pub enum EncodeError {
 pub struct TupleEncoder {
     names: Vec<String>,
     encodings: Vec<Encoding>,
+    rows: u64,
     digits: String,
 }
 
@@ -224,6 +225,7 @@ impl TupleEncoder {
         Self {
             names: columns.iter().map(|c| c.name.clone()).collect(),
             encodings: columns.iter().map(|c| c.encoding).collect(),
+            rows: 0,
             digits: String::new(),
         }
     }
@@ -247,39 +249,43 @@ impl TupleEncoder {
             })
             .collect::<Result<_, _>>()?;
         let count = self.encodings.len() as i16;
+        let first_row = self.rows;
         for row in 0..batch.len() {
             out.extend_from_slice(&count.to_be_bytes());
             for (i, (values, &encoding)) in columns.iter().zip(&self.encodings).enumerate() {
                 if array_of(values).is_null(row) {
                     out.extend_from_slice(&(-1i32).to_be_bytes());
                 } else {
-                    encode_value(values, encoding, row, &mut self.digits, out).map_err(|value| {
+                    // The value itself stays out of the message: events and logs never carry row data.
+                    encode_value(values, encoding, row, &mut self.digits, out).map_err(|()| {
                         EncodeError::NotCanonical(format!(
-                            "`{}` holds {:?}, a spelling PostgreSQL parses itself",
+                            "`{}` in row {} is text in a spelling PostgreSQL parses itself \
+                             (binary takes ISO dates and times, plain digits, true/false, UUIDs)",
                             self.names[i],
-                            value.chars().take(40).collect::<String>()
+                            first_row + row as u64 + 1
                         ))
                     })?;
                 }
             }
         }
+        self.rows = first_row + batch.len() as u64;
         Ok(())
     }
 }
 
-/// One non-NULL value as length + bytes; `digits` is scratch space for numeric text. `Err` holds
-/// a text value that is not in canonical spelling.
+/// One non-NULL value as length + bytes; `digits` is scratch space for numeric text. `Err`: a
+/// text value that is not in canonical spelling.
 fn encode_value(
     values: &Values,
     encoding: Encoding,
     row: usize,
     digits: &mut String,
     out: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), ()> {
     if let v @ (Values::Str(_) | Values::LargeStr(_) | Values::ViewStr(_)) = values {
         if !matches!(encoding, Encoding::Text | Encoding::Jsonb) {
             let text = v.text(row);
-            return parse_text(text, encoding, out).ok_or_else(|| String::from_utf8_lossy(text).into_owned());
+            return parse_text(text, encoding, out).ok_or(());
         }
     }
     {
