@@ -10,7 +10,12 @@
 //!
 //! Measured with `bench/run.py` workloads, median of 3 (BENCHMARKS.md): CSV → PostgreSQL peak
 //! RSS 157 → 124 MiB at 1M rows and 190 → 126 MiB at 5M, MariaDB extract 287 → 226 MiB at 1M,
-//! wall times unchanged within noise.
+//! wall times unchanged within noise — except reading large CSV files in the fastest workloads:
+//! DuckDB's 32 MB CSV buffers are now fresh mappings whose pages fault in on every `read` (5M-row
+//! group-by 1.12 → ~1.4 s). Alternatives measured and rejected: thresholds of 4–16 MiB cost the
+//! same, 32 MiB brings the growth back (those buffers are what fragments the heap), and a
+//! `malloc_trim` every 100–250 ms keeps the speed but not the memory (group-by 5M 171 MiB,
+//! CSV → PostgreSQL 1.25× from 1M to 5M).
 
 /// Fix glibc's mmap threshold at 1 MiB for this process (no-op on other C libraries).
 pub fn bound_heap_retention() {
