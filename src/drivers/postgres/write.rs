@@ -9,8 +9,11 @@
 //! memory stays flat and nothing is written to disk; the `write.copy` event says which format a
 //! load used and, for CSV, which column kept it from binary.
 //!
-//! Modes: `append`; `replace` empties the table with TRUNCATE inside the transaction (readers keep
-//! seeing the old rows until commit, never an empty table); `upsert` loads a temporary staging
+//! Modes: `append`; `replace` empties the table with TRUNCATE inside the transaction — its
+//! ACCESS EXCLUSIVE lock makes readers wait for the commit, so nobody ever sees an empty or half
+//! loaded table. A shadow table renamed into place would let readers go on during the load, but
+//! it would shed what Supabase tables carry: RLS policies, grants, triggers, and views that
+//! point at the old table. `upsert` loads a temporary staging
 //! table and runs `INSERT … ON CONFLICT (primary_key) DO UPDATE`. DDL is transactional in
 //! PostgreSQL, so a table created for a load that then fails disappears with the rollback.
 
