@@ -106,22 +106,50 @@ impl Drop for ChunkLoader {
     }
 }
 
-fn insert_sql(table: &str, columns: &[LoadColumn], scratch: &Path) -> String {
+fn insert_sql(table: &str, columns: &[LoadColumn], chunks: &Path) -> String {
+    let targets: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
+    format!("INSERT INTO {} ({}) {}", quote_ident(table), targets.join(", "), select_sql(columns, chunks))
+}
+
+/// The typed rows of a file of chunks: one expression per column over DuckDB's CSV reader.
+fn select_sql(columns: &[LoadColumn], chunks: &Path) -> String {
     let staged: Vec<String> = (0..columns.len()).map(|i| format!("c{i}")).collect();
     let read_columns: Vec<String> = std::iter::once("'row': 'VARCHAR'".to_string())
         .chain(staged.iter().map(|n| format!("'{n}': 'VARCHAR'")))
         .collect();
-    let targets: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
-    let select: Vec<String> = columns.iter().zip(&staged).map(|(c, s)| c.load_sql(s)).collect();
+    let select: Vec<String> =
+        columns.iter().zip(&staged).map(|(c, s)| format!("{} AS {}", c.load_sql(s), quote_ident(&c.name))).collect();
     format!(
-        "INSERT INTO {} ({}) SELECT {} FROM read_csv({}, columns = {{{}}}, header = false, auto_detect = false, \
+        "SELECT {} FROM read_csv({}, columns = {{{}}}, header = false, auto_detect = false, \
          delim = ',', quote = '\"', escape = '\"', nullstr = '', allow_quoted_nulls = false, new_line = '\\n')",
-        quote_ident(table),
-        targets.join(", "),
         select.join(", "),
-        quote_literal(&scratch.display().to_string()),
+        quote_literal(&chunks.display().to_string()),
         read_columns.join(", ")
     )
+}
+
+/// Create view `name` over a file of complete chunks (an extraction staged on disk): the same
+/// types and values a [`ChunkLoader`] table would hold, typed as the view is read.
+pub fn create_view(conn: &duckdb::Connection, name: &str, columns: &[LoadColumn], chunks: &Path) -> duckdb::Result<()> {
+    conn.execute_batch(&format!("CREATE VIEW {} AS {}", quote_ident(name), select_sql(columns, chunks)))
+}
+
+/// Number of records in complete chunk text.
+pub fn count_records(chunk: &[u8]) -> u64 {
+    record_ends(chunk).count() as u64
+}
+
+/// The offsets just past each record's newline (a newline outside quotes).
+fn record_ends(buf: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let mut in_quotes = false;
+    buf.iter().enumerate().filter_map(move |(i, b)| match b {
+        b'"' => {
+            in_quotes = !in_quotes;
+            None
+        }
+        b'\n' if !in_quotes => Some(i + 1),
+        _ => None,
+    })
 }
 
 /// Where a step's scratch chunk lives: `<run_dir>/tmp/<step>-chunk.csv` (directory created).
@@ -158,16 +186,7 @@ pub fn push_quoted(chunk: &mut String, value: &str) {
 /// Length of the longest prefix of `buf` that ends at a record boundary of quoted CSV
 /// (a newline outside quotes), or 0 when there is none.
 pub fn complete_records_len(buf: &[u8]) -> usize {
-    let mut in_quotes = false;
-    let mut end = 0;
-    for (i, b) in buf.iter().enumerate() {
-        match b {
-            b'"' => in_quotes = !in_quotes,
-            b'\n' if !in_quotes => end = i + 1,
-            _ => {}
-        }
-    }
-    end
+    record_ends(buf).last().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -181,6 +200,7 @@ mod tests {
         assert_eq!(chunk, "0,\"a\"\"b\",,\"\"\n");
         assert_eq!(complete_records_len(b"1,\"x\ny\"\n2,\"z"), 8);
         assert_eq!(complete_records_len(b"1,\"x\ny"), 0);
+        assert_eq!(count_records(b"1,\"x\ny\"\n2,\"z\"\n"), 2);
     }
 
     #[test]

@@ -289,3 +289,54 @@ fn missing_table_without_create_table_is_a_clear_error_and_create_table_builds_i
     let ty: String = admin().query_first(format!("SELECT column_type FROM information_schema.columns WHERE table_schema = '{db}' AND table_name = 'fresh' AND column_name = 'id'")).unwrap().unwrap();
     assert_eq!(ty, "bigint(20) unsigned");
 }
+
+#[test]
+fn a_single_consumer_reads_a_staged_view_and_materialize_all_gives_the_same_rows_in_a_table() {
+    let db = database(
+        "staged",
+        &[
+            "CREATE TABLE t (id INT PRIMARY KEY, amount DECIMAL(10,2), note TEXT)",
+            "INSERT INTO t SELECT seq, seq / 4, IF(seq % 3 = 0, NULL, CONCAT('n,', seq, '\"q\"')) FROM seq_1_to_3000",
+        ],
+    );
+    let p = project(&db, "", 3306, "SELECT * FROM t ORDER BY id");
+    let staged = p.osiris(&["run", "p.yaml", "--json"]);
+    staged.expect_code(0);
+    let step = &staged.json()["steps"][0];
+    assert_eq!((step["relation"].as_str(), step["rows"].as_u64()), (Some("view"), Some(3000)), "{step}");
+    let run_dir = std::path::PathBuf::from(staged.json()["run_dir"].as_str().unwrap());
+    assert!(run_dir.join("staged/extract-rows.csv").is_file(), "the view's rows stay in the run dir");
+    let through_view = p.read("out.csv");
+
+    let table = p.osiris(&["run", "p.yaml", "--json", "--materialize", "all"]);
+    table.expect_code(0);
+    assert_eq!(table.json()["steps"][0]["relation"], "table");
+    assert_eq!(p.read("out.csv"), through_view);
+    assert_eq!(through_view.lines().nth(3), Some("3,0.75,"));
+    assert_eq!(through_view.lines().nth(1), Some("1,0.25,\"n,1\"\"q\"\"\""));
+}
+
+#[test]
+fn an_error_mid_result_fails_the_step_and_leaves_no_staged_rows() {
+    let db = database(
+        "midfail",
+        &[
+            "CREATE TABLE t (id INT PRIMARY KEY)",
+            "INSERT INTO t SELECT seq FROM seq_1_to_5000",
+            "CREATE FUNCTION check_row(x INT) RETURNS INT DETERMINISTIC BEGIN \
+             IF x = 4000 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'row 4000 is bad'; END IF; RETURN x; END",
+        ],
+    );
+    let p = project(&db, "", 3306, "SELECT check_row(id) AS id FROM t ORDER BY id");
+    let r = p.osiris(&["run", "p.yaml", "--json"]);
+    r.expect_code(1);
+    assert!(r.stdout.contains("row 4000 is bad") || r.stderr.contains("row 4000 is bad"), "{}{}", r.stdout, r.stderr);
+    let run_dir = std::path::PathBuf::from(r.json()["run_dir"].as_str().unwrap());
+    assert!(!run_dir.join("staged/extract-rows.csv").exists());
+    let duck = exchange_db(&r.json());
+    let left: i64 = duck
+        .query_row("SELECT count(*) FROM duckdb_views() WHERE view_name = 'extract-rows'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+    assert!(!p.exists("out.csv"));
+}

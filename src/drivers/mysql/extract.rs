@@ -12,7 +12,6 @@ use crate::connections::ResolvedConnection;
 use crate::drivers::streaming::{extract_with, send_rows, Chunk, ChunkSender, CHUNK_BYTES};
 use crate::drivers::{ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::chunk_load::LoadColumn;
-use crate::exchange::RelationKind;
 use mysql::prelude::Queryable;
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -105,9 +104,13 @@ impl Driver for MysqlExtractor {
         let sql = build_query(config)?;
         let batch_size = config.get("batch_size").and_then(Value::as_u64).unwrap_or(10_000).max(1) as usize;
         let connection = ctx.connection;
-        let rows = extract_with(ctx, |tx| produce(connection, config, &sql, batch_size, tx))?;
+        let (rows, relation) = extract_with(ctx, |tx| produce(connection, config, &sql, batch_size, tx))?;
         ctx.telemetry.metric("rows_read", rows as f64, Some(ctx.step_id));
-        Ok(StepOutput { relation: Some(RelationKind::Table), rows: Some(rows), state: None })
+        Ok(StepOutput { relation: Some(relation), rows: Some(rows), state: None })
+    }
+
+    fn can_be_view(&self) -> bool {
+        true
     }
 }
 

@@ -24,16 +24,20 @@ pub struct SupabaseExtractor;
 impl Driver for SupabaseExtractor {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let target = PgTarget::from_connection(config, ctx.connection).map_err(DriverError::Config)?;
-        let rows = match target {
+        let (rows, relation) = match target {
             Some(target) => {
                 target.warn_if_pooler(ctx);
                 let sql = extract_sql(config).map_err(DriverError::Config)?;
                 extract_with(ctx, |tx| produce(&target, &sql, tx))?
             }
-            None => rest::extract(ctx, config)?,
+            None => (rest::extract(ctx, config)?, RelationKind::Table),
         };
         ctx.telemetry.metric("rows_read", rows as f64, Some(ctx.step_id));
-        Ok(StepOutput { relation: Some(RelationKind::Table), rows: Some(rows), state: None })
+        Ok(StepOutput { relation: Some(relation), rows: Some(rows), state: None })
+    }
+
+    fn can_be_view(&self) -> bool {
+        true
     }
 }
 
