@@ -162,8 +162,13 @@ impl<'a> Values<'a> {
                 None
             }};
         }
-        if let Some(text) = (|| first!(Str(StringArray), LargeStr(LargeStringArray), ViewStr(StringViewArray)))() {
-            return (encoding != Encoding::Bytea).then_some(text);
+        // Text arrives for text-like targets and, for the others, as VARCHAR input whose
+        // canonical spelling is parsed value by value (parse_text).
+        let text = || first!(Str(StringArray), LargeStr(LargeStringArray), ViewStr(StringViewArray));
+        if encoding != Encoding::Bytea {
+            if let Some(text) = text() {
+                return Some(text);
+            }
         }
         match encoding {
             Encoding::Bool => first!(Bool(BooleanArray)),
@@ -178,9 +183,7 @@ impl<'a> Values<'a> {
                 }
                 first!(F64(Float64Array))
             }
-            Encoding::Text | Encoding::Jsonb | Encoding::Uuid => {
-                first!(Str(StringArray), LargeStr(LargeStringArray), ViewStr(StringViewArray))
-            }
+            Encoding::Text | Encoding::Jsonb | Encoding::Uuid => None,
             Encoding::Bytea => first!(Bin(BinaryArray), LargeBin(LargeBinaryArray)),
             Encoding::Date => first!(Date(Date32Array)),
             Encoding::Time => first!(Time(Time64MicrosecondArray)),
