@@ -256,7 +256,7 @@ impl TupleEncoder {
         for row in 0..batch.len() {
             out.extend_from_slice(&count.to_be_bytes());
             for (i, (values, &encoding)) in columns.iter().zip(&self.encodings).enumerate() {
-                if array_of(values).is_null(row) {
+                if batch.column(i).is_null(row) {
                     out.extend_from_slice(&(-1i32).to_be_bytes());
                 } else {
                     // The value itself stays out of the message: events and logs never carry row data.
@@ -276,6 +276,18 @@ impl TupleEncoder {
     }
 }
 
+/// One field: its length, then its bytes.
+fn fixed(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// [`fixed`] for the parsers, which stop at the first `None`.
+fn field(out: &mut Vec<u8>, bytes: &[u8]) -> Option<()> {
+    fixed(out, bytes);
+    Some(())
+}
+
 /// One non-NULL value as length + bytes; `digits` is scratch space for numeric text. `Err`: a
 /// text value that is not in canonical spelling.
 fn encode_value(
@@ -292,10 +304,6 @@ fn encode_value(
         }
     }
     {
-        fn fixed(out: &mut Vec<u8>, bytes: &[u8]) {
-            out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
-            out.extend_from_slice(bytes);
-        }
         match (values, encoding) {
             (Values::Bool(a), _) => fixed(out, &[a.value(row) as u8]),
             (Values::I16(a), _) => fixed(out, &a.value(row).to_be_bytes()),
@@ -337,27 +345,6 @@ fn encode_value(
             (v, _) => fixed(out, v.text(row)),
         }
         Ok(())
-    }
-}
-
-fn array_of<'a>(values: &Values<'a>) -> &'a dyn Array {
-    match values {
-        Values::Bool(a) => *a,
-        Values::I16(a) => *a,
-        Values::I32(a) => *a,
-        Values::I64(a) => *a,
-        Values::F32(a) => *a,
-        Values::F64(a) => *a,
-        Values::Decimal(a, _) => *a,
-        Values::Str(a) => *a,
-        Values::LargeStr(a) => *a,
-        Values::ViewStr(a) => *a,
-        Values::Bin(a) => *a,
-        Values::LargeBin(a) => *a,
-        Values::Date(a) => *a,
-        Values::Time(a) => *a,
-        Values::Timestamp(a) => *a,
-        Values::Interval(a) => *a,
     }
 }
 
@@ -435,8 +422,12 @@ fn numeric_from_text(text: NumericText, out: &mut Vec<u8>) {
     while groups.last() == Some(&0) {
         groups.pop();
     }
-    let (sign, weight) = if groups.is_empty() && sign == 0x4000 { (0, 0) } else { (sign, weight) };
-    let weight = if groups.is_empty() { 0 } else { weight };
+    // Zero has no digits, weight 0 and no minus sign (NaN and the infinities keep theirs).
+    let (sign, weight) = match groups.is_empty() {
+        true if sign == 0x4000 => (0, 0),
+        true => (sign, 0),
+        false => (sign, weight),
+    };
     let dscale = frac_part.len() as i16;
     out.extend_from_slice(&((8 + 2 * groups.len()) as i32).to_be_bytes());
     out.extend_from_slice(&(groups.len() as i16).to_be_bytes());
@@ -468,24 +459,19 @@ fn pg_timestamp(micros: i64) -> i64 {
 
 /// The binary value of canonical text for `encoding`, None for any other spelling.
 fn parse_text(text: &[u8], encoding: Encoding, out: &mut Vec<u8>) -> Option<()> {
-    fn fixed(out: &mut Vec<u8>, bytes: &[u8]) -> Option<()> {
-        out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
-        out.extend_from_slice(bytes);
-        Some(())
-    }
     let s = std::str::from_utf8(text).ok()?;
     match encoding {
         Encoding::Bool => match s {
-            "true" | "t" => fixed(out, &[1]),
-            "false" | "f" => fixed(out, &[0]),
+            "true" | "t" => field(out, &[1]),
+            "false" | "f" => field(out, &[0]),
             _ => None,
         },
-        Encoding::Int2 => fixed(out, &i16::try_from(plain_integer(s)?).ok()?.to_be_bytes()),
-        Encoding::Int4 => fixed(out, &i32::try_from(plain_integer(s)?).ok()?.to_be_bytes()),
-        Encoding::Int8 => fixed(out, &plain_integer(s)?.to_be_bytes()),
+        Encoding::Int2 => field(out, &i16::try_from(plain_integer(s)?).ok()?.to_be_bytes()),
+        Encoding::Int4 => field(out, &i32::try_from(plain_integer(s)?).ok()?.to_be_bytes()),
+        Encoding::Int8 => field(out, &plain_integer(s)?.to_be_bytes()),
         // Rust's parse and PostgreSQL's strtod/strtof both round correctly to the nearest value.
-        Encoding::Float4 => fixed(out, &plain_float(s)?.parse::<f32>().ok()?.to_be_bytes()),
-        Encoding::Float8 => fixed(out, &plain_float(s)?.parse::<f64>().ok()?.to_be_bytes()),
+        Encoding::Float4 => field(out, &plain_float(s)?.parse::<f32>().ok()?.to_be_bytes()),
+        Encoding::Float8 => field(out, &plain_float(s)?.parse::<f64>().ok()?.to_be_bytes()),
         Encoding::Numeric => {
             let unsigned = s.strip_prefix('-').unwrap_or(s);
             let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
@@ -493,9 +479,9 @@ fn parse_text(text: &[u8], encoding: Encoding, out: &mut Vec<u8>) -> Option<()> 
             let valid = !int.is_empty() && digits_only(int) && digits_only(frac) && frac.is_empty() != s.contains('.');
             valid.then(|| numeric_from_text(NumericText::Digits(s), out))
         }
-        Encoding::Date => fixed(out, &(iso_date_days(s)? - EPOCH_DAYS).to_be_bytes()),
-        Encoding::Timestamp => fixed(out, &(iso_timestamp_micros(s)? - EPOCH_MICROS).to_be_bytes()),
-        Encoding::Uuid => fixed(out, &uuid_bytes(text)?),
+        Encoding::Date => field(out, &(iso_date_days(s)? - EPOCH_DAYS).to_be_bytes()),
+        Encoding::Timestamp => field(out, &(iso_timestamp_micros(s)? - EPOCH_MICROS).to_be_bytes()),
+        Encoding::Uuid => field(out, &uuid_bytes(text)?),
         _ => None,
     }
 }
