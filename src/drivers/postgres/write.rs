@@ -269,11 +269,6 @@ fn copy_binary(
     let mut encoder = TupleEncoder::new(columns);
     let mut block = Vec::with_capacity(BLOCK + (1 << 16));
     block.extend_from_slice(binary::HEADER);
-    let send = |writer: &mut postgres::CopyInWriter, block: &mut Vec<u8>| -> Result<(), DriverError> {
-        let sent = writer.write_all(block);
-        block.clear();
-        sent.map_err(|e| DriverError::Target(format!("PostgreSQL write to {} failed: {e}", plan.target())))
-    };
     while let Some(batch) = stmt.step().map_err(sql_error)? {
         match encoder.encode(&batch, &mut block) {
             Ok(()) => {}
@@ -284,15 +279,15 @@ fn copy_binary(
             }
         }
         if block.len() >= BLOCK {
-            if let Err(e) = send(&mut writer, &mut block) {
-                // The server's reason arrives with finish(); the write error is only "connection closed".
-                return Err(writer.finish().err().map(|pg| DriverError::Target(fail_text(&pg))).unwrap_or(e));
+            if let Err(e) = writer.write_all(&block) {
+                return Err(DriverError::Target(write_failure(writer, &e, plan, fail_text)));
             }
+            block.clear();
         }
     }
     block.extend_from_slice(binary::TRAILER);
-    if let Err(e) = send(&mut writer, &mut block) {
-        return Err(writer.finish().err().map(|pg| DriverError::Target(fail_text(&pg))).unwrap_or(e));
+    if let Err(e) = writer.write_all(&block) {
+        return Err(DriverError::Target(write_failure(writer, &e, plan, fail_text)));
     }
     writer.finish().map(Ok).map_err(|e| DriverError::Target(fail_text(&e)))
 }
@@ -321,16 +316,26 @@ fn copy_csv(
                 break;
             }
             if let Err(e) = writer.write_all(&block[..n]) {
-                // The server's reason arrives with finish(); the write error is only "connection closed".
-                return Err(match writer.finish() {
-                    Err(pg) => fail_text(&pg),
-                    Ok(_) => format!("PostgreSQL write to {} failed: {e}", plan.target()),
-                });
+                return Err(write_failure(writer, &e, plan, fail_text));
             }
         }
         writer.finish().map_err(|e| fail_text(&e))
     })
     .map_err(DriverError::Target)
+}
+
+/// Why a COPY write failed. The server's reason arrives with `finish()`; the write error itself
+/// only says the connection closed.
+fn write_failure(
+    writer: postgres::CopyInWriter,
+    error: &std::io::Error,
+    plan: &WritePlan,
+    fail_text: &(dyn Fn(&postgres::Error) -> String + Sync),
+) -> String {
+    match writer.finish() {
+        Err(pg) => fail_text(&pg),
+        Ok(_) => format!("PostgreSQL write to {} failed: {error}", plan.target()),
+    }
 }
 
 /// Keep the DDL that was run in the step's artifacts (`artifacts/<step>/ddl_plan.sql`).
