@@ -188,11 +188,7 @@ fn run_dir_has_events_status_and_index() {
     assert_eq!(status["status"], "success");
     assert_eq!(status["ok"], true);
     assert_eq!(status["steps_completed"], 2);
-    let events: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = crate::util::events(&dir);
     let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(names.first(), Some(&"run_start"));
     assert_eq!(names.last(), Some(&"run_end"));

@@ -277,12 +277,7 @@ fn a_dsn_on_the_transaction_pooler_port_gets_a_warning_that_explains_it() {
 /// The `write.copy` event of a run: the COPY format its load used and why not binary.
 fn copy_event(r: &crate::util::Run) -> serde_json::Value {
     let dir = std::path::PathBuf::from(r.json()["run_dir"].as_str().unwrap());
-    std::fs::read_to_string(dir.join("events.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|e| e["event"] == "write.copy")
-        .expect("a write.copy event")
+    crate::util::events(&dir).into_iter().find(|e| e["event"] == "write.copy").expect("a write.copy event")
 }
 
 #[test]

@@ -10,8 +10,7 @@ fn slow_branch(id: &str) -> String {
 }
 
 fn events(run_dir: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(std::path::Path::new(run_dir).join("events.jsonl")).unwrap();
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    crate::util::events(std::path::Path::new(run_dir))
 }
 
 /// Position of the first event named `name` for `step`.

@@ -116,6 +116,12 @@ pub fn exchange_db(run_json: &serde_json::Value) -> duckdb::Connection {
     duckdb::Connection::open(dir.join("pipeline_data.duckdb")).expect("the run's pipeline_data.duckdb")
 }
 
+/// The events of the run in `run_dir`, in order (`events.jsonl`, one JSON object per line).
+pub fn events(run_dir: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(run_dir.join("events.jsonl")).expect("events.jsonl in the run dir");
+    text.lines().map(|l| serde_json::from_str(l).expect("an event is one JSON object")).collect()
+}
+
 /// Assert that `secret` occurs in no file under `dir`.
 pub fn assert_in_no_file(dir: &Path, secret: &str) {
     for f in files_under(dir) {
