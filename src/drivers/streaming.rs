@@ -74,16 +74,10 @@ fn stage(ctx: &StepContext, rx: Receiver<Result<Chunk, DriverError>>) -> Result<
     let io_err = |e: std::io::Error| DriverError::Source(format!("cannot write {}: {e}", path.display()));
     std::fs::create_dir_all(path.parent().unwrap_or(ctx.run_dir)).map_err(io_err)?;
     let mut file = std::fs::File::create(&path).map_err(io_err)?;
-    let mut rows = 0u64;
-    for message in rx {
-        if ctx.cancel.load(Ordering::SeqCst) {
-            return Err(DriverError::Cancelled);
-        }
-        let Chunk::Rows(chunk) = message? else { continue };
-        file.write_all(&chunk).map_err(io_err)?;
-        rows += count_records(&chunk);
-    }
-    file.flush().map_err(io_err)?;
+    let rows = for_each_chunk(ctx, rx, |chunk| {
+        file.write_all(chunk).map_err(io_err)?;
+        Ok(count_records(chunk))
+    })?;
     create_view(ctx.conn, ctx.step_id, &columns, &path).map_err(sql_error)?;
     Ok(rows)
 }
@@ -104,13 +98,24 @@ fn consume(ctx: &StepContext, rx: Receiver<Result<Chunk, DriverError>>) -> Resul
     let scratch = scratch_path(ctx.run_dir, ctx.step_id)
         .map_err(|e| DriverError::Source(format!("cannot create the run's tmp dir: {e}")))?;
     let loader = ChunkLoader::new(ctx.conn, ctx.step_id, &columns, scratch, true).map_err(sql_error)?;
+    for_each_chunk(ctx, rx, |chunk| loader.load(ctx.conn, chunk).map_err(DriverError::Source))
+}
+
+/// Hand every chunk to `sink`, which returns the rows it took, until the producer is done;
+/// stops at the producer's error or a cancelled run. Returns the rows in all.
+fn for_each_chunk(
+    ctx: &StepContext,
+    rx: Receiver<Result<Chunk, DriverError>>,
+    mut sink: impl FnMut(&[u8]) -> Result<u64, DriverError>,
+) -> Result<u64, DriverError> {
     let mut rows = 0u64;
     for message in rx {
         if ctx.cancel.load(Ordering::SeqCst) {
             return Err(DriverError::Cancelled);
         }
-        let Chunk::Rows(chunk) = message? else { continue };
-        rows += loader.load(ctx.conn, &chunk).map_err(DriverError::Source)?;
+        if let Chunk::Rows(chunk) = message? {
+            rows += sink(&chunk)?;
+        }
     }
     Ok(rows)
 }
