@@ -105,6 +105,12 @@ impl Driver for CsvWriter {
         );
         Ok(StepOutput { relation: None, rows: Some(rows), state: None })
     }
+
+    /// One `COPY (SELECT * FROM input)`; `quoting: nonnumeric` only binds the input to learn
+    /// its column types, which reads nothing.
+    fn reads_input_once(&self) -> bool {
+        true
+    }
 }
 
 /// Re-encode a UTF-8 file as `encoding` (utf-16 with a BOM, as Python writes it; latin-1; ascii),

@@ -59,6 +59,9 @@ pub struct StepContext<'a> {
     pub state: Option<&'a Value>,
     /// A durable directory for resume data (kept when a run fails, removed when one succeeds).
     pub resume_dir: &'a Path,
+    /// Set when the step's one consumer runs at the same time and reads the rows through a pipe
+    /// as they are extracted (a streamed edge; see [`crate::exchange::stream`]).
+    pub stream: Option<&'a crate::exchange::stream::StreamOut>,
 }
 
 impl StepContext<'_> {
@@ -152,6 +155,18 @@ pub trait Driver: Send + Sync {
 
     /// True when the driver can produce its relation as a view (cheap, exact, re-readable).
     fn can_be_view(&self) -> bool {
+        false
+    }
+
+    /// True when the driver can stream its output to its one consumer while extracting
+    /// (it honours [`StepContext::stream`]; a driver may still decline at run time).
+    fn can_stream(&self) -> bool {
+        false
+    }
+
+    /// True when the driver reads each input with one query, start to end, so that input may be
+    /// a pipe being filled while the step runs. False for drivers that read an input twice.
+    fn reads_input_once(&self) -> bool {
         false
     }
 }

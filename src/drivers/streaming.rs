@@ -15,8 +15,9 @@
 
 use super::{sql_error, DriverError, StepContext};
 use crate::exchange::chunk_load::{count_records, create_view, scratch_path, ChunkLoader, LoadColumn};
-use crate::exchange::RelationKind;
-use std::io::Write;
+use crate::exchange::direct_write::DirectWriter;
+use crate::exchange::stream::{PipeFeed, StreamOut};
+use crate::exchange::{quote_ident, RelationKind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -28,8 +29,9 @@ pub const CHUNK_BYTES: usize = 16 << 20;
 pub enum Chunk {
     /// The target table's columns (first message).
     Columns(Vec<LoadColumn>),
-    /// CSV records, each starting with the constant `0` field.
-    Rows(Vec<u8>),
+    /// CSV records, each starting with the constant `0` field, and how many there are when the
+    /// producer counted them (else the consumer counts record ends).
+    Rows(Vec<u8>, Option<u64>),
 }
 
 /// The sending half a producer writes to.
@@ -67,19 +69,47 @@ fn staged_path(run_dir: &Path, step_id: &str) -> PathBuf {
     run_dir.join("staged").join(format!("{step_id}.csv"))
 }
 
-/// Append every chunk to the staged file, then create the step's view over it.
+/// Append every chunk to the staged file, then create the step's view over it. On a streamed
+/// edge the view first reads a pipe that receives each chunk too, while the consumer runs.
 fn stage(ctx: &StepContext, rx: Receiver<Result<Chunk, DriverError>>) -> Result<u64, DriverError> {
     let columns = first_columns(&rx)?;
     let path = staged_path(ctx.run_dir, ctx.step_id);
     let io_err = |e: std::io::Error| DriverError::Source(format!("cannot write {}: {e}", path.display()));
     std::fs::create_dir_all(path.parent().unwrap_or(ctx.run_dir)).map_err(io_err)?;
-    let mut file = std::fs::File::create(&path).map_err(io_err)?;
+    // Written past the page cache: DuckDB reads it once, and buffered writes cost more CPU
+    // than the rest of staging (exchange::direct_write).
+    let mut file = DirectWriter::create(&path).map_err(io_err)?;
+    let mut feed = match ctx.stream {
+        Some(out) => Some(publish(ctx, out, &columns)?),
+        None => None,
+    };
     let rows = for_each_chunk(ctx, rx, |chunk| {
+        if let Some(feed) = feed.as_mut() {
+            feed.send(chunk);
+        }
         file.write_all(chunk).map_err(io_err)?;
-        Ok(count_records(chunk))
-    })?;
+        Ok(())
+    });
+    if let Some(feed) = feed {
+        // The consumer has finished when this returns, so the view can be replaced or dropped.
+        feed.finish(rows.is_ok());
+        if rows.is_err() {
+            let _ = ctx.conn.execute_batch(&format!("DROP VIEW IF EXISTS {}", quote_ident(ctx.step_id)));
+        }
+    }
+    let rows = rows?;
+    file.finish().map_err(io_err)?;
     create_view(ctx.conn, ctx.step_id, &columns, &path).map_err(sql_error)?;
     Ok(rows)
+}
+
+/// Create the pipe of a streamed edge and the step's view over it, then let the consumer start.
+fn publish<'a>(ctx: &StepContext<'a>, out: &'a StreamOut, columns: &[LoadColumn]) -> Result<PipeFeed<'a>, DriverError> {
+    let feed = PipeFeed::create(out, ctx.cancel)
+        .map_err(|e| DriverError::Source(format!("cannot create the pipe {}: {e}", out.pipe.display())))?;
+    create_view(ctx.conn, ctx.step_id, columns, &out.pipe).map_err(sql_error)?;
+    (out.publish)();
+    Ok(feed)
 }
 
 /// The columns message every producer sends first.
@@ -89,7 +119,7 @@ fn first_columns(rx: &Receiver<Result<Chunk, DriverError>>) -> Result<Vec<LoadCo
     };
     match first? {
         Chunk::Columns(columns) => Ok(columns),
-        Chunk::Rows(_) => Err(DriverError::Source("the source reader sent rows before columns".into())),
+        Chunk::Rows(..) => Err(DriverError::Source("the source reader sent rows before columns".into())),
     }
 }
 
@@ -98,29 +128,36 @@ fn consume(ctx: &StepContext, rx: Receiver<Result<Chunk, DriverError>>) -> Resul
     let scratch = scratch_path(ctx.run_dir, ctx.step_id)
         .map_err(|e| DriverError::Source(format!("cannot create the run's tmp dir: {e}")))?;
     let loader = ChunkLoader::new(ctx.conn, ctx.step_id, &columns, scratch, true).map_err(sql_error)?;
-    for_each_chunk(ctx, rx, |chunk| loader.load(ctx.conn, chunk).map_err(DriverError::Source))
+    let mut loaded = 0u64;
+    for_each_chunk(ctx, rx, |chunk| {
+        loaded += loader.load(ctx.conn, chunk).map_err(DriverError::Source)?;
+        Ok(())
+    })?;
+    Ok(loaded)
 }
 
-/// Hand every chunk to `sink`, which returns the rows it took, until the producer is done;
-/// stops at the producer's error or a cancelled run. Returns the rows in all.
+/// Hand every chunk to `sink` until the producer is done; stops at the producer's error or a
+/// cancelled run. Returns the records the chunks held.
 fn for_each_chunk(
     ctx: &StepContext,
     rx: Receiver<Result<Chunk, DriverError>>,
-    mut sink: impl FnMut(&[u8]) -> Result<u64, DriverError>,
+    mut sink: impl FnMut(&[u8]) -> Result<(), DriverError>,
 ) -> Result<u64, DriverError> {
     let mut rows = 0u64;
     for message in rx {
         if ctx.cancel.load(Ordering::SeqCst) {
             return Err(DriverError::Cancelled);
         }
-        if let Chunk::Rows(chunk) = message? {
-            rows += sink(&chunk)?;
+        if let Chunk::Rows(chunk, records) = message? {
+            sink(&chunk)?;
+            rows += records.unwrap_or_else(|| count_records(&chunk));
         }
     }
     Ok(rows)
 }
 
-/// Send `chunk` unless the consumer is gone; false means stop producing.
-pub fn send_rows(tx: &ChunkSender, chunk: Vec<u8>) -> bool {
-    tx.send(Ok(Chunk::Rows(chunk))).is_ok()
+/// Send `chunk` (holding `records` records, when counted) unless the consumer is gone; false
+/// means stop producing.
+pub fn send_rows(tx: &ChunkSender, chunk: Vec<u8>, records: Option<u64>) -> bool {
+    tx.send(Ok(Chunk::Rows(chunk, records))).is_ok()
 }

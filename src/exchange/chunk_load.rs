@@ -131,7 +131,7 @@ fn select_sql(columns: &[LoadColumn], chunks: &Path) -> String {
 /// Create view `name` over a file of complete chunks (an extraction staged on disk): the same
 /// types and values a [`ChunkLoader`] table would hold, typed as the view is read.
 pub fn create_view(conn: &duckdb::Connection, name: &str, columns: &[LoadColumn], chunks: &Path) -> duckdb::Result<()> {
-    conn.execute_batch(&format!("CREATE VIEW {} AS {}", quote_ident(name), select_sql(columns, chunks)))
+    conn.execute_batch(&format!("CREATE OR REPLACE VIEW {} AS {}", quote_ident(name), select_sql(columns, chunks)))
 }
 
 /// Number of records in complete chunk text.

@@ -8,8 +8,10 @@
 
 pub mod chunk_load;
 mod compat;
+pub mod direct_write;
 #[cfg(unix)]
 pub mod pipe;
+pub mod stream;
 
 pub use compat::{compat_name, with_compat_names};
 

@@ -2,19 +2,83 @@
 //! independent branches in parallel on up to `max_parallel` workers, each with its own DuckDB
 //! connection. The first failure stops new steps from starting; running ones finish. Ctrl-C
 //! interrupts DuckDB and records the run as cancelled.
+//!
+//! A streamed edge (an extractor whose one consumer is a writer reading only it) runs both steps
+//! at once: the consumer starts as soon as the extractor has published its view over a pipe
+//! (crate::exchange::stream), so the network read and the write overlap. The extractor keeps a
+//! worker slot free for its consumer, so edges can never wait on each other for workers.
 
 use super::log::{now_rfc3339, RunLog};
 use super::run_dir::{append_index, create, new_run_id, write_json_atomic};
 use super::{ExecStep, Progress, RunError, RunOutcome, RunRequest, RunStatus, RuntimeError, StepReport, StepStatus};
 use crate::drivers::{self, DriverError, Inputs, StepContext, StepOutput, Telemetry};
+use crate::exchange::stream::StreamOut;
 use crate::exchange::{quote_ident, Exchange, RelationKind};
 use crate::oml::Mode;
 use serde_json::json;
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// What workers tell the scheduler loop.
+enum Report {
+    /// A streamed producer's view over its pipe exists: its consumer may start.
+    Published(usize),
+    /// A step finished.
+    Done(Done),
+}
+
+/// What the scheduler and the producer's worker share of a streamed edge.
+#[derive(Clone)]
+struct EdgeFlags {
+    consumer: usize,
+    /// Set once the consumer has finished or will never run (the producer waits for it).
+    consumer_done: Arc<AtomicBool>,
+    /// Set by the producer when it failed mid-stream: the consumer's failure follows from it.
+    producer_failed: Arc<AtomicBool>,
+}
+
+/// The scheduler's view of a streamed edge `producer → consumer`.
+struct Edge {
+    flags: EdgeFlags,
+    consumer: usize,
+    published: bool,
+}
+
+impl Edge {
+    fn release(&self) {
+        self.flags.consumer_done.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Streamed edges, by producer index: an extractor that can stream, read by exactly one step
+/// (`materialize` false), when that step is a writer whose only input it is and which reads its
+/// input once. Needs two workers: one for each side.
+fn plan_edges(req: &RunRequest, materialize: &[bool], workers: usize) -> Vec<Option<Edge>> {
+    req.steps
+        .iter()
+        .enumerate()
+        .map(|(i, producer)| {
+            if workers < 2 || materialize[i] || !drivers::build(&producer.component).is_some_and(|d| d.can_stream()) {
+                return None;
+            }
+            let consumer = req.steps.iter().position(|s| {
+                s.mode == Mode::Write
+                    && s.needs.len() == 1
+                    && s.needs[0] == producer.id
+                    && drivers::build(&s.component).is_some_and(|d| d.reads_input_once())
+            })?;
+            let flags = EdgeFlags {
+                consumer,
+                consumer_done: Arc::new(AtomicBool::new(false)),
+                producer_failed: Arc::new(AtomicBool::new(false)),
+            };
+            Some(Edge { flags, consumer, published: false })
+        })
+        .collect()
+}
 
 /// Result of one step as a worker reports it.
 struct Done {
@@ -179,6 +243,8 @@ fn schedule(
     let mut error: Option<RunError> = None;
 
     let workers = req.max_parallel.clamp(1, n.max(1));
+    let mut edges = plan_edges(req, &materialize, workers);
+    let stream_flags: Vec<Option<EdgeFlags>> = edges.iter().map(|e| e.as_ref().map(|e| e.flags.clone())).collect();
     let mut conns = Vec::new();
     for _ in 0..workers {
         match exchange.connect() {
@@ -199,7 +265,7 @@ fn schedule(
     let interrupts: Vec<_> = conns.iter().map(|c| c.interrupt_handle()).collect();
     let (job_tx, job_rx) = mpsc::channel::<(usize, Inputs)>();
     let job_rx = Arc::new(Mutex::new(job_rx));
-    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    let (done_tx, done_rx) = mpsc::channel::<Report>();
     let relations_snapshot: Arc<Mutex<Vec<Option<RelationKind>>>> = Arc::new(Mutex::new(vec![None; n]));
 
     std::thread::scope(|scope| {
@@ -209,12 +275,27 @@ fn schedule(
             let materialize = &materialize;
             let index_of = &index_of;
             let snapshot = Arc::clone(&relations_snapshot);
+            let stream_flags = &stream_flags;
             scope.spawn(move || loop {
                 let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                 let Ok((i, inputs)) = job else { break };
                 let step = &req.steps[i];
                 let t = Instant::now();
-                let result = run_step(step, &conn, materialize[i], &inputs, run_dir, log, req);
+                let stream = stream_flags[i].as_ref().map(|flags| {
+                    let published = done_tx.clone();
+                    (
+                        StreamOut {
+                            pipe: run_dir.join("tmp").join(format!("{}.stream.fifo", step.id)),
+                            publish: Box::new(move || {
+                                let _ = published.send(Report::Published(i));
+                            }),
+                            consumer_done: Arc::clone(&flags.consumer_done),
+                            producer_failed: Arc::clone(&flags.producer_failed),
+                        },
+                        req.steps[flags.consumer].id.as_str(),
+                    )
+                });
+                let result = run_step(step, &conn, materialize[i], &inputs, stream.as_ref(), run_dir, log, req);
                 let culprit = match &result {
                     _ if req.cancel.load(Ordering::SeqCst) => None,
                     Err(DriverError::Sql(_) | DriverError::Source(_) | DriverError::Target(_)) => {
@@ -223,7 +304,7 @@ fn schedule(
                     }
                     _ => None,
                 };
-                if done_tx.send(Done { index: i, result, duration: t.elapsed(), culprit }).is_err() {
+                if done_tx.send(Report::Done(Done { index: i, result, duration: t.elapsed(), culprit })).is_err() {
                     break;
                 }
             });
@@ -233,14 +314,38 @@ fn schedule(
         let mut interrupted = false;
         loop {
             let stopping = error.is_some() || req.cancel.load(Ordering::SeqCst);
-            if !stopping {
+            if stopping {
+                // A producer waits for its consumer; one that will not start must not be awaited.
+                for edge in edges.iter().flatten().filter(|e| states[e.consumer] == State::Pending) {
+                    edge.release();
+                }
+            } else {
                 for i in 0..n {
-                    if in_flight >= workers {
-                        break;
-                    }
+                    // Slots kept for consumers of running producers that have not started yet.
+                    let reserved = edges
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, e)| {
+                            e.as_ref()
+                                .is_some_and(|e| states[*j] == State::Running && states[e.consumer] == State::Pending)
+                        })
+                        .count();
+                    let streamed_from = |j: usize| {
+                        edges[j].as_ref().is_some_and(|e| e.consumer == i && e.published && states[j] == State::Running)
+                    };
+                    let is_awaited_consumer = (0..n).any(&streamed_from);
+                    let slots_needed = if edges[i].is_some() { 2 } else { 1 };
+                    let has_slot = if is_awaited_consumer {
+                        in_flight < workers
+                    } else {
+                        in_flight + reserved + slots_needed <= workers
+                    };
                     let ready = states[i] == State::Pending
+                        && has_slot
                         && req.steps[i].needs.iter().all(|d| {
-                            index_of.get(d.as_str()).is_none_or(|&j| states[j] == State::Finished(StepStatus::Success))
+                            index_of
+                                .get(d.as_str())
+                                .is_none_or(|&j| states[j] == State::Finished(StepStatus::Success) || streamed_from(j))
                         });
                     if ready {
                         let inputs: Inputs = req.steps[i]
@@ -249,7 +354,7 @@ fn schedule(
                             .filter_map(|d| {
                                 index_of
                                     .get(d.as_str())
-                                    .filter(|&&j| relations[j].is_some())
+                                    .filter(|&&j| relations[j].is_some() || streamed_from(j))
                                     .map(|_| (d.clone(), d.clone()))
                             })
                             .collect();
@@ -265,10 +370,21 @@ fn schedule(
                 break;
             }
             match done_rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(done) => {
+                Ok(Report::Published(i)) => {
+                    if let Some(edge) = edges[i].as_mut() {
+                        edge.published = true;
+                    }
+                }
+                Ok(Report::Done(done)) => {
                     in_flight -= 1;
                     let i = done.index;
                     let step = &req.steps[i];
+                    // The producer streaming into this step may now finish.
+                    let fed_by = edges.iter().flatten().find(|e| e.consumer == i && e.published);
+                    let upstream_failed = fed_by.is_some_and(|e| e.flags.producer_failed.load(Ordering::SeqCst));
+                    if let Some(edge) = fed_by {
+                        edge.release();
+                    }
                     let duration_ms = done.duration.as_millis() as u64;
                     let (status, rows, relation) = match done.result {
                         Ok(out) => {
@@ -294,7 +410,9 @@ fn schedule(
                             let message = req.redactor.redact(&e.to_string());
                             log.event("step_failed", Some(&step.id), json!({"driver": step.component, "kind": e.kind(), "error": message, "duration_ms": duration_ms}));
                             log.log("ERROR", &format!("step {} failed: {message}", step.id));
-                            if error.is_none() {
+                            // When the producer streaming into this step failed, its own error
+                            // (reported right after) is the run's error, not this consequence.
+                            if error.is_none() && !upstream_failed {
                                 error = Some(match (&done.culprit, cancelled) {
                                     (_, true) => RunError {
                                         step: Some(step.id.clone()),
@@ -361,11 +479,13 @@ fn schedule(
     (states, reports, error)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_step(
     step: &ExecStep,
     conn: &duckdb::Connection,
     materialize: bool,
     inputs: &Inputs,
+    stream: Option<&(StreamOut, &str)>,
     run_dir: &std::path::Path,
     log: &RunLog,
     req: &RunRequest,
@@ -373,7 +493,7 @@ fn run_step(
     log.event(
         "step_start",
         Some(&step.id),
-        json!({"driver": step.component, "mode": step.mode.canonical(), "materialize": materialize}),
+        json!({"driver": step.component, "mode": step.mode.canonical(), "materialize": materialize, "streams_to": stream.map(|(_, consumer)| consumer)}),
     );
     if !inputs.is_empty() {
         log.event("inputs_resolved", Some(&step.id), json!({"inputs": inputs.keys().collect::<Vec<_>>()}));
@@ -396,6 +516,7 @@ fn run_step(
         cancel: &req.cancel,
         state: prior.as_ref(),
         resume_dir: &resume_dir,
+        stream: stream.map(|(out, _)| out),
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.run(&ctx, &step.config, inputs))).unwrap_or_else(
         |p| {

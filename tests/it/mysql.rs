@@ -340,3 +340,108 @@ fn an_error_mid_result_fails_the_step_and_leaves_no_staged_rows() {
     assert_eq!(left, 0);
     assert!(!p.exists("out.csv"));
 }
+
+/// `step_start` of `step` carries where it streams to (null when it does not stream).
+fn streams_to(run_dir: &std::path::Path, step: &str) -> serde_json::Value {
+    let events = crate::util::events(run_dir);
+    let start = events.iter().find(|e| e["event"] == "step_start" && e["step_id"] == step).expect("step_start");
+    start["streams_to"].clone()
+}
+
+/// Position of the first event named `event` for `step`.
+fn event_position(run_dir: &std::path::Path, event: &str, step: &str) -> usize {
+    crate::util::events(run_dir)
+        .iter()
+        .position(|e| e["event"] == event && e["step_id"] == step)
+        .unwrap_or_else(|| panic!("no {event} for {step}"))
+}
+
+#[test]
+fn an_extractor_streams_into_its_writer_while_it_reads() {
+    let db = database(
+        "stream",
+        &[
+            "CREATE TABLE t (id INT PRIMARY KEY, amount DECIMAL(10,2), note TEXT)",
+            "INSERT INTO t SELECT seq, seq / 4, IF(seq % 3 = 0, NULL, CONCAT('n,', seq, '\"q\"')) FROM seq_1_to_20000",
+        ],
+    );
+    let p = project(&db, "", 3306, "SELECT * FROM t ORDER BY id");
+    let streamed = p.osiris(&["run", "p.yaml", "--json", "--max-parallel", "2"]);
+    streamed.expect_code(0);
+    let run_dir = std::path::PathBuf::from(streamed.json()["run_dir"].as_str().unwrap());
+    assert_eq!(streams_to(&run_dir, "extract-rows"), "write");
+    assert!(
+        event_position(&run_dir, "step_start", "write") < event_position(&run_dir, "step_complete", "extract-rows"),
+        "the writer starts while the extractor still runs"
+    );
+    let step = &streamed.json()["steps"][0];
+    assert_eq!((step["relation"].as_str(), step["rows"].as_u64()), (Some("view"), Some(20000)), "{step}");
+    let through_pipe = p.read("out.csv");
+    assert_eq!(through_pipe.lines().count(), 20001);
+    let leftovers: Vec<_> = std::fs::read_dir(run_dir.join("tmp")).unwrap().collect();
+    assert!(leftovers.is_empty(), "no pipe is left: {leftovers:?}");
+    // After the run the view reads the staged rows, so the step stays inspectable.
+    let (rows, total): (i64, String) = exchange_db(&streamed.json())
+        .query_row("SELECT count(*), sum(amount)::VARCHAR FROM \"extract-rows\"", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!((rows, total.as_str()), (20000, "50002500.00"));
+
+    let one_worker = p.osiris(&["run", "p.yaml", "--json", "--max-parallel", "1"]);
+    one_worker.expect_code(0);
+    let run_dir = std::path::PathBuf::from(one_worker.json()["run_dir"].as_str().unwrap());
+    assert_eq!(streams_to(&run_dir, "extract-rows"), serde_json::Value::Null, "one worker cannot stream");
+    assert_eq!(p.read("out.csv"), through_pipe);
+}
+
+#[test]
+fn a_source_failure_mid_stream_fails_the_writer_and_writes_nothing() {
+    // 1 KB rows: the first 16 MB chunk reaches the writer before row 19000 fails.
+    let db = database(
+        "streamfail",
+        &[
+            "CREATE TABLE t (id INT PRIMARY KEY, pad TEXT)",
+            "INSERT INTO t SELECT seq, REPEAT('x', 1000) FROM seq_1_to_20000",
+            "CREATE FUNCTION check_row(x INT) RETURNS INT DETERMINISTIC BEGIN \
+             IF x = 19000 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'row 19000 is bad'; END IF; RETURN x; END",
+        ],
+    );
+    let p = project(&db, "", 3306, "SELECT check_row(id) AS id, pad FROM t ORDER BY id");
+    let r = p.osiris(&["run", "p.yaml", "--json", "--max-parallel", "2"]);
+    r.expect_code(1);
+    let run = r.json();
+    assert_eq!(run["error"]["step"], "extract-rows", "{run}");
+    assert!(run["error"]["message"].as_str().unwrap().contains("row 19000 is bad"), "{run}");
+    assert_eq!(run["steps"][1]["status"], "failed", "{run}");
+    let run_dir = std::path::PathBuf::from(run["run_dir"].as_str().unwrap());
+    assert_eq!(streams_to(&run_dir, "extract-rows"), "write");
+    assert!(!p.exists("out.csv"), "a truncated stream must not become a file");
+    let project_files: Vec<_> = std::fs::read_dir(p.path(".")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(!project_files.iter().any(|n| n.to_string_lossy().ends_with(".tmp")), "{project_files:?}");
+    assert!(!run_dir.join("staged/extract-rows.csv").exists());
+    assert!(!run_dir.join("tmp/extract-rows.stream.fifo").exists());
+    let views: i64 = exchange_db(&run)
+        .query_row("SELECT count(*) FROM duckdb_views() WHERE view_name = 'extract-rows'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(views, 0);
+}
+
+#[test]
+fn a_writer_that_fails_before_reading_does_not_hold_up_its_extractor() {
+    let db = database(
+        "streamwriter",
+        &["CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t SELECT seq FROM seq_1_to_3000"],
+    );
+    let p = project(&db, "", 3306, "SELECT * FROM t ORDER BY id");
+    let pipeline =
+        p.read("p.yaml").replace("config: {path: out.csv}", "config: {path: missing/out.csv, create_dirs: false}");
+    p.write("p.yaml", &pipeline);
+    let r = p.osiris(&["run", "p.yaml", "--json", "--max-parallel", "2"]);
+    r.expect_code(1);
+    let run = r.json();
+    assert_eq!(run["error"]["step"], "write", "{run}");
+    assert!(run["error"]["message"].as_str().unwrap().contains("create_dirs is false"), "{run}");
+    let extract = &run["steps"][0];
+    assert_eq!((extract["status"].as_str(), extract["rows"].as_u64()), (Some("success"), Some(3000)), "{run}");
+    let rows: i64 = exchange_db(&run).query_row("SELECT count(*) FROM \"extract-rows\"", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 3000, "the extractor finished staging and its view reads the rows");
+}

@@ -75,8 +75,10 @@ impl Project {
     }
 
     pub fn osiris_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_osiris"));
-        cmd.args(args).current_dir(self.dir.path());
+        // Under coreutils' timeout, so a run that hangs fails its test (exit 124) instead of
+        // stalling the suite.
+        let mut cmd = Command::new("timeout");
+        cmd.args(["--kill-after=10", "300", env!("CARGO_BIN_EXE_osiris")]).args(args).current_dir(self.dir.path());
         for (k, _) in std::env::vars() {
             if k.starts_with("OSIRIS_") {
                 cmd.env_remove(k);

@@ -87,14 +87,14 @@ fn produce(
         // Each load has a fixed cost (a WAL write), so chunks hold at least `batch_size` rows and
         // grow to CHUNK_BYTES of text; memory stays bounded by a few chunks.
         if (in_chunk >= batch_size && chunk.len() >= CHUNK_BYTES) || chunk.len() >= 4 * CHUNK_BYTES {
-            in_chunk = 0;
-            if !send_rows(tx, std::mem::take(&mut chunk).into_bytes()) {
+            let records = std::mem::take(&mut in_chunk) as u64;
+            if !send_rows(tx, std::mem::take(&mut chunk).into_bytes(), Some(records)) {
                 return Ok(());
             }
         }
     }
     if in_chunk > 0 {
-        send_rows(tx, chunk.into_bytes());
+        send_rows(tx, chunk.into_bytes(), Some(in_chunk as u64));
     }
     Ok(())
 }
@@ -110,6 +110,10 @@ impl Driver for MysqlExtractor {
     }
 
     fn can_be_view(&self) -> bool {
+        true
+    }
+
+    fn can_stream(&self) -> bool {
         true
     }
 }

@@ -85,8 +85,8 @@ pub fn map_column(col: &Column) -> ColumnMapping {
     ColumnMapping { name: col.name_str().into_owned(), duck_type, convert }
 }
 
-/// Append one raw value to a CSV line as DuckDB will read it back: NULL is an empty field, every
-/// other value is quoted (so an empty string stays distinct from NULL). Bytes go as hex, BIT as
+/// Append one raw value to a CSV line as DuckDB will read it back: NULL is an empty field, the
+/// empty string is `""`, text is quoted where it holds a comma, quote or line break. Bytes go as hex, BIT as
 /// its integer, TIME as signed microseconds; [`load_expression`] turns them back into types.
 pub fn render(value: mysql::Value, how: Convert, out: &mut String) -> Result<(), String> {
     let bytes = match value {
@@ -117,13 +117,13 @@ pub fn render(value: mysql::Value, how: Convert, out: &mut String) -> Result<(),
         }
         Convert::Text | Convert::TextZeroDateIsNull => {
             let text = std::str::from_utf8(&bytes).map_err(|e| format!("text is not UTF-8: {e}"))?;
-            out.push('"');
-            if text.contains('"') {
-                out.push_str(&text.replace('"', "\"\""));
+            // Quotes only where CSV needs them (and for the empty string, which unquoted would
+            // read as NULL): DuckDB parses plain fields faster than quoted ones.
+            if text.is_empty() || text.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+                crate::exchange::chunk_load::push_quoted(out, text);
             } else {
                 out.push_str(text);
             }
-            out.push('"');
         }
     }
     Ok(())

@@ -160,7 +160,9 @@ fn load(ctx: &StepContext, input: &str, plan: &Plan, tx: &mut mysql::Transaction
         pending.clear();
         tx.query_drop(statement).map_err(write_err)
     };
-    for batch in stmt.stream_arrow([]).map_err(sql_error)? {
+    // step() rather than the Arrow iterator, which panics when reading fails mid-way.
+    let _ = stmt.stream_arrow([]).map_err(sql_error)?;
+    while let Some(batch) = stmt.step().map_err(sql_error)? {
         let columns: Vec<StringArray> = batch
             .columns()
             .iter()
@@ -171,7 +173,7 @@ fn load(ctx: &StepContext, input: &str, plan: &Plan, tx: &mut mysql::Transaction
             })
             .collect::<Result<_, _>>()
             .map_err(|e| DriverError::Sql(format!("cannot read the input: {e}")))?;
-        for r in 0..batch.num_rows() {
+        for r in 0..batch.len() {
             let values: Vec<String> = columns
                 .iter()
                 .zip(&kinds)
@@ -462,6 +464,12 @@ impl Driver for MysqlWriter {
                 Err(e)
             }
         }
+    }
+
+    /// Every mode reads the input with one query (the bulk pipe's COPY or the upsert SELECT);
+    /// describing the input beforehand only binds it.
+    fn reads_input_once(&self) -> bool {
+        true
     }
 }
 

@@ -39,6 +39,10 @@ impl Driver for SupabaseExtractor {
     fn can_be_view(&self) -> bool {
         true
     }
+
+    fn can_stream(&self) -> bool {
+        true
+    }
 }
 
 /// Column names and `format_type()` text of the temporary view `osiris_source`.
@@ -82,14 +86,14 @@ fn produce(target: &PgTarget, sql: &str, tx: &ChunkSender) -> Result<(), DriverE
         if buf.len() >= CHUNK_BYTES {
             let complete = complete_records_len(&buf);
             let rest = buf.split_off(complete);
-            if !send_rows(tx, std::mem::replace(&mut buf, rest)) {
+            if !send_rows(tx, std::mem::replace(&mut buf, rest), None) {
                 return Ok(());
             }
         }
     }
     drop(reader);
     if !buf.is_empty() {
-        send_rows(tx, buf);
+        send_rows(tx, buf, None);
     }
     txn.commit().map_err(source_err)?;
     Ok(())

@@ -185,7 +185,9 @@ pub fn write(
         }
         Ok(())
     };
-    for batch in stmt.stream_arrow([]).map_err(sql_error)? {
+    // step() rather than the Arrow iterator, which panics when reading fails mid-way.
+    let _ = stmt.stream_arrow([]).map_err(sql_error)?;
+    while let Some(batch) = stmt.step().map_err(sql_error)? {
         let text = cast(batch.column(0), &DataType::Utf8)
             .map_err(|e| DriverError::Sql(format!("cannot read the input: {e}")))?;
         let Some(col) = text.as_any().downcast_ref::<StringArray>() else {

@@ -1,0 +1,226 @@
+//! A streamed edge: an extractor's rows flow to its one consumer through a named pipe while they
+//! are still being extracted, so the network read and the consumer's work overlap instead of
+//! running one after the other (docs/architecture.md, "Streamed edges").
+//!
+//! The producer creates the FIFO and, over it, the step's view, then tells the scheduler the
+//! consumer may start. Each chunk of complete records goes into the pipe (and, separately, to the
+//! staged file that the view is re-pointed at afterwards, so the run dir stays inspectable).
+//! Nothing can hang or silently lose rows:
+//! - the write end is opened without blocking, retried until the consumer's reader is there, and
+//!   abandoned when the consumer has finished or will never run;
+//! - a consumer that stops reading (it failed) makes the writes fail with EPIPE, and the producer
+//!   goes on staging alone;
+//! - when the producer fails, it writes one record with a single field where the view expects
+//!   two or more, so the consumer's read fails instead of finishing on a truncated stream — a
+//!   writer then rolls back as on any other error.
+
+use std::ffi::CString;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The record sent when the producer fails: one field, so no view over the pipe can accept it.
+pub const POISON: &[u8] = b"osiris: the upstream step failed while streaming (see its error)\n";
+
+/// Pipe capacity asked for (1 MiB, the unprivileged maximum; Linux's default is 64 KiB).
+const PIPE_BYTES: libc::c_int = 1 << 20;
+
+/// How often a waiting producer looks again for the consumer.
+const POLL: Duration = Duration::from_millis(2);
+
+/// The producer's side of a streamed edge, handed to the step by the scheduler.
+pub struct StreamOut {
+    /// The FIFO the consumer's view reads (in the run's tmp/).
+    pub pipe: PathBuf,
+    /// Called once the view over the pipe exists: from then on the consumer may start.
+    pub publish: Box<dyn Fn() + Send + Sync>,
+    /// Set by the scheduler when the consumer has finished, or will never run.
+    pub consumer_done: Arc<AtomicBool>,
+    /// Set by the producer before it sends [`POISON`]: the consumer's failure is a consequence.
+    pub producer_failed: Arc<AtomicBool>,
+}
+
+impl StreamOut {
+    /// Whether the consumer is finished (or will never start).
+    fn consumer_gone(&self) -> bool {
+        self.consumer_done.load(Ordering::SeqCst)
+    }
+}
+
+/// Feeds one streamed edge's pipe; created after the view over the pipe exists.
+pub struct PipeFeed<'a> {
+    out: &'a StreamOut,
+    cancel: &'a AtomicBool,
+    writer: Option<File>,
+    /// True once the consumer is gone: chunks are no longer forwarded.
+    abandoned: bool,
+}
+
+impl<'a> PipeFeed<'a> {
+    /// Create the FIFO at `out.pipe` (replacing any leftover).
+    pub fn create(out: &'a StreamOut, cancel: &'a AtomicBool) -> std::io::Result<Self> {
+        if let Some(dir) = out.pipe.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        make_fifo(&out.pipe)?;
+        Ok(Self { out, cancel, writer: None, abandoned: false })
+    }
+
+    /// Forward a chunk of complete records; after the consumer is gone this does nothing.
+    pub fn send(&mut self, chunk: &[u8]) {
+        let Some(writer) = self.writer() else { return };
+        if writer.write_all(chunk).is_err() {
+            self.abandon();
+        }
+    }
+
+    /// End the stream: on failure send [`POISON`] first. Then close the pipe, which the consumer
+    /// reads as the end, and wait until it has finished (or the run is cancelled), so the view
+    /// can be changed without a reader on it. Removes the FIFO.
+    pub fn finish(mut self, succeeded: bool) {
+        if !succeeded {
+            self.out.producer_failed.store(true, Ordering::SeqCst);
+        }
+        // Opening (even with nothing to send) releases a consumer blocked in `open`.
+        if let Some(writer) = self.writer() {
+            if !succeeded {
+                let _ = writer.write_all(POISON);
+            }
+        }
+        self.writer = None;
+        while !self.out.consumer_gone() && !self.cancel.load(Ordering::SeqCst) {
+            std::thread::sleep(POLL);
+        }
+        let _ = std::fs::remove_file(&self.out.pipe);
+    }
+
+    /// The write end, opened once the consumer's reader is there; None once it is gone.
+    fn writer(&mut self) -> Option<&mut File> {
+        while self.writer.is_none() && !self.abandoned {
+            match open_write_end(&self.out.pipe) {
+                Ok(file) => self.writer = Some(file),
+                Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                    if self.out.consumer_gone() || self.cancel.load(Ordering::SeqCst) {
+                        self.abandon();
+                    } else {
+                        std::thread::sleep(POLL);
+                    }
+                }
+                Err(_) => self.abandon(),
+            }
+        }
+        self.writer.as_mut()
+    }
+
+    fn abandon(&mut self) {
+        self.abandoned = true;
+        self.writer = None;
+    }
+}
+
+impl Drop for PipeFeed<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.out.pipe);
+    }
+}
+
+fn make_fifo(path: &Path) -> std::io::Result<()> {
+    let _ = std::fs::remove_file(path);
+    let c = CString::new(path.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+    // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Open the write end without blocking (ENXIO: no reader yet), then make writes blocking again
+/// so a full pipe waits for the consumer instead of failing.
+fn open_write_end(path: &Path) -> std::io::Result<File> {
+    let file = OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+    let fd = file.as_raw_fd();
+    // SAFETY: `fd` is a valid open descriptor owned by `file`; these only change its flags and
+    // the pipe's capacity (a failure leaves the default size).
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        #[cfg(target_os = "linux")]
+        libc::fcntl(fd, libc::F_SETPIPE_SZ, PIPE_BYTES);
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn edge(dir: &Path) -> StreamOut {
+        StreamOut {
+            pipe: dir.join("s.fifo"),
+            publish: Box::new(|| {}),
+            consumer_done: Arc::new(AtomicBool::new(false)),
+            producer_failed: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    #[test]
+    fn the_consumer_reads_every_chunk_or_the_poison_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let cancel = AtomicBool::new(false);
+        for succeeded in [true, false] {
+            let out = edge(dir.path());
+            let mut feed = PipeFeed::create(&out, &cancel).unwrap();
+            let read = std::thread::scope(|s| {
+                let reader = s.spawn(|| {
+                    let mut text = String::new();
+                    File::open(&out.pipe).unwrap().read_to_string(&mut text).unwrap();
+                    out.consumer_done.store(true, Ordering::SeqCst);
+                    text
+                });
+                feed.send(b"0,1\n");
+                feed.send(b"0,2\n");
+                feed.finish(succeeded);
+                reader.join().unwrap()
+            });
+            let poison = std::str::from_utf8(POISON).unwrap();
+            let expected = if succeeded { "0,1\n0,2\n".to_string() } else { format!("0,1\n0,2\n{poison}") };
+            assert_eq!(read, expected);
+            assert_eq!(out.producer_failed.load(Ordering::SeqCst), !succeeded);
+            assert!(!out.pipe.exists(), "the FIFO is removed");
+        }
+    }
+
+    #[test]
+    fn a_consumer_that_never_reads_or_stops_reading_does_not_block_the_producer() {
+        let dir = tempfile::tempdir().unwrap();
+        let cancel = AtomicBool::new(false);
+        let out = edge(dir.path());
+        out.consumer_done.store(true, Ordering::SeqCst);
+        let mut feed = PipeFeed::create(&out, &cancel).unwrap();
+        feed.send(b"0,1\n");
+        feed.finish(true);
+
+        let out = edge(dir.path());
+        let mut feed = PipeFeed::create(&out, &cancel).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut first = [0u8; 4];
+                File::open(&out.pipe).unwrap().read_exact(&mut first).unwrap();
+                out.consumer_done.store(true, Ordering::SeqCst);
+            });
+            // Far more than the pipe holds: the writes fail once the reader has closed.
+            let chunk = vec![b'x'; 1 << 20];
+            for _ in 0..8 {
+                feed.send(&chunk);
+            }
+            feed.finish(true);
+        });
+    }
+}
