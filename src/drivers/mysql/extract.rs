@@ -72,29 +72,29 @@ fn produce(
     if tx.send(Ok(Chunk::Columns(columns))).is_err() {
         return Ok(());
     }
-    let mut chunk = String::with_capacity(1 << 20);
+    let mut chunk: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut in_chunk = 0usize;
     for row in result.by_ref() {
         let row = row.map_err(|e| DriverError::Source(format!("MySQL read failed: {}", describe(&e))))?;
         // The leading field keeps a row of one NULL from becoming a blank line, which CSV skips.
-        chunk.push('0');
+        chunk.push(b'0');
         for (value, how) in row.unwrap().into_iter().zip(&converts) {
-            chunk.push(',');
+            chunk.push(b',');
             render(value, *how, &mut chunk).map_err(DriverError::Source)?;
         }
-        chunk.push('\n');
+        chunk.push(b'\n');
         in_chunk += 1;
         // Each load has a fixed cost (a WAL write), so chunks hold at least `batch_size` rows and
         // grow to CHUNK_BYTES of text; memory stays bounded by a few chunks.
         if (in_chunk >= batch_size && chunk.len() >= CHUNK_BYTES) || chunk.len() >= 4 * CHUNK_BYTES {
             let records = std::mem::take(&mut in_chunk) as u64;
-            if !send_rows(tx, std::mem::take(&mut chunk).into_bytes(), Some(records)) {
+            if !send_rows(tx, std::mem::take(&mut chunk), Some(records)) {
                 return Ok(());
             }
         }
     }
     if in_chunk > 0 {
-        send_rows(tx, chunk.into_bytes(), Some(in_chunk as u64));
+        send_rows(tx, chunk, Some(in_chunk as u64));
     }
     Ok(())
 }

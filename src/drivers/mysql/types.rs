@@ -23,6 +23,9 @@ pub struct ColumnMapping {
 pub enum Convert {
     /// Text handed to DuckDB, which parses it into the column type.
     Text,
+    /// Numbers (integers, DECIMAL, FLOAT, YEAR): ASCII by protocol, handed over as they come
+    /// (no UTF-8 check; DuckDB's CAST rejects anything that is not a number).
+    Number,
     /// Dates and timestamps: zero dates (`0000-00-00…`) become NULL, as documented.
     TextZeroDateIsNull,
     /// Raw bytes (BINARY, VARBINARY, BLOB, GEOMETRY).
@@ -43,29 +46,29 @@ pub fn map_column(col: &Column) -> ColumnMapping {
     use ColumnType::*;
     let (duck_type, convert) = match col.column_type() {
         // TINYINT(1) stays an integer: MySQL stores -128..127 in it, and BOOLEAN would lose 2 or -1.
-        MYSQL_TYPE_TINY => (int("TINYINT", "UTINYINT"), Convert::Text),
-        MYSQL_TYPE_SHORT => (int("SMALLINT", "USMALLINT"), Convert::Text),
-        MYSQL_TYPE_INT24 | MYSQL_TYPE_LONG => (int("INTEGER", "UINTEGER"), Convert::Text),
-        MYSQL_TYPE_LONGLONG => (int("BIGINT", "UBIGINT"), Convert::Text),
+        MYSQL_TYPE_TINY => (int("TINYINT", "UTINYINT"), Convert::Number),
+        MYSQL_TYPE_SHORT => (int("SMALLINT", "USMALLINT"), Convert::Number),
+        MYSQL_TYPE_INT24 | MYSQL_TYPE_LONG => (int("INTEGER", "UINTEGER"), Convert::Number),
+        MYSQL_TYPE_LONGLONG => (int("BIGINT", "UBIGINT"), Convert::Number),
         MYSQL_TYPE_DECIMAL | MYSQL_TYPE_NEWDECIMAL => {
             let scale = col.decimals() as u32;
             let precision =
                 col.column_length().saturating_sub(u32::from(scale > 0)).saturating_sub(u32::from(!unsigned));
             if precision <= 38 {
-                (format!("DECIMAL({},{scale})", precision.max(1)), Convert::Text)
+                (format!("DECIMAL({},{scale})", precision.max(1)), Convert::Number)
             } else {
                 // Wider than DuckDB's DECIMAL: the exact digits as text.
                 ("VARCHAR".to_string(), Convert::Text)
             }
         }
-        MYSQL_TYPE_FLOAT => ("FLOAT".to_string(), Convert::Text),
-        MYSQL_TYPE_DOUBLE => ("DOUBLE".to_string(), Convert::Text),
+        MYSQL_TYPE_FLOAT => ("FLOAT".to_string(), Convert::Number),
+        MYSQL_TYPE_DOUBLE => ("DOUBLE".to_string(), Convert::Number),
         MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE => ("DATE".to_string(), Convert::TextZeroDateIsNull),
         MYSQL_TYPE_DATETIME | MYSQL_TYPE_DATETIME2 | MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_TIMESTAMP2 => {
             ("TIMESTAMP".to_string(), Convert::TextZeroDateIsNull)
         }
         MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => ("INTERVAL".to_string(), Convert::TimeToInterval),
-        MYSQL_TYPE_YEAR => ("SMALLINT".to_string(), Convert::Text),
+        MYSQL_TYPE_YEAR => ("SMALLINT".to_string(), Convert::Number),
         MYSQL_TYPE_BIT => ("UBIGINT".to_string(), Convert::Bits),
         MYSQL_TYPE_GEOMETRY => ("BLOB".to_string(), Convert::Bytes),
         MYSQL_TYPE_TINY_BLOB
@@ -88,7 +91,7 @@ pub fn map_column(col: &Column) -> ColumnMapping {
 /// Append one raw value to a CSV line as DuckDB will read it back: NULL is an empty field, the
 /// empty string is `""`, text is quoted where it holds a comma, quote or line break. Bytes go as hex, BIT as
 /// its integer, TIME as signed microseconds; [`load_expression`] turns them back into types.
-pub fn render(value: mysql::Value, how: Convert, out: &mut String) -> Result<(), String> {
+pub fn render(value: mysql::Value, how: Convert, out: &mut Vec<u8>) -> Result<(), String> {
     let bytes = match value {
         mysql::Value::NULL => return Ok(()),
         mysql::Value::Bytes(b) => b,
@@ -96,33 +99,43 @@ pub fn render(value: mysql::Value, how: Convert, out: &mut String) -> Result<(),
     };
     match how {
         Convert::Bytes => {
-            out.push('"');
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push(b'"');
             for b in &bytes {
-                out.push_str(&format!("{b:02X}"));
+                out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
             }
-            out.push('"');
+            out.push(b'"');
         }
         Convert::Bits => {
             if bytes.len() > 8 {
                 return Err(format!("BIT value of {} bytes does not fit 64 bits", bytes.len()));
             }
             let n = bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-            out.push_str(&n.to_string());
+            out.extend_from_slice(n.to_string().as_bytes());
         }
         Convert::TextZeroDateIsNull if bytes.starts_with(b"0000-00-00") => {}
         Convert::TimeToInterval => {
             let text = std::str::from_utf8(&bytes).map_err(|e| e.to_string())?;
             let micros = parse_time_micros(text).ok_or_else(|| format!("unreadable TIME value `{text}`"))?;
-            out.push_str(&micros.to_string());
+            out.extend_from_slice(micros.to_string().as_bytes());
         }
-        Convert::Text | Convert::TextZeroDateIsNull => {
-            let text = std::str::from_utf8(&bytes).map_err(|e| format!("text is not UTF-8: {e}"))?;
+        Convert::Number | Convert::Text | Convert::TextZeroDateIsNull => {
+            if how != Convert::Number {
+                std::str::from_utf8(&bytes).map_err(|e| format!("text is not UTF-8: {e}"))?;
+            }
             // Quotes only where CSV needs them (and for the empty string, which unquoted would
             // read as NULL): DuckDB parses plain fields faster than quoted ones.
-            if text.is_empty() || text.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-                crate::exchange::chunk_load::push_quoted(out, text);
+            if bytes.is_empty() || bytes.iter().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+                out.push(b'"');
+                for (i, part) in bytes.split(|b| *b == b'"').enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(b"\"\"");
+                    }
+                    out.extend_from_slice(part);
+                }
+                out.push(b'"');
             } else {
-                out.push_str(text);
+                out.extend_from_slice(&bytes);
             }
         }
     }
@@ -135,8 +148,8 @@ pub fn load_expression(m: &ColumnMapping, col: &str) -> String {
         Convert::Bytes => format!("unhex({col})"),
         Convert::Bits => format!("CAST({col} AS UBIGINT)"),
         Convert::TimeToInterval => format!("to_microseconds(CAST({col} AS BIGINT))"),
-        Convert::Text | Convert::TextZeroDateIsNull if m.duck_type == "VARCHAR" => col.to_string(),
-        Convert::Text | Convert::TextZeroDateIsNull => format!("CAST({col} AS {})", m.duck_type),
+        Convert::Text | Convert::TextZeroDateIsNull | Convert::Number if m.duck_type == "VARCHAR" => col.to_string(),
+        Convert::Text | Convert::TextZeroDateIsNull | Convert::Number => format!("CAST({col} AS {})", m.duck_type),
     }
 }
 
@@ -170,9 +183,9 @@ mod tests {
     }
 
     fn rendered(v: mysql::Value, how: Convert) -> String {
-        let mut out = String::new();
+        let mut out = Vec::new();
         render(v, how, &mut out).unwrap();
-        out
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
@@ -184,5 +197,9 @@ mod tests {
         assert_eq!(rendered(mysql::Value::Bytes(b"a\"b".to_vec()), Convert::Text), "\"a\"\"b\"");
         assert_eq!(rendered(mysql::Value::Bytes(vec![0, 255]), Convert::Bytes), "\"00FF\"");
         assert_eq!(rendered(mysql::Value::Bytes(b"-00:00:01.5".to_vec()), Convert::TimeToInterval), "-1500000");
+        assert_eq!(rendered(mysql::Value::Bytes(b"plain text".to_vec()), Convert::Text), "plain text");
+        assert_eq!(rendered(mysql::Value::Bytes(b"a,b\nc".to_vec()), Convert::Text), "\"a,b\nc\"");
+        assert_eq!(rendered(mysql::Value::Bytes(b"-12.50".to_vec()), Convert::Number), "-12.50");
+        assert!(render(mysql::Value::Bytes(vec![0xff]), Convert::Text, &mut Vec::new()).is_err());
     }
 }
