@@ -111,14 +111,26 @@ fn insert_sql(table: &str, columns: &[LoadColumn], chunks: &Path) -> String {
     format!("INSERT INTO {} ({}) {}", quote_ident(table), targets.join(", "), select_sql(columns, chunks))
 }
 
-/// The typed rows of a file of chunks: one expression per column over DuckDB's CSV reader.
+/// The typed rows of a file of chunks over DuckDB's CSV reader. A plain cast is left to the
+/// reader, which parses the field straight into the type (no VARCHAR vector in between: the
+/// cheaper path when a single DuckDB thread reads a streamed pipe); other columns are read as
+/// VARCHAR and go through their expression.
 fn select_sql(columns: &[LoadColumn], chunks: &Path) -> String {
     let staged: Vec<String> = (0..columns.len()).map(|i| format!("c{i}")).collect();
     let read_columns: Vec<String> = std::iter::once("'row': 'VARCHAR'".to_string())
-        .chain(staged.iter().map(|n| format!("'{n}': 'VARCHAR'")))
+        .chain(columns.iter().zip(&staged).map(|(c, n)| {
+            let read_as = if c.expression.is_none() { c.duck_type.as_str() } else { "VARCHAR" };
+            format!("'{n}': {}", quote_literal(read_as))
+        }))
         .collect();
-    let select: Vec<String> =
-        columns.iter().zip(&staged).map(|(c, s)| format!("{} AS {}", c.load_sql(s), quote_ident(&c.name))).collect();
+    let select: Vec<String> = columns
+        .iter()
+        .zip(&staged)
+        .map(|(c, s)| {
+            let value = if c.expression.is_none() { s.clone() } else { c.load_sql(s) };
+            format!("{value} AS {}", quote_ident(&c.name))
+        })
+        .collect();
     format!(
         "SELECT {} FROM read_csv({}, columns = {{{}}}, header = false, auto_detect = false, \
          delim = ',', quote = '\"', escape = '\"', nullstr = '', allow_quoted_nulls = false, new_line = '\\n')",

@@ -80,6 +80,46 @@ fn plan_edges(req: &RunRequest, materialize: &[bool], workers: usize) -> Vec<Opt
         .collect()
 }
 
+/// DuckDB's thread count while streamed edges run. A streamed edge keeps one core busy outside
+/// DuckDB (the producer reading the source), and its consumer's scan of a pipe is single-threaded
+/// anyway, so DuckDB gets one thread fewer than the cores while any edge runs. Measured on the
+/// MariaDB → CSV benchmark (BENCHMARKS.md): with every core DuckDB's order-preserving COPY ran
+/// render tasks ahead of the pipe and buffered batches up to `memory_limit` — peak RSS grew with
+/// the rows (1M: 202 MiB, 5M: 355 MiB) — and the oversubscribed cores cost more than the parallel
+/// rendering gave.
+#[derive(Default)]
+struct StreamedConsumers {
+    running: Mutex<usize>,
+}
+
+/// Restores DuckDB's thread count when the last streamed consumer finishes.
+struct ThreadsGuard<'a> {
+    owner: &'a StreamedConsumers,
+    conn: &'a duckdb::Connection,
+}
+
+impl StreamedConsumers {
+    fn enter<'a>(&'a self, conn: &'a duckdb::Connection) -> ThreadsGuard<'a> {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if *running == 0 {
+            let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+            let _ = conn.execute_batch(&format!("SET threads = {}", cores.saturating_sub(1).max(1)));
+        }
+        *running += 1;
+        ThreadsGuard { owner: self, conn }
+    }
+}
+
+impl Drop for ThreadsGuard<'_> {
+    fn drop(&mut self) {
+        let mut running = self.owner.running.lock().unwrap_or_else(|p| p.into_inner());
+        *running -= 1;
+        if *running == 0 {
+            let _ = self.conn.execute_batch("RESET threads");
+        }
+    }
+}
+
 /// Result of one step as a worker reports it.
 struct Done {
     index: usize,
@@ -263,7 +303,9 @@ fn schedule(
         }
     }
     let interrupts: Vec<_> = conns.iter().map(|c| c.interrupt_handle()).collect();
-    let (job_tx, job_rx) = mpsc::channel::<(usize, Inputs)>();
+    // (step, inputs, whether an input streams in while the step runs)
+    let (job_tx, job_rx) = mpsc::channel::<(usize, Inputs, bool)>();
+    let streamed_consumers = StreamedConsumers::default();
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = mpsc::channel::<Report>();
     let relations_snapshot: Arc<Mutex<Vec<Option<RelationKind>>>> = Arc::new(Mutex::new(vec![None; n]));
@@ -276,9 +318,11 @@ fn schedule(
             let index_of = &index_of;
             let snapshot = Arc::clone(&relations_snapshot);
             let stream_flags = &stream_flags;
+            let streamed_consumers = &streamed_consumers;
             scope.spawn(move || loop {
                 let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                let Ok((i, inputs)) = job else { break };
+                let Ok((i, inputs, streamed_input)) = job else { break };
+                let _threads = streamed_input.then(|| streamed_consumers.enter(&conn));
                 let step = &req.steps[i];
                 let t = Instant::now();
                 let stream = stream_flags[i].as_ref().map(|flags| {
@@ -360,7 +404,7 @@ fn schedule(
                             .collect();
                         states[i] = State::Running;
                         progress.step_started(&req.steps[i].id, &req.steps[i].component);
-                        if job_tx.send((i, inputs)).is_ok() {
+                        if job_tx.send((i, inputs, is_awaited_consumer)).is_ok() {
                             in_flight += 1;
                         }
                     }

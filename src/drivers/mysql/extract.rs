@@ -66,7 +66,7 @@ fn produce(
         .map(|m| LoadColumn {
             name: m.name.clone(),
             duck_type: m.duck_type.clone(),
-            expression: Some(load_expression(m, "{}")),
+            expression: load_expression(m, "{}"),
         })
         .collect();
     if tx.send(Ok(Chunk::Columns(columns))).is_err() {

@@ -142,14 +142,14 @@ pub fn render(value: mysql::Value, how: Convert, out: &mut Vec<u8>) -> Result<()
     Ok(())
 }
 
-/// SQL turning the staged text column `col` (already quoted) into the mapped DuckDB type.
-pub fn load_expression(m: &ColumnMapping, col: &str) -> String {
+/// SQL turning the staged text column `col` (already quoted) into the mapped DuckDB type; None
+/// when the value is the text parsed as that type (DuckDB's CSV reader does it).
+pub fn load_expression(m: &ColumnMapping, col: &str) -> Option<String> {
     match m.convert {
-        Convert::Bytes => format!("unhex({col})"),
-        Convert::Bits => format!("CAST({col} AS UBIGINT)"),
-        Convert::TimeToInterval => format!("to_microseconds(CAST({col} AS BIGINT))"),
-        Convert::Text | Convert::TextZeroDateIsNull | Convert::Number if m.duck_type == "VARCHAR" => col.to_string(),
-        Convert::Text | Convert::TextZeroDateIsNull | Convert::Number => format!("CAST({col} AS {})", m.duck_type),
+        Convert::Bytes => Some(format!("unhex({col})")),
+        Convert::Bits => Some(format!("CAST({col} AS UBIGINT)")),
+        Convert::TimeToInterval => Some(format!("to_microseconds(CAST({col} AS BIGINT))")),
+        Convert::Text | Convert::TextZeroDateIsNull | Convert::Number => None,
     }
 }
 
