@@ -14,7 +14,9 @@
 //! The run dir keeps the file, so the view stays inspectable after the run.
 
 use super::{sql_error, DriverError, StepContext};
-use crate::exchange::chunk_load::{count_records, create_view, scratch_path, ChunkLoader, LoadColumn};
+use crate::exchange::chunk_load::{
+    count_records, create_pipe_view, create_view, scratch_path, ChunkLoader, LoadColumn,
+};
 use crate::exchange::direct_write::DirectWriter;
 use crate::exchange::stream::{PipeFeed, StreamOut};
 use crate::exchange::{quote_ident, RelationKind};
@@ -22,8 +24,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-/// Target size of one CSV chunk handed to DuckDB.
+/// Target size of one CSV chunk loaded into a table: each load has a fixed cost (a WAL write).
 pub const CHUNK_BYTES: usize = 16 << 20;
+
+/// Target size of one chunk staged for a view (and fed to a streamed consumer). Appending has no
+/// per-chunk cost, and on a streamed edge the chunk size is the pipeline's step: the consumer
+/// waits for the first chunk and works through the last ones alone. MariaDB → CSV, 1M rows:
+/// 16 MiB chunks 2.0–2.1 s, 4 MiB 1.9 s (with the pipe view's 4 MiB read buffer).
+pub const STAGED_CHUNK_BYTES: usize = 4 << 20;
 
 /// What a producer sends: the columns once, then chunks of complete CSV records.
 pub enum Chunk {
@@ -38,16 +46,18 @@ pub enum Chunk {
 pub type ChunkSender = SyncSender<Result<Chunk, DriverError>>;
 
 /// Run `produce` on its own thread and load what it sends into the step's table — or stage it
-/// for a view when the step need not be materialized. On failure the partial table (or staged
-/// file) is removed. Returns the rows and the kind of relation made.
+/// for a view when the step need not be materialized. `produce` gets the channel and the chunk
+/// size to aim for. On failure the partial table (or staged file) is removed. Returns the rows
+/// and the kind of relation made.
 pub fn extract_with<F>(ctx: &StepContext, produce: F) -> Result<(u64, RelationKind), DriverError>
 where
-    F: FnOnce(&ChunkSender) -> Result<(), DriverError> + Send,
+    F: FnOnce(&ChunkSender, usize) -> Result<(), DriverError> + Send,
 {
+    let chunk_bytes = if ctx.materialize { CHUNK_BYTES } else { STAGED_CHUNK_BYTES };
     let (tx, rx) = sync_channel(2);
     let result = std::thread::scope(|scope| {
         scope.spawn(move || {
-            if let Err(e) = produce(&tx) {
+            if let Err(e) = produce(&tx, chunk_bytes) {
                 let _ = tx.send(Err(e));
             }
         });
@@ -107,7 +117,7 @@ fn stage(ctx: &StepContext, rx: Receiver<Result<Chunk, DriverError>>) -> Result<
 fn publish<'a>(ctx: &StepContext<'a>, out: &'a StreamOut, columns: &[LoadColumn]) -> Result<PipeFeed<'a>, DriverError> {
     let feed = PipeFeed::create(out, ctx.cancel)
         .map_err(|e| DriverError::Source(format!("cannot create the pipe {}: {e}", out.pipe.display())))?;
-    create_view(ctx.conn, ctx.step_id, columns, &out.pipe).map_err(sql_error)?;
+    create_pipe_view(ctx.conn, ctx.step_id, columns, &out.pipe).map_err(sql_error)?;
     (out.publish)();
     Ok(feed)
 }

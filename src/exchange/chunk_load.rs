@@ -108,14 +108,19 @@ impl Drop for ChunkLoader {
 
 fn insert_sql(table: &str, columns: &[LoadColumn], chunks: &Path) -> String {
     let targets: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
-    format!("INSERT INTO {} ({}) {}", quote_ident(table), targets.join(", "), select_sql(columns, chunks))
+    format!("INSERT INTO {} ({}) {}", quote_ident(table), targets.join(", "), select_sql(columns, chunks, None))
 }
+
+/// Read buffer of a view over a pipe. DuckDB's default (32 MiB) fills before parsing starts, so a
+/// streamed consumer would wait for 32 MiB at the start and work through up to 32 MiB alone at the
+/// end; 4 MiB (at least the default `max_line_size`, 2 MB) keeps the pipeline's step small.
+const PIPE_READ_BUFFER: usize = 4 << 20;
 
 /// The typed rows of a file of chunks over DuckDB's CSV reader. A plain cast is left to the
 /// reader, which parses the field straight into the type (no VARCHAR vector in between: the
 /// cheaper path when a single DuckDB thread reads a streamed pipe); other columns are read as
 /// VARCHAR and go through their expression.
-fn select_sql(columns: &[LoadColumn], chunks: &Path) -> String {
+fn select_sql(columns: &[LoadColumn], chunks: &Path, read_buffer: Option<usize>) -> String {
     let staged: Vec<String> = (0..columns.len()).map(|i| format!("c{i}")).collect();
     let read_columns: Vec<String> = std::iter::once("'row': 'VARCHAR'".to_string())
         .chain(columns.iter().zip(&staged).map(|(c, n)| {
@@ -133,17 +138,33 @@ fn select_sql(columns: &[LoadColumn], chunks: &Path) -> String {
         .collect();
     format!(
         "SELECT {} FROM read_csv({}, columns = {{{}}}, header = false, auto_detect = false, \
-         delim = ',', quote = '\"', escape = '\"', nullstr = '', allow_quoted_nulls = false, new_line = '\\n')",
+         delim = ',', quote = '\"', escape = '\"', nullstr = '', allow_quoted_nulls = false, new_line = '\\n'{})",
         select.join(", "),
         quote_literal(&chunks.display().to_string()),
-        read_columns.join(", ")
+        read_columns.join(", "),
+        read_buffer.map(|b| format!(", buffer_size = {b}")).unwrap_or_default()
     )
 }
 
 /// Create view `name` over a file of complete chunks (an extraction staged on disk): the same
 /// types and values a [`ChunkLoader`] table would hold, typed as the view is read.
 pub fn create_view(conn: &duckdb::Connection, name: &str, columns: &[LoadColumn], chunks: &Path) -> duckdb::Result<()> {
-    conn.execute_batch(&format!("CREATE OR REPLACE VIEW {} AS {}", quote_ident(name), select_sql(columns, chunks)))
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE VIEW {} AS {}",
+        quote_ident(name),
+        select_sql(columns, chunks, None)
+    ))
+}
+
+/// Like [`create_view`], over a pipe that is being filled (a streamed edge): smaller read buffers.
+pub fn create_pipe_view(
+    conn: &duckdb::Connection,
+    name: &str,
+    columns: &[LoadColumn],
+    pipe: &Path,
+) -> duckdb::Result<()> {
+    let select = select_sql(columns, pipe, Some(PIPE_READ_BUFFER));
+    conn.execute_batch(&format!("CREATE OR REPLACE VIEW {} AS {select}", quote_ident(name)))
 }
 
 /// Number of records in complete chunk text.

@@ -9,7 +9,7 @@
 use super::connect::{describe, quote_mysql, Target};
 use super::types::{load_expression, map_column, render, ColumnMapping};
 use crate::connections::ResolvedConnection;
-use crate::drivers::streaming::{extract_with, send_rows, Chunk, ChunkSender, CHUNK_BYTES};
+use crate::drivers::streaming::{extract_with, send_rows, Chunk, ChunkSender};
 use crate::drivers::{ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::chunk_load::LoadColumn;
 use mysql::prelude::Queryable;
@@ -51,6 +51,7 @@ fn produce(
     sql: &str,
     batch_size: usize,
     tx: &ChunkSender,
+    chunk_bytes: usize,
 ) -> Result<(), DriverError> {
     let target = Target::from_config(config, connection);
     let mut conn = target
@@ -85,8 +86,8 @@ fn produce(
         chunk.push(b'\n');
         in_chunk += 1;
         // Each load has a fixed cost (a WAL write), so chunks hold at least `batch_size` rows and
-        // grow to CHUNK_BYTES of text; memory stays bounded by a few chunks.
-        if (in_chunk >= batch_size && chunk.len() >= CHUNK_BYTES) || chunk.len() >= 4 * CHUNK_BYTES {
+        // grow to `chunk_bytes` of text; memory stays bounded by a few chunks.
+        if (in_chunk >= batch_size && chunk.len() >= chunk_bytes) || chunk.len() >= 4 * chunk_bytes {
             let records = std::mem::take(&mut in_chunk) as u64;
             if !send_rows(tx, std::mem::take(&mut chunk), Some(records)) {
                 return Ok(());
@@ -104,7 +105,8 @@ impl Driver for MysqlExtractor {
         let sql = build_query(config)?;
         let batch_size = config.get("batch_size").and_then(Value::as_u64).unwrap_or(10_000).max(1) as usize;
         let connection = ctx.connection;
-        let (rows, relation) = extract_with(ctx, |tx| produce(connection, config, &sql, batch_size, tx))?;
+        let (rows, relation) =
+            extract_with(ctx, |tx, chunk_bytes| produce(connection, config, &sql, batch_size, tx, chunk_bytes))?;
         ctx.telemetry.metric("rows_read", rows as f64, Some(ctx.step_id));
         Ok(StepOutput { relation: Some(relation), rows: Some(rows), state: None })
     }

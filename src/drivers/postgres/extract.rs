@@ -11,7 +11,7 @@ use super::connect::{quote_pg, PgTarget};
 use super::query::extract_sql;
 use super::rest;
 use super::types::read_mapping;
-use crate::drivers::streaming::{extract_with, send_rows, Chunk, ChunkSender, CHUNK_BYTES};
+use crate::drivers::streaming::{extract_with, send_rows, Chunk, ChunkSender};
 use crate::drivers::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::chunk_load::complete_records_len;
 use crate::exchange::RelationKind;
@@ -28,7 +28,7 @@ impl Driver for SupabaseExtractor {
             Some(target) => {
                 target.warn_if_pooler(ctx);
                 let sql = extract_sql(config).map_err(DriverError::Config)?;
-                extract_with(ctx, |tx| produce(&target, &sql, tx))?
+                extract_with(ctx, |tx, chunk_bytes| produce(&target, &sql, tx, chunk_bytes))?
             }
             None => (rest::extract(ctx, config)?, RelationKind::Table),
         };
@@ -49,7 +49,7 @@ impl Driver for SupabaseExtractor {
 const DESCRIBE_VIEW: &str = "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
      WHERE a.attrelid = 'pg_temp.osiris_source'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
 
-fn produce(target: &PgTarget, sql: &str, tx: &ChunkSender) -> Result<(), DriverError> {
+fn produce(target: &PgTarget, sql: &str, tx: &ChunkSender, chunk_bytes: usize) -> Result<(), DriverError> {
     let source_err =
         |e: postgres::Error| DriverError::Source(format!("PostgreSQL read failed: {}", target.explain(&e)));
     let mut client = target.connect().map_err(DriverError::Source)?;
@@ -73,7 +73,7 @@ fn produce(target: &PgTarget, sql: &str, tx: &ChunkSender) -> Result<(), DriverE
     }
     let copy = format!("COPY (SELECT {} FROM osiris_source) TO STDOUT (FORMAT csv)", exprs.join(", "));
     let mut reader = txn.copy_out(copy.as_str()).map_err(source_err)?;
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES + (1 << 20));
+    let mut buf: Vec<u8> = Vec::with_capacity(chunk_bytes + (1 << 20));
     let mut block = vec![0u8; 1 << 20];
     loop {
         let n = reader
@@ -83,7 +83,7 @@ fn produce(target: &PgTarget, sql: &str, tx: &ChunkSender) -> Result<(), DriverE
             break;
         }
         buf.extend_from_slice(&block[..n]);
-        if buf.len() >= CHUNK_BYTES {
+        if buf.len() >= chunk_bytes {
             let complete = complete_records_len(&buf);
             let rest = buf.split_off(complete);
             if !send_rows(tx, std::mem::replace(&mut buf, rest), None) {
