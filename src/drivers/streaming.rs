@@ -12,6 +12,10 @@
 //! through a table and 2.2–2.5 s staged, 5M 16.6 s and 11.8 s (BENCHMARKS.md). The cost is disk:
 //! the staged text (149 MB for the 1M-row orders) instead of DuckDB's compressed blocks (18 MB).
 //! The run dir keeps the file, so the view stays inspectable after the run.
+//!
+//! On a streamed edge (`StepContext::stream`, planned by the scheduler) the view first reads a
+//! pipe that gets every chunk as well, so the one consumer runs while rows are extracted; when it
+//! has finished, the view is re-pointed at the staged file ([`crate::exchange::stream`]).
 
 use super::{sql_error, DriverError, StepContext};
 use crate::exchange::chunk_load::{
