@@ -43,11 +43,14 @@ struct EdgeFlags {
 /// The scheduler's view of a streamed edge `producer → consumer`.
 struct Edge {
     flags: EdgeFlags,
-    consumer: usize,
     published: bool,
 }
 
 impl Edge {
+    fn consumer(&self) -> usize {
+        self.flags.consumer
+    }
+
     fn release(&self) {
         self.flags.consumer_done.store(true, Ordering::SeqCst);
     }
@@ -75,9 +78,39 @@ fn plan_edges(req: &RunRequest, materialize: &[bool], workers: usize) -> Vec<Opt
                 consumer_done: Arc::new(AtomicBool::new(false)),
                 producer_failed: Arc::new(AtomicBool::new(false)),
             };
-            Some(Edge { flags, consumer, published: false })
+            Some(Edge { flags, published: false })
         })
         .collect()
+}
+
+/// Whether producer `j` is running and streaming into step `i` (its view over the pipe exists).
+fn streams_into(edges: &[Option<Edge>], states: &[State], j: usize, i: usize) -> bool {
+    edges[j].as_ref().is_some_and(|e| e.consumer() == i && e.published && states[j] == State::Running)
+}
+
+/// Whether step `i` may take a worker now. A consumer awaited by a running producer takes the
+/// slot kept for it; any other step leaves one free for each producer's consumer that has not
+/// started, and a producer needs two (its own and its consumer's).
+fn has_slot(
+    i: usize,
+    is_awaited_consumer: bool,
+    edges: &[Option<Edge>],
+    states: &[State],
+    in_flight: usize,
+    workers: usize,
+) -> bool {
+    if is_awaited_consumer {
+        return in_flight < workers;
+    }
+    let reserved = edges
+        .iter()
+        .enumerate()
+        .filter(|(j, e)| {
+            e.as_ref().is_some_and(|e| states[*j] == State::Running && states[e.consumer()] == State::Pending)
+        })
+        .count();
+    let needed = if edges[i].is_some() { 2 } else { 1 };
+    in_flight + reserved + needed <= workers
 }
 
 /// DuckDB's thread count while streamed edges run. A streamed edge keeps one core busy outside
@@ -360,32 +393,15 @@ fn schedule(
             let stopping = error.is_some() || req.cancel.load(Ordering::SeqCst);
             if stopping {
                 // A producer waits for its consumer; one that will not start must not be awaited.
-                for edge in edges.iter().flatten().filter(|e| states[e.consumer] == State::Pending) {
+                for edge in edges.iter().flatten().filter(|e| states[e.consumer()] == State::Pending) {
                     edge.release();
                 }
             } else {
                 for i in 0..n {
-                    // Slots kept for consumers of running producers that have not started yet.
-                    let reserved = edges
-                        .iter()
-                        .enumerate()
-                        .filter(|(j, e)| {
-                            e.as_ref()
-                                .is_some_and(|e| states[*j] == State::Running && states[e.consumer] == State::Pending)
-                        })
-                        .count();
-                    let streamed_from = |j: usize| {
-                        edges[j].as_ref().is_some_and(|e| e.consumer == i && e.published && states[j] == State::Running)
-                    };
-                    let is_awaited_consumer = (0..n).any(&streamed_from);
-                    let slots_needed = if edges[i].is_some() { 2 } else { 1 };
-                    let has_slot = if is_awaited_consumer {
-                        in_flight < workers
-                    } else {
-                        in_flight + reserved + slots_needed <= workers
-                    };
+                    let streamed_from = |j: usize| streams_into(&edges, &states, j, i);
+                    let is_awaited_consumer = (0..n).any(streamed_from);
                     let ready = states[i] == State::Pending
-                        && has_slot
+                        && has_slot(i, is_awaited_consumer, &edges, &states, in_flight, workers)
                         && req.steps[i].needs.iter().all(|d| {
                             index_of
                                 .get(d.as_str())
@@ -424,7 +440,7 @@ fn schedule(
                     let i = done.index;
                     let step = &req.steps[i];
                     // The producer streaming into this step may now finish.
-                    let fed_by = edges.iter().flatten().find(|e| e.consumer == i && e.published);
+                    let fed_by = edges.iter().flatten().find(|e| e.consumer() == i && e.published);
                     let upstream_failed = fed_by.is_some_and(|e| e.flags.producer_failed.load(Ordering::SeqCst));
                     if let Some(edge) = fed_by {
                         edge.release();

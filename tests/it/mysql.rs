@@ -208,10 +208,18 @@ fn mysql_to_duckdb_to_mysql_keeps_every_value() {
         ],
     );
     let p = writer_project(&db, "SELECT * FROM src", "table: dst");
-    p.osiris(&["run", "p.yaml", "-q"]).expect_code(0);
     let diff = "SELECT COUNT(*) FROM (SELECT * FROM {db}.src EXCEPT SELECT * FROM {db}.dst) a";
     let back = "SELECT COUNT(*) FROM (SELECT * FROM {db}.dst EXCEPT SELECT * FROM {db}.src) a";
-    assert_eq!((count(&db, diff), count(&db, back), count(&db, "SELECT COUNT(*) FROM {db}.dst")), (0, 0, 2));
+    // Streamed into the writer (two workers) and one step after the other (one worker).
+    for workers in ["2", "1"] {
+        let r = p.osiris(&["run", "p.yaml", "--json", "--max-parallel", workers]);
+        r.expect_code(0);
+        let run_dir = std::path::PathBuf::from(r.json()["run_dir"].as_str().unwrap());
+        let expected = if workers == "2" { serde_json::json!("load") } else { serde_json::Value::Null };
+        assert_eq!(streams_to(&run_dir, "src"), expected);
+        assert_eq!((count(&db, diff), count(&db, back), count(&db, "SELECT COUNT(*) FROM {db}.dst")), (0, 0, 2));
+        admin().query_drop(format!("DELETE FROM `{db}`.dst")).unwrap();
+    }
 }
 
 #[test]
@@ -444,4 +452,24 @@ fn a_writer_that_fails_before_reading_does_not_hold_up_its_extractor() {
     assert_eq!((extract["status"].as_str(), extract["rows"].as_u64()), (Some("success"), Some(3000)), "{run}");
     let rows: i64 = exchange_db(&run).query_row("SELECT count(*) FROM \"extract-rows\"", [], |r| r.get(0)).unwrap();
     assert_eq!(rows, 3000, "the extractor finished staging and its view reads the rows");
+}
+
+#[test]
+fn two_streamed_edges_on_two_workers_take_turns_instead_of_waiting_on_each_other() {
+    let db =
+        database("twoedges", &["CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t SELECT seq FROM seq_1_to_5000"]);
+    let p = project(&db, "", 3306, "SELECT * FROM t ORDER BY id");
+    let edge = |n: u32| {
+        format!(
+            "  - id: extract{n}\n    component: mysql.extractor\n    mode: read\n    needs: []\n    config: {{query: \"SELECT id * {n} AS id FROM t ORDER BY id\"}}\n  - id: write{n}\n    component: filesystem.csv_writer\n    mode: write\n    needs: [extract{n}]\n    config: {{path: out{n}.csv}}\n"
+        )
+    };
+    p.write("p.yaml", &format!("oml_version: \"0.1.0\"\nname: two\nsteps:\n{}{}", edge(1), edge(2)));
+    let r = p.osiris(&["run", "p.yaml", "--json", "--max-parallel", "2"]);
+    r.expect_code(0);
+    let run_dir = std::path::PathBuf::from(r.json()["run_dir"].as_str().unwrap());
+    assert_eq!(streams_to(&run_dir, "extract1"), "write1");
+    assert_eq!(streams_to(&run_dir, "extract2"), "write2");
+    assert_eq!(p.read("out1.csv").lines().last(), Some("5000"));
+    assert_eq!(p.read("out2.csv").lines().last(), Some("10000"));
 }
