@@ -6,6 +6,7 @@ mod components;
 mod connections;
 mod init;
 mod logs;
+mod maintenance;
 mod output;
 mod run;
 mod validate;
@@ -52,6 +53,8 @@ enum Command {
     /// Inspect past runs.
     #[command(subcommand)]
     Logs(logs::Command),
+    /// Remove run directories older than the retention period (see --help).
+    Maintenance(maintenance::Args),
     /// Compatibility with the original's `osiris oml validate`.
     #[command(subcommand)]
     Oml(OmlCommand),
@@ -78,6 +81,7 @@ pub fn main() -> i32 {
         Command::Validate(a) | Command::Oml(OmlCommand::Validate(a)) => validate::execute(a),
         Command::Compile(a) => compile::execute(a),
         Command::Run(a) => run::execute(a),
+        Command::Maintenance(a) => maintenance::execute(a),
         Command::Components(c) => components::execute(c),
         Command::Connections(c) => connections::execute(c),
         Command::Logs(c) => logs::execute(c),

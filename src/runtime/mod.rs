@@ -7,6 +7,7 @@
 pub mod allocator;
 mod log;
 mod prepare;
+pub mod retention;
 mod run_dir;
 mod scheduler;
 pub mod state;

@@ -89,3 +89,49 @@ fn ctrl_c_cancels_the_run_and_records_it() {
     assert!(!p.exists("out.csv"));
     assert!(p.read(".osiris/index/runs.jsonl").contains("\"cancelled\""));
 }
+
+#[test]
+fn maintenance_removes_runs_past_retention_but_the_newest_of_each_pipeline() {
+    let p = Project::new();
+    p.write("osiris.yaml", "version: '2.0'\nfilesystem:\n  retention:\n    run_logs_days: 3\n");
+    p.write("in.csv", "id\n1\n2\n");
+    p.write("p.yaml", &crate::util::copy_pipeline("{path: in.csv}", "{path: out.csv}"));
+    let first = p.osiris(&["run", "p.yaml", "--json"]);
+    first.expect_code(0);
+    let second = p.osiris(&["run", "p.yaml", "--json"]);
+    second.expect_code(0);
+    let old_dir = std::path::PathBuf::from(first.json()["run_dir"].as_str().unwrap());
+    let new_dir = std::path::PathBuf::from(second.json()["run_dir"].as_str().unwrap());
+    // The first run started long ago (osiris.yaml keeps 3 days).
+    let status_path = old_dir.join("status.json");
+    let mut status: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&status_path).unwrap()).unwrap();
+    status["started_at"] = "2020-01-01T00:00:00Z".into();
+    std::fs::write(&status_path, status.to_string()).unwrap();
+
+    let dry = p.osiris(&["maintenance", "--dry-run", "--json"]);
+    dry.expect_code(0);
+    let old_id = first.json()["run_id"].clone();
+    assert_eq!(dry.json()["removed"][0]["run_id"], old_id, "{}", dry.stdout);
+    assert!(old_dir.exists(), "a dry run removes nothing");
+
+    let done = p.osiris(&["maintenance", "--json"]);
+    done.expect_code(0);
+    let report = done.json();
+    assert_eq!((report["removed"].as_array().unwrap().len(), report["kept"].as_u64()), (1, Some(1)), "{report}");
+    assert!(report["bytes_freed"].as_u64().unwrap() > 0);
+    assert!(!old_dir.exists() && new_dir.exists());
+    let listed = p.osiris(&["logs", "list", "--json"]).json();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "the index forgets the removed run: {listed}");
+    assert_eq!(listed[0]["run_id"], second.json()["run_id"]);
+
+    // The newest run of a pipeline stays however old, unless --keep-runs 0.
+    let kept = p.osiris(&["maintenance", "--keep-days", "0", "--json"]).json();
+    assert_eq!((kept["removed"].as_array().unwrap().len(), kept["kept"].as_u64()), (0, Some(1)));
+    let all = p.osiris(&["maintenance", "--keep-days", "0", "--keep-runs", "0", "--json"]).json();
+    assert_eq!(all["removed"].as_array().unwrap().len(), 1);
+    assert!(!new_dir.exists());
+
+    let bad = p.osiris_env(&["maintenance"], &[("OSIRIS_RETENTION_RUN_LOGS_DAYS", "a week")]);
+    bad.expect_code(2);
+    assert!(bad.stderr.contains("OSIRIS_RETENTION_RUN_LOGS_DAYS"), "{bad:?}");
+}
