@@ -19,23 +19,15 @@ pub struct LoadColumn {
     pub name: String,
     /// DuckDB type of the target column.
     pub duck_type: String,
-    /// Expression over `{}` (the staged VARCHAR column) giving the typed value; None = plain CAST.
+    /// Expression over `{}` (the staged field read as VARCHAR) giving the typed value; None =
+    /// the field parsed as `duck_type` by DuckDB's CSV reader (the same rules as a CAST).
     pub expression: Option<String>,
 }
 
 impl LoadColumn {
-    /// A column loaded with a plain CAST from text.
+    /// A column whose text is parsed as `duck_type`.
     pub fn cast(name: impl Into<String>, duck_type: impl Into<String>) -> Self {
         Self { name: name.into(), duck_type: duck_type.into(), expression: None }
-    }
-
-    /// The SQL for the staged column `staged` (already quoted).
-    fn load_sql(&self, staged: &str) -> String {
-        match &self.expression {
-            Some(e) => e.replace("{}", staged),
-            None if self.duck_type == "VARCHAR" => staged.to_string(),
-            None => format!("CAST({staged} AS {})", self.duck_type),
-        }
     }
 }
 
@@ -124,7 +116,7 @@ fn select_sql(columns: &[LoadColumn], chunks: &Path, read_buffer: Option<usize>)
     let staged: Vec<String> = (0..columns.len()).map(|i| format!("c{i}")).collect();
     let read_columns: Vec<String> = std::iter::once("'row': 'VARCHAR'".to_string())
         .chain(columns.iter().zip(&staged).map(|(c, n)| {
-            let read_as = if c.expression.is_none() { c.duck_type.as_str() } else { "VARCHAR" };
+            let read_as = if c.expression.is_some() { "VARCHAR" } else { c.duck_type.as_str() };
             format!("'{n}': {}", quote_literal(read_as))
         }))
         .collect();
@@ -132,7 +124,7 @@ fn select_sql(columns: &[LoadColumn], chunks: &Path, read_buffer: Option<usize>)
         .iter()
         .zip(&staged)
         .map(|(c, s)| {
-            let value = if c.expression.is_none() { s.clone() } else { c.load_sql(s) };
+            let value = c.expression.as_ref().map_or_else(|| s.clone(), |e| e.replace("{}", s));
             format!("{value} AS {}", quote_ident(&c.name))
         })
         .collect();

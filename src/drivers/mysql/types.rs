@@ -24,7 +24,7 @@ pub enum Convert {
     /// Text handed to DuckDB, which parses it into the column type.
     Text,
     /// Numbers (integers, DECIMAL, FLOAT, YEAR): ASCII by protocol, handed over as they come
-    /// (no UTF-8 check; DuckDB's CAST rejects anything that is not a number).
+    /// (no UTF-8 check; DuckDB's CSV reader rejects anything that is not a number).
     Number,
     /// Dates and timestamps: zero dates (`0000-00-00…`) become NULL, as documented.
     TextZeroDateIsNull,
@@ -89,8 +89,9 @@ pub fn map_column(col: &Column) -> ColumnMapping {
 }
 
 /// Append one raw value to a CSV line as DuckDB will read it back: NULL is an empty field, the
-/// empty string is `""`, text is quoted where it holds a comma, quote or line break. Bytes go as hex, BIT as
-/// its integer, TIME as signed microseconds; [`load_expression`] turns them back into types.
+/// empty string is `""`, text is quoted where it holds a comma, quote or line break. Bytes go as
+/// hex, BIT as its integer, TIME as signed microseconds; [`load_expression`] turns them back into
+/// types.
 pub fn render(value: mysql::Value, how: Convert, out: &mut Vec<u8>) -> Result<(), String> {
     let bytes = match value {
         mysql::Value::NULL => return Ok(()),
