@@ -123,7 +123,7 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
         for s in &outcome.steps {
             let rows = match (s.rows, s.relation) {
                 (Some(r), _) => format!("{r} rows"),
-                (None, Some(osiris::exchange::RelationKind::View)) => "view (streamed)".into(),
+                (None, Some(osiris::exchange::RelationKind::View)) => "view".into(),
                 _ => "-".into(),
             };
             eprintln!(

@@ -12,6 +12,7 @@ pub mod direct_write;
 #[cfg(unix)]
 pub mod pipe;
 pub mod stream;
+pub mod threads;
 
 pub use compat::{compat_name, with_compat_names};
 

@@ -97,7 +97,11 @@ pub fn copy_through_pipe<T: Send>(
             }
             result
         });
+        // The loader on the other end sets the pace; more DuckDB threads would only buffer
+        // rendered batches (exchange::threads).
+        let narrowed = super::threads::narrow(conn, 1);
         let copied = conn.execute(&sql, []);
+        drop(narrowed);
         // COPY has returned, so nothing will write any more: keep releasing a reader that is (or
         // will be) blocked opening the pipe until the consumer has returned.
         while !reader.is_finished() {

@@ -13,6 +13,7 @@ use super::run_dir::{append_index, create, new_run_id, write_json_atomic};
 use super::{ExecStep, Progress, RunError, RunOutcome, RunRequest, RunStatus, RuntimeError, StepReport, StepStatus};
 use crate::drivers::{self, DriverError, Inputs, StepContext, StepOutput, Telemetry};
 use crate::exchange::stream::StreamOut;
+use crate::exchange::threads;
 use crate::exchange::{quote_ident, Exchange, RelationKind};
 use crate::oml::Mode;
 use serde_json::json;
@@ -111,46 +112,6 @@ fn has_slot(
         .count();
     let needed = if edges[i].is_some() { 2 } else { 1 };
     in_flight + reserved + needed <= workers
-}
-
-/// DuckDB's thread count while streamed edges run. A streamed edge keeps one core busy outside
-/// DuckDB (the producer reading the source), and its consumer's scan of a pipe is single-threaded
-/// anyway, so DuckDB gets one thread fewer than the cores while any edge runs. Measured on the
-/// MariaDB → CSV benchmark (BENCHMARKS.md): with every core DuckDB's order-preserving COPY ran
-/// render tasks ahead of the pipe and buffered batches up to `memory_limit` — peak RSS grew with
-/// the rows (1M: 202 MiB, 5M: 355 MiB) — and the oversubscribed cores cost more than the parallel
-/// rendering gave.
-#[derive(Default)]
-struct StreamedConsumers {
-    running: Mutex<usize>,
-}
-
-/// Restores DuckDB's thread count when the last streamed consumer finishes.
-struct ThreadsGuard<'a> {
-    owner: &'a StreamedConsumers,
-    conn: &'a duckdb::Connection,
-}
-
-impl StreamedConsumers {
-    fn enter<'a>(&'a self, conn: &'a duckdb::Connection) -> ThreadsGuard<'a> {
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        if *running == 0 {
-            let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-            let _ = conn.execute_batch(&format!("SET threads = {}", cores.saturating_sub(1).max(1)));
-        }
-        *running += 1;
-        ThreadsGuard { owner: self, conn }
-    }
-}
-
-impl Drop for ThreadsGuard<'_> {
-    fn drop(&mut self) {
-        let mut running = self.owner.running.lock().unwrap_or_else(|p| p.into_inner());
-        *running -= 1;
-        if *running == 0 {
-            let _ = self.conn.execute_batch("RESET threads");
-        }
-    }
 }
 
 /// Result of one step as a worker reports it.
@@ -338,7 +299,6 @@ fn schedule(
     let interrupts: Vec<_> = conns.iter().map(|c| c.interrupt_handle()).collect();
     // (step, inputs, whether an input streams in while the step runs)
     let (job_tx, job_rx) = mpsc::channel::<(usize, Inputs, bool)>();
-    let streamed_consumers = StreamedConsumers::default();
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = mpsc::channel::<Report>();
     let relations_snapshot: Arc<Mutex<Vec<Option<RelationKind>>>> = Arc::new(Mutex::new(vec![None; n]));
@@ -351,11 +311,11 @@ fn schedule(
             let index_of = &index_of;
             let snapshot = Arc::clone(&relations_snapshot);
             let stream_flags = &stream_flags;
-            let streamed_consumers = &streamed_consumers;
             scope.spawn(move || loop {
                 let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                 let Ok((i, inputs, streamed_input)) = job else { break };
-                let _threads = streamed_input.then(|| streamed_consumers.enter(&conn));
+                // A pipe is scanned by one thread and the producer needs a core (exchange::threads).
+                let _threads = streamed_input.then(|| threads::narrow(&conn, threads::all_but_one_core()));
                 let step = &req.steps[i];
                 let t = Instant::now();
                 let stream = stream_flags[i].as_ref().map(|flags| {
