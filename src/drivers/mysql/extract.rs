@@ -9,7 +9,7 @@
 use super::connect::{describe, quote_mysql, Target};
 use super::types::{load_expression, map_column, render, ColumnMapping};
 use crate::connections::ResolvedConnection;
-use crate::drivers::streaming::{extract_with, send_rows, Chunk, ChunkSender};
+use crate::drivers::streaming::{extract_with, ChunkSender};
 use crate::drivers::{ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::chunk_load::LoadColumn;
 use mysql::prelude::Queryable;
@@ -51,7 +51,6 @@ fn produce(
     sql: &str,
     batch_size: usize,
     tx: &ChunkSender,
-    chunk_bytes: usize,
 ) -> Result<(), DriverError> {
     let target = Target::from_config(config, connection);
     let mut conn = target
@@ -70,10 +69,11 @@ fn produce(
             expression: load_expression(m, "{}"),
         })
         .collect();
-    if tx.send(Ok(Chunk::Columns(columns))).is_err() {
+    if !tx.columns(columns) {
         return Ok(());
     }
-    let mut chunk: Vec<u8> = Vec::with_capacity(1 << 20);
+    let chunk_bytes = tx.chunk_bytes;
+    let mut chunk = tx.buffer();
     let mut in_chunk = 0usize;
     for row in result.by_ref() {
         let row = row.map_err(|e| DriverError::Source(format!("MySQL read failed: {}", describe(&e))))?;
@@ -89,13 +89,13 @@ fn produce(
         // grow to `chunk_bytes` of text; memory stays bounded by a few chunks.
         if (in_chunk >= batch_size && chunk.len() >= chunk_bytes) || chunk.len() >= 4 * chunk_bytes {
             let records = std::mem::take(&mut in_chunk) as u64;
-            if !send_rows(tx, std::mem::take(&mut chunk), Some(records)) {
+            if !tx.rows(std::mem::replace(&mut chunk, tx.buffer()), Some(records)) {
                 return Ok(());
             }
         }
     }
     if in_chunk > 0 {
-        send_rows(tx, chunk, Some(in_chunk as u64));
+        tx.rows(chunk, Some(in_chunk as u64));
     }
     Ok(())
 }
@@ -105,8 +105,7 @@ impl Driver for MysqlExtractor {
         let sql = build_query(config)?;
         let batch_size = config.get("batch_size").and_then(Value::as_u64).unwrap_or(10_000).max(1) as usize;
         let connection = ctx.connection;
-        let (rows, relation) =
-            extract_with(ctx, |tx, chunk_bytes| produce(connection, config, &sql, batch_size, tx, chunk_bytes))?;
+        let (rows, relation) = extract_with(ctx, |tx| produce(connection, config, &sql, batch_size, tx))?;
         ctx.telemetry.metric("rows_read", rows as f64, Some(ctx.step_id));
         Ok(StepOutput { relation: Some(relation), rows: Some(rows), state: None })
     }

@@ -11,7 +11,7 @@ use super::connect::{quote_pg, PgTarget};
 use super::query::extract_sql;
 use super::rest;
 use super::types::read_mapping;
-use crate::drivers::streaming::{extract_with, send_rows, Chunk, ChunkSender};
+use crate::drivers::streaming::{extract_with, ChunkSender};
 use crate::drivers::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::chunk_load::complete_records_len;
 use crate::exchange::RelationKind;
@@ -28,7 +28,7 @@ impl Driver for SupabaseExtractor {
             Some(target) => {
                 target.warn_if_pooler(ctx);
                 let sql = extract_sql(config).map_err(DriverError::Config)?;
-                extract_with(ctx, |tx, chunk_bytes| produce(&target, &sql, tx, chunk_bytes))?
+                extract_with(ctx, |tx| produce(&target, &sql, tx))?
             }
             None => (rest::extract(ctx, config)?, RelationKind::Table),
         };
@@ -49,7 +49,7 @@ impl Driver for SupabaseExtractor {
 const DESCRIBE_VIEW: &str = "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
      WHERE a.attrelid = 'pg_temp.osiris_source'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
 
-fn produce(target: &PgTarget, sql: &str, tx: &ChunkSender, chunk_bytes: usize) -> Result<(), DriverError> {
+fn produce(target: &PgTarget, sql: &str, tx: &ChunkSender) -> Result<(), DriverError> {
     let source_err =
         |e: postgres::Error| DriverError::Source(format!("PostgreSQL read failed: {}", target.explain(&e)));
     let mut client = target.connect().map_err(DriverError::Source)?;
@@ -68,12 +68,12 @@ fn produce(target: &PgTarget, sql: &str, tx: &ChunkSender, chunk_bytes: usize) -
     let exprs: Vec<String> = std::iter::once("0".to_string())
         .chain(mappings.iter().map(|m| m.pg_expression.replace("{}", &quote_pg(&m.load.name))))
         .collect();
-    if tx.send(Ok(Chunk::Columns(mappings.into_iter().map(|m| m.load).collect()))).is_err() {
+    if !tx.columns(mappings.into_iter().map(|m| m.load).collect()) {
         return Ok(());
     }
     let copy = format!("COPY (SELECT {} FROM osiris_source) TO STDOUT (FORMAT csv)", exprs.join(", "));
     let mut reader = txn.copy_out(copy.as_str()).map_err(source_err)?;
-    let mut buf: Vec<u8> = Vec::with_capacity(chunk_bytes + (1 << 20));
+    let mut buf = tx.buffer();
     let mut block = vec![0u8; 1 << 20];
     loop {
         let n = reader
@@ -83,17 +83,19 @@ fn produce(target: &PgTarget, sql: &str, tx: &ChunkSender, chunk_bytes: usize) -
             break;
         }
         buf.extend_from_slice(&block[..n]);
-        if buf.len() >= chunk_bytes {
+        if buf.len() >= tx.chunk_bytes {
             let complete = complete_records_len(&buf);
-            let rest = buf.split_off(complete);
-            if !send_rows(tx, std::mem::replace(&mut buf, rest), None) {
+            let mut next = tx.buffer();
+            next.extend_from_slice(&buf[complete..]);
+            buf.truncate(complete);
+            if !tx.rows(std::mem::replace(&mut buf, next), None) {
                 return Ok(());
             }
         }
     }
     drop(reader);
     if !buf.is_empty() {
-        send_rows(tx, buf, None);
+        tx.rows(buf, None);
     }
     txn.commit().map_err(source_err)?;
     Ok(())
