@@ -34,21 +34,37 @@ struct Fifo {
 
 impl Fifo {
     fn create(path: PathBuf) -> std::io::Result<Self> {
-        let _ = std::fs::remove_file(&path);
-        let c = CString::new(path.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
-        // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
-        if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        make_fifo(&path)?;
         let holder = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&path).ok();
-        #[cfg(target_os = "linux")]
         if let Some(f) = &holder {
-            use std::os::fd::AsRawFd;
-            // SAFETY: a valid open descriptor; failure only leaves the default size.
-            unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
+            enlarge(f);
         }
         Ok(Self { path, _holder: holder })
     }
+}
+
+/// Create a FIFO at `path` (replacing whatever is there), readable and writable by us only.
+pub(super) fn make_fifo(path: &Path) -> std::io::Result<()> {
+    let _ = std::fs::remove_file(path);
+    let c = CString::new(path.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+    // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Ask for [`PIPE_BYTES`] of capacity on the pipe `end` belongs to (Linux; elsewhere, and on
+/// failure, the default size stays).
+pub(super) fn enlarge(end: &std::fs::File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid open descriptor; this only changes the pipe's capacity.
+        unsafe { libc::fcntl(end.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = end;
 }
 
 impl Drop for Fifo {

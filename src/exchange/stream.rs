@@ -14,11 +14,10 @@
 //!   two or more, so the consumer's read fails instead of finishing on a truncated stream — a
 //!   writer then rolls back as on any other error.
 
-use std::ffi::CString;
+use super::pipe::{enlarge, make_fifo};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,9 +26,6 @@ use std::time::Duration;
 
 /// The record sent when the producer fails: one field, so no view over the pipe can accept it.
 pub const POISON: &[u8] = b"osiris: the upstream step failed while streaming (see its error)\n";
-
-/// Pipe capacity asked for (1 MiB, the unprivileged maximum; Linux's default is 64 KiB).
-const PIPE_BYTES: libc::c_int = 1 << 20;
 
 /// How often a waiting producer looks again for the consumer.
 const POLL: Duration = Duration::from_millis(2);
@@ -82,7 +78,7 @@ impl<'a> PipeFeed<'a> {
 
     /// End the stream: on failure send [`POISON`] first. Then close the pipe, which the consumer
     /// reads as the end, and wait until it has finished (or the run is cancelled), so the view
-    /// can be changed without a reader on it. Removes the FIFO.
+    /// can be changed without a reader on it. The FIFO is removed on drop.
     pub fn finish(mut self, succeeded: bool) {
         if !succeeded {
             self.out.producer_failed.store(true, Ordering::SeqCst);
@@ -97,7 +93,6 @@ impl<'a> PipeFeed<'a> {
         while !self.out.consumer_gone() && !self.cancel.load(Ordering::SeqCst) {
             std::thread::sleep(POLL);
         }
-        let _ = std::fs::remove_file(&self.out.pipe);
     }
 
     /// The write end, opened once the consumer's reader is there; None once it is gone.
@@ -130,29 +125,17 @@ impl Drop for PipeFeed<'_> {
     }
 }
 
-fn make_fifo(path: &Path) -> std::io::Result<()> {
-    let _ = std::fs::remove_file(path);
-    let c = CString::new(path.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
-    // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
-    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// Open the write end without blocking (ENXIO: no reader yet), then make writes blocking again
 /// so a full pipe waits for the consumer instead of failing.
 fn open_write_end(path: &Path) -> std::io::Result<File> {
     let file = OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path)?;
     let fd = file.as_raw_fd();
-    // SAFETY: `fd` is a valid open descriptor owned by `file`; these only change its flags and
-    // the pipe's capacity (a failure leaves the default size).
+    // SAFETY: `fd` is a valid open descriptor owned by `file`; this only changes its flags.
     unsafe {
         let flags = libc::fcntl(fd, libc::F_GETFL);
         libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
-        #[cfg(target_os = "linux")]
-        libc::fcntl(fd, libc::F_SETPIPE_SZ, PIPE_BYTES);
     }
+    enlarge(&file);
     Ok(file)
 }
 
