@@ -35,7 +35,7 @@ pub enum Command {
 pub fn execute(c: Command) -> anyhow::Result<i32> {
     match c {
         Command::List { runs_dir, limit, json } => {
-            let index = runs_dir.parent().unwrap_or(std::path::Path::new(".")).join("index").join("runs.jsonl");
+            let index = osiris::runtime::index_path(&runs_dir);
             let text = std::fs::read_to_string(&index).unwrap_or_default();
             let mut runs: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
             runs.reverse();

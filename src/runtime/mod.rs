@@ -14,7 +14,7 @@ pub mod state;
 
 pub use log::{now_rfc3339, RunLog};
 pub use prepare::{prepare, RunOptions, RunSource};
-pub use run_dir::new_run_id;
+pub use run_dir::{index_path, new_run_id};
 pub use scheduler::execute;
 
 use crate::connections::{Redactor, ResolvedConnection};

@@ -135,8 +135,7 @@ fn size_of(dir: &Path) -> u64 {
 
 /// Rewrite the run index without the removed runs' records.
 fn drop_from_index(runs_dir: &Path, removed: &[Expired]) -> std::io::Result<()> {
-    let base = runs_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let index = base.join("index").join("runs.jsonl");
+    let index = super::run_dir::index_path(runs_dir);
     let Ok(text) = std::fs::read_to_string(&index) else { return Ok(()) };
     let gone: std::collections::HashSet<&str> = removed.iter().map(|r| r.run_id.as_str()).collect();
     let keep: String = text

@@ -31,12 +31,18 @@ pub fn write_json_atomic(path: &Path, value: &Value, redactor: &Redactor) -> std
     std::fs::rename(tmp, path)
 }
 
-/// Append one record to `<runs_dir>/../index/runs.jsonl` (every run, failed ones too).
-pub fn append_index(runs_dir: &Path, record: &Value, redactor: &Redactor) -> std::io::Result<PathBuf> {
+/// The run index of `runs_dir`: `<runs_dir>/../index/runs.jsonl`, one JSON record per run.
+pub fn index_path(runs_dir: &Path) -> PathBuf {
     let base = runs_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let dir = base.join("index");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("runs.jsonl");
+    base.join("index").join("runs.jsonl")
+}
+
+/// Append one record to the run index ([`index_path`]; every run, failed ones too).
+pub fn append_index(runs_dir: &Path, record: &Value, redactor: &Redactor) -> std::io::Result<PathBuf> {
+    let path = index_path(runs_dir);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     let mut v = record.clone();
     redactor.redact_json(&mut v);
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
