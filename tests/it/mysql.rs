@@ -324,6 +324,14 @@ fn a_single_consumer_reads_a_staged_view_and_materialize_all_gives_the_same_rows
     assert_eq!(through_view.lines().nth(1), Some("1,0.25,\"n,1\"\"q\"\"\""));
 }
 
+/// A function `check_row(x)` that returns x, and fails the query with `row <bad> is bad` at x = bad.
+fn check_row_failing_at(bad: u32) -> String {
+    format!(
+        "CREATE FUNCTION check_row(x INT) RETURNS INT DETERMINISTIC BEGIN \
+         IF x = {bad} THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'row {bad} is bad'; END IF; RETURN x; END"
+    )
+}
+
 #[test]
 fn an_error_mid_result_fails_the_step_and_leaves_no_staged_rows() {
     let db = database(
@@ -331,8 +339,7 @@ fn an_error_mid_result_fails_the_step_and_leaves_no_staged_rows() {
         &[
             "CREATE TABLE t (id INT PRIMARY KEY)",
             "INSERT INTO t SELECT seq FROM seq_1_to_5000",
-            "CREATE FUNCTION check_row(x INT) RETURNS INT DETERMINISTIC BEGIN \
-             IF x = 4000 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'row 4000 is bad'; END IF; RETURN x; END",
+            &check_row_failing_at(4000),
         ],
     );
     let p = project(&db, "", 3306, "SELECT check_row(id) AS id FROM t ORDER BY id");
@@ -403,14 +410,13 @@ fn an_extractor_streams_into_its_writer_while_it_reads() {
 
 #[test]
 fn a_source_failure_mid_stream_fails_the_writer_and_writes_nothing() {
-    // 1 KB rows: the first 16 MB chunk reaches the writer before row 19000 fails.
+    // 1 KB rows: the first 4 MiB staged chunks reach the writer before row 19000 fails.
     let db = database(
         "streamfail",
         &[
             "CREATE TABLE t (id INT PRIMARY KEY, pad TEXT)",
             "INSERT INTO t SELECT seq, REPEAT('x', 1000) FROM seq_1_to_20000",
-            "CREATE FUNCTION check_row(x INT) RETURNS INT DETERMINISTIC BEGIN \
-             IF x = 19000 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'row 19000 is bad'; END IF; RETURN x; END",
+            &check_row_failing_at(19000),
         ],
     );
     let p = project(&db, "", 3306, "SELECT check_row(id) AS id, pad FROM t ORDER BY id");
