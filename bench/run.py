@@ -6,7 +6,10 @@ Usage: bench/run.py [--rows 1000000,5000000] [--repeat 3] [--osiris PATH] [--duc
 Workloads (on bench/data/orders_<rows>.csv from gen_orders.py):
   groupby  CSV -> GROUP BY -> CSV
   filter   CSV -> filter keeping ~90 % of rows -> CSV
-  mysql    (with --mysql) MariaDB table `orders` -> CSV, against `mysql --batch --quick`
+  mysql    (with --mysql) MariaDB tables -> CSV, against `mysql --batch --quick`, on three shapes:
+           `orders` (the CSV's columns), `shop` (BIGINT id, INT, short VARCHARs, DECIMAL(10,2),
+           DOUBLE, two DATETIMEs of which one nullable, a 255-char note, BOOLEAN) and `wide`
+           (every MariaDB type osiris maps), so no figure depends on one column mix
   mysql-load (with --mysql) CSV -> MariaDB via mysql.writer, against LOAD DATA LOCAL INFILE
   pg-load  (with --postgres) CSV -> PostgreSQL via supabase.writer, against psql \copy
   posthog / graphql (with --http ROWS,...) pages from a local server (http_servers.py); rows/s
@@ -109,12 +112,45 @@ def mysql_workload(args, rows, csv):
                "(order_id, customer_id, product, quantity, unit_price, discount, status, @gift, city, order_date, created_at, note) "
                "SET is_gift = (@gift = 'true')")
         subprocess.check_call(mysql + ["-e", ddl])
-    out = mysql_extract(args, rows, db, table)
+    out = mysql_extract(args, rows, db, table, "mysql")
+    for shape, (columns, values) in MYSQL_SHAPES.items():
+        shaped = f"{shape}_{rows}"
+        exists = subprocess.run(mysql + ["-N", "-e", f"SELECT COUNT(*) FROM {db}.{shaped}"], capture_output=True, text=True)
+        if exists.returncode != 0 or exists.stdout.strip() != str(rows):
+            print(f"generating {shaped} in MariaDB ...", file=sys.stderr)
+            subprocess.check_call(mysql + ["-e", f"DROP TABLE IF EXISTS {db}.{shaped}; CREATE TABLE {db}.{shaped} ({columns}) "
+                                           f"CHARACTER SET utf8mb4; INSERT INTO {db}.{shaped} SELECT {values} FROM {db}.seq_1_to_{rows}"])
+        out.extend(mysql_extract(args, rows, db, shaped, f"mysql-{shape}"))
     out.extend(mysql_load(args, rows, csv, db, table))
     return out
 
 
-def mysql_extract(args, rows, db, table):
+# Generated inside MariaDB from its SEQUENCE engine (`seq_1_to_N`, column `seq`): deterministic.
+MYSQL_SHAPES = {
+    "shop": (
+        "id BIGINT PRIMARY KEY, customer_id INT, status VARCHAR(16), country CHAR(2), currency VARCHAR(3), "
+        "amount DECIMAL(10,2), weight DOUBLE, created_at DATETIME, shipped_at DATETIME NULL, note VARCHAR(255), paid BOOLEAN",
+        "seq, seq * 7919 % 100000, ELT(1 + seq % 5, 'new', 'paid', 'shipped', 'delivered', 'returned'), "
+        "ELT(1 + seq % 4, 'CZ', 'DE', 'US', 'JP'), 'EUR', (seq * 37 % 1000000) / 100, (seq * 13 % 10007) / 7.0, "
+        "'2024-01-01' + INTERVAL (seq * 17 % 31536000) SECOND, "
+        "IF(seq % 3 = 0, NULL, '2024-02-01' + INTERVAL (seq * 19 % 31536000) SECOND), "
+        "LEFT(REPEAT(CONCAT('note ', seq, ' about the order; '), 12), 255), seq % 2"),
+    "wide": (
+        "id INT PRIMARY KEY, ti TINYINT, si SMALLINT, mi MEDIUMINT, iu INT UNSIGNED, bu BIGINT UNSIGNED, "
+        "d38 DECIMAL(38,10), f FLOAT, dbl DOUBLE, dt DATE, dtm DATETIME(6), ts TIMESTAMP(6) NULL, tm TIME(6), y YEAR, "
+        "c CHAR(8), v VARCHAR(64), tx TEXT, e ENUM('a','b','c'), st SET('x','y','z'), j JSON, vb VARBINARY(16), bl BLOB, "
+        "bt BIT(10), b BOOLEAN",
+        "seq, CAST(seq % 256 AS SIGNED) - 128, CAST(seq % 65536 AS SIGNED) - 32768, seq % 8388607, seq * 2654435761 % 4294967296, "
+        "seq * 3000000000007, seq * 1234567.0123456789, seq / 3.0, SQRT(seq) * 1.5, "
+        "'2000-01-01' + INTERVAL (seq % 9000) DAY, '2020-01-01' + INTERVAL (seq * 1000003) MICROSECOND, "
+        "IF(seq % 5 = 0, NULL, '2021-01-01' + INTERVAL (seq * 7) SECOND), SEC_TO_TIME(seq % 86400 + 0.5), 1901 + seq % 250, "
+        "LPAD(seq, 8, '0'), CONCAT('value ', seq), REPEAT('text, with \"quotes\" ', 1 + seq % 4), ELT(1 + seq % 3, 'a', 'b', 'c'), "
+        "ELT(1 + seq % 3, 'x', 'x,y', 'x,y,z'), JSON_OBJECT('k', seq, 'tags', JSON_ARRAY('a', seq % 7)), "
+        "UNHEX(LPAD(HEX(seq), 16, '0')), UNHEX(REPEAT(HEX(seq % 256), 32)), seq % 1024, seq % 2 = 0"),
+}
+
+
+def mysql_extract(args, rows, db, table, workload):
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     (WORK / "osiris_connections.yaml").write_text(
@@ -136,7 +172,7 @@ steps:
         "mysql --quick": ["bash", "-c", shell],
         "osiris": [args.osiris, "run", str(WORK / "p.yaml"), "--quiet", "--runs-dir", str(WORK / "runs")],
     }
-    return compare(args, rows, "mysql", tools)
+    return compare(args, rows, workload, tools)
 
 
 def mysql_load(args, rows, csv, db, table):
@@ -274,7 +310,7 @@ def main():
         elif tool == "osiris":
             ratio = f"{rows / wall:,.0f} rows/s"
         print(f"| {rows:,} | {workload} | {tool} | {wall:.2f} | {rss:.0f} | {ratio} |")
-    for workload in list(QUERIES) + ["mysql", "mysql-load", "pg-load", "posthog", "graphql"]:
+    for workload in list(QUERIES) + ["mysql"] + [f"mysql-{s}" for s in MYSQL_SHAPES] + ["mysql-load", "pg-load", "posthog", "graphql"]:
         osi = {r[0]: r[4] for r in results if r[1] == workload and r[2] == "osiris"}
         if len(osi) >= 2:
             lo, hi = min(osi), max(osi)

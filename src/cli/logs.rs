@@ -77,10 +77,10 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
                 );
                 for s in v["steps"].as_array().into_iter().flatten() {
                     println!(
-                        "  {:<10} {:<28} rows={} {} ms",
+                        "  {:<10} {:<28} {:>14} {:>8} ms",
                         s["status"].as_str().unwrap_or(""),
                         s["id"].as_str().unwrap_or(""),
-                        s["rows"],
+                        rows_for_people(s),
                         s["duration_ms"]
                     );
                 }
@@ -90,5 +90,28 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+    }
+}
+
+/// A step's rows as a person reads them: the count when there is one, `view` for a relation
+/// that was not counted (a view is read by its consumers, never counted on its own), `-` else.
+fn rows_for_people(step: &Value) -> String {
+    match (step["rows"].as_u64(), step["relation"].as_str()) {
+        (Some(n), _) => format!("{n} rows"),
+        (None, Some("view")) => "view".to_string(),
+        (None, _) => "-".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rows_for_people;
+    use serde_json::json;
+
+    #[test]
+    fn rows_are_counts_or_view_never_null() {
+        assert_eq!(rows_for_people(&json!({"rows": 3, "relation": "table"})), "3 rows");
+        assert_eq!(rows_for_people(&json!({"rows": null, "relation": "view"})), "view");
+        assert_eq!(rows_for_people(&json!({"rows": null})), "-");
     }
 }

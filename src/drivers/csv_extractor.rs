@@ -4,10 +4,9 @@
 //! - `header: false` names columns `0`, `1`, … as pandas did; `header: N` makes row N the header.
 //! - `parse_dates: false` (the default) keeps date-like text as VARCHAR, exactly as written;
 //!   `true` lets DuckDB detect DATE/TIME/TIMESTAMP columns; a list parses the named columns.
-//! - Numbers are detected as BIGINT or DOUBLE, so every 64-bit signed integer stays exact. DuckDB's
-//!   sniffer cannot pick wider integer types: give `dtype: {col: UBIGINT}` (or `HUGEINT`,
-//!   `DECIMAL(38,0)`) for larger ones. An unquoted empty field is NULL, a quoted `""` is the empty
-//!   string.
+//! - Numbers are detected as BIGINT or DOUBLE, and a column whose values DOUBLE cannot hold exactly
+//!   becomes HUGEINT, DECIMAL(38, s) or stays text (csv_numbers.rs): no digit is silently lost.
+//!   An unquoted empty field is NULL, a quoted `""` is the empty string.
 //! - `na_values` are extra NULL markers (pandas' long default list is not applied).
 //! - `dtype` takes pandas names (`int64`, `float64`, `str`, `bool`, `datetime64[ns]`) or DuckDB types.
 //! - `chunk_size` has no effect: DuckDB streams in vectors of 2,048 rows regardless.
@@ -15,7 +14,7 @@
 //! - `compression`: `infer` and `gzip` are read natively; `bz2`, `zip`, `xz` are not supported by
 //!   DuckDB's reader and fail with a clear error.
 
-use super::{ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use super::{csv_numbers, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::{create_relation, quote_ident, quote_literal};
 use crate::project::resolve_path;
 use serde_json::{Map, Value};
@@ -192,6 +191,43 @@ fn decode_utf16_file(src: &std::path::Path, dst: &std::path::Path) -> std::io::R
     }
 }
 
+/// For each column in `candidates` (read as text from `source`), the exact type its values in
+/// the first [`csv_numbers::SAMPLE_ROWS`] rows need.
+fn exact_types(
+    conn: &duckdb::Connection,
+    source: &str,
+    columns: &[(String, String)],
+    candidates: &[usize],
+) -> duckdb::Result<Vec<(usize, String)>> {
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let measures: Vec<String> =
+        candidates.iter().flat_map(|&i| csv_numbers::profile_sql(&quote_ident(&columns[i].0))).collect();
+    let projected: Vec<String> = candidates.iter().map(|&i| quote_ident(&columns[i].0)).collect();
+    let sql = format!(
+        "SELECT {} FROM (SELECT {} FROM {source} LIMIT {})",
+        measures.join(", "),
+        projected.join(", "),
+        csv_numbers::SAMPLE_ROWS
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([])?;
+    let row = rows.next()?.expect("an aggregate returns one row");
+    let mut out = Vec::new();
+    for (k, &i) in candidates.iter().enumerate() {
+        let count = |j: usize| row.get::<_, Option<i64>>(4 * k + j).map(|v| v.unwrap_or(0).max(0) as u64);
+        let profile = csv_numbers::NumberProfile {
+            significant: count(0)?,
+            integer_digits: count(1)?,
+            scale: count(2)?,
+            exponent: row.get(4 * k + 3)?,
+        };
+        out.push((i, csv_numbers::exact_type(profile)));
+    }
+    Ok(out)
+}
+
 fn is_temporal(duck_type: &str) -> bool {
     matches!(duck_type, "DATE" | "TIME" | "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE")
 }
@@ -251,9 +287,18 @@ impl Driver for CsvExtractor {
                 }
             }
         }
+        // Columns the sniffer calls DOUBLE are read as text and converted by a guard to the
+        // exact type their sample needs (csv_numbers.rs).
+        let doubles: Vec<usize> = (0..sniffed.columns.len())
+            .filter(|&i| sniffed.columns[i].1 == "DOUBLE" && !types.iter().any(|(k, _)| *k == sniffed.columns[i].0))
+            .collect();
+        let mut read_types = sniffed.columns.clone();
+        for &i in &doubles {
+            read_types[i].1 = "VARCHAR".into();
+        }
         let mut args = base;
         args.push("auto_detect = false".into());
-        args.push(format!("columns = {}", struct_literal(&sniffed.columns)));
+        args.push(format!("columns = {}", struct_literal(&read_types)));
         if let Some(n) = &sniffed.new_line {
             args.push(format!("new_line = {}", quote_literal(n)));
         }
@@ -264,16 +309,18 @@ impl Driver for CsvExtractor {
             args.push(format!("timestampformat = {}", quote_literal(f)));
         }
         let source = format!("read_csv({})", args.join(", "));
+        let exact = exact_types(ctx.conn, &source, &read_types, &doubles).map_err(read_error)?;
         let columns = sniffed.columns;
+        let column_expr = |i: usize| match exact.iter().find(|(j, _)| *j == i) {
+            Some((_, ty)) if ty == "VARCHAR" => quote_ident(&columns[i].0),
+            Some((_, ty)) => csv_numbers::guarded(&quote_ident(&columns[i].0), &columns[i].0, ty),
+            None => quote_ident(&columns[i].0),
+        };
         let header = !matches!(config.get("header"), Some(Value::Bool(false)));
         let mut select: Vec<String> = if header {
-            columns.iter().map(|(n, _)| quote_ident(n)).collect()
+            (0..columns.len()).map(|i| format!("{} AS {}", column_expr(i), quote_ident(&columns[i].0))).collect()
         } else {
-            columns
-                .iter()
-                .enumerate()
-                .map(|(i, (n, _))| format!("{} AS {}", quote_ident(n), quote_ident(&i.to_string())))
-                .collect()
+            (0..columns.len()).map(|i| format!("{} AS {}", column_expr(i), quote_ident(&i.to_string()))).collect()
         };
         if let Some(wanted) = config.str_list("columns") {
             let names: Vec<String> = if header {
@@ -290,11 +337,7 @@ impl Driver for CsvExtractor {
                         names.join(", ")
                     ))
                 })?;
-                select.push(if header {
-                    quote_ident(w)
-                } else {
-                    format!("{} AS {}", quote_ident(&columns[i].0), quote_ident(w))
-                });
+                select.push(format!("{} AS {}", column_expr(i), quote_ident(w)));
             }
         }
         let limit = config.get("limit").and_then(Value::as_u64).map(|n| format!(" LIMIT {n}")).unwrap_or_default();

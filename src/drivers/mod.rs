@@ -5,6 +5,7 @@
 //! prints and never reads global state. The registry is a plain `match` in [`build`].
 
 mod csv_extractor;
+mod csv_numbers;
 mod csv_writer;
 mod duckdb_processor;
 pub mod graphql;

@@ -4,8 +4,13 @@
 //! then by the active profile's `profiles.<p>.params`, then by `--param NAME=VALUE` (the original's
 //! precedence). Unlike the original, a string that is only a placeholder takes the parameter's
 //! type (`limit: ${params.n}` stays an integer), and values from the command line or environment
-//! are converted to the type of the declared default. An undeclared `--param` or placeholder is an
-//! error rather than silently ignored.
+//! are converted to the type of the declared default.
+//!
+//! A placeholder need not be declared: as in the original, a value supplied from outside (an
+//! `OSIRIS_PARAM_*` variable, the active profile or `--param`) fills it, with a warning that
+//! suggests a declaration. What stays an error is what would otherwise be silent: a placeholder
+//! nobody supplies, and a `--param` or profile value that no placeholder uses and no declaration
+//! names (a typo would otherwise change nothing).
 
 use super::yaml::child_path;
 use crate::diagnostics::{did_you_mean, Diagnostic};
@@ -64,12 +69,25 @@ pub fn resolve(doc: &Value, inputs: &ParamInputs) -> (Value, Map<String, Value>,
         }
     }
     let declared: Vec<String> = values.keys().cloned().collect();
-    let find_declared = |name: &str| declared.iter().find(|d| d.eq_ignore_ascii_case(name)).cloned();
+    let used = placeholders_outside_declarations(doc);
+    // A name a value may be given to: declared, else used by a placeholder (case-insensitive
+    // for environment variables, whose names are upper case).
+    let known = |name: &str, ignore_case: bool| -> Option<String> {
+        let same = |d: &String| if ignore_case { d.eq_ignore_ascii_case(name) } else { d == name };
+        declared.iter().find(|d| same(d)).or_else(|| used.iter().find(|d| same(d))).cloned()
+    };
+    let mut undeclared_supplied: Vec<(String, String)> = Vec::new();
+    let mut supply = |values: &mut Map<String, Value>, name: String, value: Value, source: String| {
+        if !declared.contains(&name) && !undeclared_supplied.iter().any(|(n, _)| *n == name) {
+            undeclared_supplied.push((name.clone(), source));
+        }
+        values.insert(name, value);
+    };
 
     for (name, raw) in &inputs.env {
-        if let Some(d) = find_declared(name) {
-            let typed = coerce(raw, &values[&d]);
-            values.insert(d, typed);
+        if let Some(d) = known(name, true) {
+            let typed = values.get(&d).map_or_else(|| Value::String(raw.clone()), |like| coerce(raw, like));
+            supply(&mut values, d, typed, format!("OSIRIS_PARAM_{name}"));
         }
     }
 
@@ -80,17 +98,16 @@ pub fn resolve(doc: &Value, inputs: &ParamInputs) -> (Value, Map<String, Value>,
                 profile = Some(p.clone());
                 if let Some(ps) = prof.get("params").and_then(Value::as_object) {
                     for (k, v) in ps {
-                        if values.contains_key(k) {
-                            values.insert(k.clone(), v.clone());
-                        } else {
-                            findings.push(
+                        match known(k, false) {
+                            Some(name) => supply(&mut values, name, v.clone(), format!("profile `{p}`")),
+                            None => findings.push(
                                 Diagnostic::error(
                                     "unknown_param",
                                     format!("profiles.{p}.params.{k}"),
-                                    format!("profile `{p}` sets undeclared parameter `{k}`"),
+                                    format!("profile `{p}` sets parameter `{k}`, which no `${{params.{k}}}` uses and `params:` does not declare"),
                                 )
-                                .with_hint("declare it under `params:` with a default"),
-                            );
+                                .with_hint("declare it under `params:` with a default, or remove it"),
+                            ),
                         }
                     }
                 }
@@ -108,18 +125,19 @@ pub fn resolve(doc: &Value, inputs: &ParamInputs) -> (Value, Map<String, Value>,
     }
 
     for (name, raw) in &inputs.cli {
-        match values.get(name) {
-            Some(current) => {
-                let typed = coerce(raw, current);
-                values.insert(name.clone(), typed);
+        match known(name, false) {
+            Some(name) => {
+                let typed = values.get(&name).map_or_else(|| Value::String(raw.clone()), |like| coerce(raw, like));
+                supply(&mut values, name, typed, "--param".to_string());
             }
             None => {
                 let mut d = Diagnostic::error(
                     "unknown_param",
                     "params",
-                    format!("--param `{name}` is not declared by the pipeline"),
+                    format!("--param `{name}` is neither declared by the pipeline nor used by a placeholder"),
                 );
-                d = match did_you_mean(name, declared.iter().map(String::as_str)) {
+                let candidates = declared.iter().chain(used.iter()).map(String::as_str);
+                d = match did_you_mean(name, candidates) {
                     Some(s) => d.with_hint(format!("did you mean `{s}`?")),
                     None if declared.is_empty() => {
                         d.with_hint("the pipeline declares no params; add `params: {NAME: default}`")
@@ -129,6 +147,16 @@ pub fn resolve(doc: &Value, inputs: &ParamInputs) -> (Value, Map<String, Value>,
                 findings.push(d);
             }
         }
+    }
+    for (name, source) in undeclared_supplied {
+        findings.push(
+            Diagnostic::warning(
+                "undeclared_param",
+                "params",
+                format!("`${{params.{name}}}` is not declared; its value comes from {source}"),
+            )
+            .with_hint(format!("declare it so the pipeline documents it: params: {{{name}: default}}")),
+        );
     }
 
     let mut resolved = doc.clone();
@@ -141,6 +169,34 @@ pub fn resolve(doc: &Value, inputs: &ParamInputs) -> (Value, Map<String, Value>,
     }
     let profile = if doc.get("profiles").is_some() { profile } else { None };
     (resolved, values, profile, findings)
+}
+
+/// Names of the `${params.NAME}` placeholders in the document outside `params:` and `profiles:`,
+/// in order of first use.
+fn placeholders_outside_declarations(doc: &Value) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => {
+                for c in placeholder_regex().captures_iter(s) {
+                    if !out.iter().any(|n| *n == c[1]) {
+                        out.push(c[1].to_string());
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            Value::Object(map) => map.values().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Value::Object(top) = doc {
+        for (key, v) in top {
+            if key != "params" && key != "profiles" {
+                walk(v, &mut out);
+            }
+        }
+    }
+    out
 }
 
 /// Give a command-line or environment string the type of the declared default.
@@ -189,7 +245,10 @@ fn substitute(v: &mut Value, path: &str, values: &Map<String, Value>, findings: 
                                 path,
                                 format!("`${{params.{name}}}` refers to an undeclared parameter"),
                             )
-                            .with_hint(format!("declare it: params: {{{name}: default}}")),
+                            .with_hint(format!(
+                                "declare it (params: {{{name}: default}}) or supply it: --param {name}=VALUE, OSIRIS_PARAM_{}=VALUE",
+                                name.to_ascii_uppercase()
+                            )),
                         );
                         None
                     }
@@ -262,6 +321,25 @@ mod tests {
         let (v, f) = run(doc, &[("k", "4")], &[("N", "2"), ("M", "2")], Some("prod"));
         assert!(f.is_empty(), "{f:?}");
         assert_eq!(v["steps"][0], json!({"a": 2, "b": 3, "c": 4}));
+    }
+
+    #[test]
+    fn an_undeclared_placeholder_takes_a_value_supplied_from_outside_with_a_warning() {
+        let doc = json!({"profiles": {"eu": {"params": {"zone": "z1"}}},
+                         "steps": [{"a": "${params.region}", "b": "${params.tier}", "c": "${params.zone}"}]});
+        let (v, f) = run(doc, &[("region", "EU")], &[("TIER", "gold")], Some("eu"));
+        assert_eq!(v["steps"][0], json!({"a": "EU", "b": "gold", "c": "z1"}));
+        assert!(f.iter().all(|d| d.severity == crate::diagnostics::Severity::Warning), "{f:?}");
+        let kinds: Vec<&str> = f.iter().map(|d| d.kind.as_str()).collect();
+        assert_eq!(kinds, ["undeclared_param"; 3]);
+    }
+
+    #[test]
+    fn a_profile_value_nobody_uses_or_declares_is_an_error() {
+        let doc = json!({"profiles": {"eu": {"params": {"zon": "z1"}}}, "steps": [{"c": "${params.zone}"}]});
+        let (_, f) = run(doc, &[], &[], Some("eu"));
+        let kinds: Vec<&str> = f.iter().map(|d| d.kind.as_str()).collect();
+        assert_eq!(kinds, ["unknown_param", "unresolved_param"]);
     }
 
     #[test]

@@ -93,6 +93,12 @@ fn oml_validate_alias_and_logs_show() {
     show.expect_code(0);
     assert_eq!(show.json()["steps"][1]["rows"], 1);
     p.osiris(&["logs", "show", "nope"]).expect_code(2);
+    let human = p.osiris(&["logs", "show", &id]);
+    human.expect_code(0);
+    let extract = human.stdout.lines().find(|l| l.contains(" extract ")).expect("a line for the extract step");
+    assert!(extract.contains(" view ") && !human.stdout.contains("null"), "{human:?}");
+    assert!(human.stdout.lines().any(|l| l.contains(" write ") && l.contains("1 rows")), "{human:?}");
+    assert!(human.stdout.ends_with('\n'), "{human:?}");
 }
 
 #[test]

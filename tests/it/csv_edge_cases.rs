@@ -212,3 +212,42 @@ fn create_dirs_false_fails_on_a_missing_directory_and_true_creates_it() {
     p.osiris(&["run", "p.yaml", "-q"]).expect_code(0);
     assert_eq!(p.read("deep/er/out.csv"), "a\n1\n");
 }
+
+/// Numbers DOUBLE cannot hold exactly keep every digit: DECIMAL(38, s) for fractions, HUGEINT for
+/// integers beyond 64 bits; numbers DOUBLE holds stay DOUBLE (and print as before).
+#[test]
+fn exact_decimals_and_128_bit_integers_survive_csv_to_csv() {
+    let input = "id,big,huge,small\n1,12345678901234567890.123456789,123456789012345678901234,1.5\n2,-98765432109876543210.5,-170141183460469231731687303715884105727,2.25\n";
+    assert_eq!(
+        roundtrip(input, "", ""),
+        "id,big,huge,small\n1,12345678901234567890.123456789,123456789012345678901234,1.5\n2,-98765432109876543210.500000000,-170141183460469231731687303715884105727,2.25\n"
+    );
+    assert_eq!(
+        query(input, "", "SELECT typeof(big) AS b, typeof(huge) AS h, typeof(small) AS s FROM src LIMIT 1"),
+        "b,h,s\n\"DECIMAL(38,9)\",HUGEINT,DOUBLE\n"
+    );
+}
+
+/// A value past the sample that the chosen type cannot hold fails the step, naming the column and
+/// the dtype that reads it; nothing is written.
+#[test]
+fn a_late_value_the_sampled_type_cannot_hold_fails_instead_of_rounding() {
+    let p = Project::new();
+    let mut input = String::from("id,price\n");
+    for i in 0..25_000 {
+        input.push_str(&format!("{i},{}.25\n", i % 1000));
+    }
+    input.push_str("25000,0.12345678901234567\n");
+    p.write("in.csv", &input);
+    p.write("p.yaml", &copy_pipeline("{path: in.csv}", "{path: out.csv}"));
+    let r = p.osiris(&["run", "p.yaml", "--json"]);
+    r.expect_code(1);
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("\"price\" holds `0.12345678901234567`") && message.contains("dtype: {price: VARCHAR}"),
+        "{message}"
+    );
+    assert!(!p.exists("out.csv"));
+    let fixed = p.run_ok(&copy_pipeline("{path: in.csv, dtype: {price: VARCHAR}}", "{path: out.csv}"), "out.csv");
+    assert!(fixed.ends_with("25000,0.12345678901234567\n"));
+}

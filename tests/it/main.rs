@@ -9,6 +9,7 @@ mod dag;
 mod failures;
 mod graphql;
 mod mysql;
+mod params;
 mod postgres;
 mod posthog;
 mod runtime;

@@ -13,6 +13,26 @@ fn admin() -> mysql::Conn {
     mysql::Conn::new(opts).expect("MariaDB on 127.0.0.1:3306 (scripts/services.sh starts it)")
 }
 
+/// Serialises changes to MariaDB's accounts: the server re-reads its grant tables on every
+/// CREATE/DROP USER, and a login checked at that moment can be refused with another code than
+/// the one the account would get on a quiet server.
+static ACCOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A login `name` (at `%` and `localhost`) created afresh with `auth` (`IDENTIFIED BY 'pw'`,
+/// `IDENTIFIED VIA unix_socket`, …) and then `extra` statements run (`{user}` is replaced by
+/// each account), whatever the server held before: safe on a fresh server and on a re-run.
+fn account(name: &str, auth: &str, extra: &[&str]) {
+    let _guard = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut c = admin();
+    for host in ["%", "localhost"] {
+        let user = format!("'{name}'@'{host}'");
+        c.query_drop(format!("CREATE OR REPLACE USER {user} {auth}")).unwrap();
+        for e in extra {
+            c.query_drop(e.replace("{user}", &user)).unwrap_or_else(|err| panic!("{e}: {err}"));
+        }
+    }
+}
+
 /// A fresh database named `osiris_it_<name>` with `setup` run inside it.
 fn database(name: &str, setup: &[&str]) -> String {
     let db = format!("osiris_it_{name}");
@@ -117,9 +137,7 @@ fn assert_connection_failure(p: &Project, fragments: &[&str], secret: Option<&st
 #[test]
 fn bad_password_unreachable_port_and_unknown_database_fail_clearly() {
     let db = database("errors", &["CREATE TABLE t (a INT)"]);
-    let mut c = admin();
-    c.query_drop("CREATE USER IF NOT EXISTS 'osiris_it'@'%' IDENTIFIED BY 'Right-Pass-771'").unwrap();
-    c.query_drop("CREATE USER IF NOT EXISTS 'osiris_it'@'localhost' IDENTIFIED BY 'Right-Pass-771'").unwrap();
+    account("osiris_it", "IDENTIFIED BY 'Right-Pass-771'", &[]);
     let wrong = project(&db, "Wrong-Pass-123", 3306, "SELECT * FROM t");
     std::fs::write(
         wrong.path("osiris_connections.yaml"),
@@ -142,11 +160,7 @@ fn bad_password_unreachable_port_and_unknown_database_fail_clearly() {
 #[test]
 fn password_from_an_env_var_appears_in_no_file() {
     let db = database("secret", &["CREATE TABLE t (a INT)", "INSERT INTO t VALUES (1)"]);
-    let mut c = admin();
-    c.query_drop("CREATE USER IF NOT EXISTS 'osiris_it2'@'%' IDENTIFIED BY 'Env-Pass-4242'").unwrap();
-    c.query_drop("CREATE USER IF NOT EXISTS 'osiris_it2'@'localhost' IDENTIFIED BY 'Env-Pass-4242'").unwrap();
-    c.query_drop(format!("GRANT ALL ON `{db}`.* TO 'osiris_it2'@'%'")).unwrap();
-    c.query_drop(format!("GRANT ALL ON `{db}`.* TO 'osiris_it2'@'localhost'")).unwrap();
+    account("osiris_it2", "IDENTIFIED BY 'Env-Pass-4242'", &[&format!("GRANT ALL ON `{db}`.* TO {{user}}")]);
     let p = project(&db, "${OSIRIS_IT_MYSQL_PW}", 3306, "SELECT a FROM t");
     std::fs::write(
         p.path("osiris_connections.yaml"),
@@ -178,6 +192,67 @@ fn connections_doctor_checks_mysql_and_lists_tables() {
     let bad = results.iter().find(|x| x["connection"] == "@mysql.bad").unwrap();
     assert_eq!(bad["status"], "failure");
     assert_eq!(bad["category"], "auth", "{bad}");
+}
+
+/// Every way MariaDB refuses a login is `auth` to the doctor, whatever code it sends: a wrong
+/// password (1045), an account that authenticates through unix_socket reached over TCP (1698),
+/// an expired password (1820) and a login without rights on the database (1044).
+#[test]
+fn doctor_says_auth_for_each_access_denied_code() {
+    let db = database("doctor_codes", &["CREATE TABLE t (id INT)"]);
+    account("osiris_it_dr_pass", "IDENTIFIED BY 'Right-Pass-1'", &[&format!("GRANT ALL ON `{db}`.* TO {{user}}")]);
+    account("osiris_it_dr_sock", "IDENTIFIED VIA unix_socket", &[]);
+    account(
+        "osiris_it_dr_expired",
+        "IDENTIFIED BY 'Old-Pass-2'",
+        &[&format!("GRANT ALL ON `{db}`.* TO {{user}}"), "ALTER USER {user} PASSWORD EXPIRE"],
+    );
+    account("osiris_it_dr_nogrant", "IDENTIFIED BY 'No-Grant-3'", &[]);
+    let cases = [
+        ("wrongpw", "osiris_it_dr_pass", "Wrong-Pass-9", 1045),
+        ("socket", "osiris_it_dr_sock", "Any-Pass-8", 1698),
+        // The client accepts sandbox mode, so the server lets it in and refuses its first
+        // statement with 1820 (a client without that capability gets 1862 at login).
+        ("expired", "osiris_it_dr_expired", "Old-Pass-2", 1820),
+        ("nogrant", "osiris_it_dr_nogrant", "No-Grant-3", 1044),
+    ];
+    let mut yaml = String::from("connections:\n  mysql:\n");
+    for (alias, user, pw, _) in cases {
+        yaml += &format!(
+            "    {alias}: {{host: 127.0.0.1, port: 3306, database: {db}, user: {user}, password: \"{pw}\"}}\n"
+        );
+    }
+    let p = Project::new();
+    p.write("osiris_connections.yaml", &yaml);
+    let r = p.osiris(&["connections", "doctor", "--json"]);
+    r.expect_code(1);
+    let results = r.json()["results"].as_array().unwrap().clone();
+    for (alias, _, pw, code) in cases {
+        let item = results.iter().find(|x| x["connection"] == format!("@mysql.{alias}")).unwrap();
+        assert_eq!(item["status"], "failure", "{item}");
+        assert!(item["message"].as_str().unwrap().contains(&format!("server error {code} ")), "{alias}: {item}");
+        assert_eq!(item["category"], "auth", "{alias}: {item}");
+        assert!(!r.stdout.contains(pw) && !r.stderr.contains(pw), "{alias}'s password printed: {r:?}");
+    }
+}
+
+/// CSV numbers DOUBLE cannot hold reach MariaDB with every digit (DECIMAL columns).
+#[test]
+fn exact_csv_decimals_and_128_bit_integers_reach_mysql() {
+    let db = database("csv_exact", &[]);
+    let p = project(&db, "", 3306, "SELECT 1");
+    p.write(
+        "in.csv",
+        "id,big,huge\n1,12345678901234567890.123456789,123456789012345678901234\n2,-98765432109876543210.5,-5\n",
+    );
+    p.write(
+        "p.yaml",
+        "oml_version: \"0.1.0\"\nname: exact\nsteps:\n  - id: extract\n    component: filesystem.csv_extractor\n    mode: read\n    config: {path: in.csv}\n  - id: load\n    component: mysql.writer\n    mode: write\n    needs: [extract]\n    config: {table: exact, create_table: true}\n",
+    );
+    p.osiris(&["run", "p.yaml", "-q"]).expect_code(0);
+    let rows: Vec<String> =
+        admin().query(format!("SELECT CONCAT(big, ' ', huge) FROM `{db}`.exact ORDER BY id")).unwrap();
+    assert_eq!(rows, ["12345678901234567890.123456789 123456789012345678901234", "-98765432109876543210.500000000 -5"]);
 }
 
 /// A pipeline: extract `source_query` from MySQL → mysql.writer with `writer_config` (YAML flow map body).

@@ -145,6 +145,26 @@ fn create_if_missing_builds_the_documented_types_and_false_names_the_missing_tab
     assert!(msg.contains(&format!("\"{s}\".\"absent\" does not exist")) && msg.contains("create_if_missing"), "{msg}");
 }
 
+/// CSV numbers DOUBLE cannot hold reach PostgreSQL with every digit (numeric columns).
+#[test]
+fn exact_csv_decimals_and_128_bit_integers_reach_postgres() {
+    let s = schema("csv_exact", &[]);
+    let p = project();
+    p.write(
+        "in.csv",
+        "id,big,huge\n1,12345678901234567890.123456789,123456789012345678901234\n2,-98765432109876543210.5,-5\n",
+    );
+    p.write(
+        "p.yaml",
+        &format!("oml_version: \"0.1.0\"\nname: exact\nsteps:\n  - id: extract\n    component: filesystem.csv_extractor\n    mode: read\n    config: {{path: in.csv}}\n  - id: load\n    component: supabase.writer\n    mode: write\n    needs: [extract]\n    config: {{table: exact, schema: {s}, primary_key: id}}\n"),
+    );
+    p.osiris_env(&["run", "p.yaml", "--json"], &[("PG_TEST_PASSWORD", PASSWORD)]).expect_code(0);
+    assert_eq!(
+        texts(&format!("SELECT big::text || ' ' || huge::text FROM {s}.exact ORDER BY id")),
+        ["12345678901234567890.123456789 123456789012345678901234", "-98765432109876543210.500000000 -5"]
+    );
+}
+
 #[test]
 fn types_round_trip_postgres_to_duckdb_to_postgres() {
     let s = schema(

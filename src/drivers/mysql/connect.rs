@@ -73,15 +73,30 @@ pub fn describe(e: &mysql::Error) -> String {
     }
 }
 
-/// Category of a connection failure for `connections doctor`.
+/// Server error codes meaning "this login may not connect here", as MariaDB and MySQL send them:
+/// 1044 no access to the database, 1045 wrong user or password, 1130 host not allowed, 1251 the
+/// client's auth method is refused, 1275 old-password auth refused, 1698 access denied through an
+/// auth plugin (unix_socket, ed25519, or an account the server is re-reading), 1820 and 1862 the
+/// password has expired, 3118 (MySQL) and 4151 (MariaDB) the account is locked.
+pub const ACCESS_DENIED_CODES: [u16; 10] = [1044, 1045, 1130, 1251, 1275, 1698, 1820, 1862, 3118, 4151];
+
+/// MariaDB/MySQL code for "unknown database".
+const UNKNOWN_DATABASE: u16 = 1049;
+
+/// Category of a connection failure for `connections doctor`, decided by error code and kind.
 pub fn category(e: &mysql::Error) -> &'static str {
     match e {
-        mysql::Error::MySqlError(m) if m.code == 1045 || m.code == 1044 => "auth",
-        mysql::Error::MySqlError(m) if m.code == 1049 => "unknown_database",
+        mysql::Error::MySqlError(m) if ACCESS_DENIED_CODES.contains(&m.code) => "auth",
+        mysql::Error::MySqlError(m) if m.code == UNKNOWN_DATABASE => "unknown_database",
         mysql::Error::MySqlError(_) => "server",
         mysql::Error::IoError(io) if io.kind() == std::io::ErrorKind::TimedOut => "timeout",
         mysql::Error::IoError(_) => "network",
-        mysql::Error::DriverError(d) if d.to_string().contains("Could not connect") => "network",
+        mysql::Error::DriverError(mysql::DriverError::CouldNotConnect(Some((_, _, kind))))
+            if *kind == std::io::ErrorKind::TimedOut =>
+        {
+            "timeout"
+        }
+        mysql::Error::DriverError(mysql::DriverError::CouldNotConnect(_)) => "network",
         _ => "unknown",
     }
 }
