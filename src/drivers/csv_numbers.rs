@@ -17,6 +17,7 @@
 //! `dtype` that reads it. The guard tests the text length first, so for ordinary prices it costs
 //! one comparison per value.
 
+use crate::exchange::decimal::wide_decimal_from_text;
 use crate::exchange::{quote_ident, quote_literal};
 
 /// Rows measured to choose a type: the sniffer's own default sample size.
@@ -107,8 +108,9 @@ pub fn guarded(c: &str, name: &str, ty: &str) -> String {
         "`, which {ty} (chosen from the first {SAMPLE_ROWS} rows) cannot hold exactly; \
          read it with dtype: {{{name}: VARCHAR}} or an exact type such as DECIMAL(38,10)"
     );
+    let convert = wide_decimal_from_text(c, ty).unwrap_or_else(|| format!("CAST({c} AS {ty})"));
     format!(
-        "CASE WHEN {c} IS NULL OR ({fits}) THEN CAST({c} AS {ty}) ELSE error({} || {c} || {}) END",
+        "CASE WHEN {c} IS NULL OR ({fits}) THEN {convert} ELSE error({} || {c} || {}) END",
         quote_literal(&before),
         quote_literal(&after)
     )

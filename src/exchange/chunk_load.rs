@@ -9,6 +9,7 @@
 //! blank line, which CSV readers skip), then one field per column; an unquoted empty field is
 //! NULL, a quoted empty field (`""`) is the empty string.
 
+use super::decimal::wide_decimal_from_text;
 use super::{quote_ident, quote_literal};
 use std::path::{Path, PathBuf};
 
@@ -114,17 +115,21 @@ const PIPE_READ_BUFFER: usize = 4 << 20;
 /// VARCHAR and go through their expression.
 fn select_sql(columns: &[LoadColumn], chunks: &Path, read_buffer: Option<usize>) -> String {
     let staged: Vec<String> = (0..columns.len()).map(|i| format!("c{i}")).collect();
+    // A wide DECIMAL is parsed faster through its digits than by the reader (decimal.rs).
+    let expressions: Vec<Option<String>> =
+        columns.iter().map(|c| c.expression.clone().or_else(|| wide_decimal_from_text("{}", &c.duck_type))).collect();
     let read_columns: Vec<String> = std::iter::once("'row': 'VARCHAR'".to_string())
-        .chain(columns.iter().zip(&staged).map(|(c, n)| {
-            let read_as = if c.expression.is_some() { "VARCHAR" } else { c.duck_type.as_str() };
+        .chain(columns.iter().zip(&staged).zip(&expressions).map(|((c, n), e)| {
+            let read_as = if e.is_some() { "VARCHAR" } else { c.duck_type.as_str() };
             format!("'{n}': {}", quote_literal(read_as))
         }))
         .collect();
     let select: Vec<String> = columns
         .iter()
         .zip(&staged)
-        .map(|(c, s)| {
-            let value = c.expression.as_ref().map_or_else(|| s.clone(), |e| e.replace("{}", s));
+        .zip(&expressions)
+        .map(|((c, s), e)| {
+            let value = e.as_ref().map_or_else(|| s.clone(), |e| e.replace("{}", s));
             format!("{value} AS {}", quote_ident(&c.name))
         })
         .collect();

@@ -8,6 +8,7 @@
 
 pub mod chunk_load;
 mod compat;
+pub mod decimal;
 pub mod direct_write;
 #[cfg(unix)]
 pub mod pipe;
