@@ -1,7 +1,8 @@
 //! `osiris connections list|doctor`.
 
 use super::output::{invalid, print_json};
-use osiris::connections::ConnectionsFile;
+use osiris::connections::{ConnectionsFile, Redactor};
+use osiris::drivers::health::HealthReport;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -86,13 +87,26 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
                         continue;
                     }
                     let t = Instant::now();
-                    let mut item = match file.resolve(family, Some(alias)) {
-                        Err(d) => json!({"status": "error", "category": "config", "message": d.message}),
-                        Ok(c) => health(family, &c),
+                    // Servers echo what they were sent: every reply passes the redactor.
+                    let mut redactor = Redactor::default();
+                    let resolved = file.resolve(family, Some(alias));
+                    if let Ok(c) = &resolved {
+                        c.register_secrets(&mut redactor);
+                    }
+                    let report = match resolved {
+                        Err(d) => HealthReport::error(d.message),
+                        Ok(c) => match osiris::drivers::health_check(family) {
+                            Some(check) => check(&c),
+                            None => HealthReport::skipped(format!(
+                                "no health check for `{family}` in this build yet; the connection resolves"
+                            )),
+                        },
                     };
-                    if item["status"] == "error" || item["status"] == "failure" {
+                    if report.is_failed() {
                         failures += 1;
                     }
+                    let mut item = serde_json::to_value(&report)?;
+                    redactor.redact_json(&mut item);
                     item["connection"] = json!(format!("@{reference}"));
                     if item.get("latency_ms").is_none() {
                         item["latency_ms"] = json!(t.elapsed().as_millis() as u64);
@@ -113,25 +127,6 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
                 }
             }
             Ok(if failures > 0 { 1 } else { 0 })
-        }
-    }
-}
-
-/// The health check for one resolved connection, by family.
-fn health(family: &str, c: &osiris::connections::ResolvedConnection) -> serde_json::Value {
-    match family {
-        "filesystem" => match c.str_field("base_dir") {
-            Some(b) if !std::path::Path::new(&b).is_dir() => {
-                json!({"status": "failure", "category": "config", "message": format!("base_dir {b} is not a directory")})
-            }
-            _ => json!({"status": "success", "category": "ok", "message": "base_dir reachable"}),
-        },
-        "mysql" => osiris::drivers::mysql::doctor(c),
-        "supabase" => osiris::drivers::postgres::doctor(c),
-        "posthog" => osiris::drivers::posthog::doctor(c),
-        "graphql" => osiris::drivers::graphql::doctor(c),
-        _ => {
-            json!({"status": "skipped", "category": "unsupported", "message": format!("no health check for `{family}` in this build yet; the connection resolves")})
         }
     }
 }

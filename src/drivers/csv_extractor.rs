@@ -237,13 +237,13 @@ impl Driver for CsvExtractor {
         let raw_path = config.str_opt("path").ok_or_else(|| DriverError::Config("`path` is required".into()))?;
         let path = resolve_path(ctx.base_dir, raw_path);
         if !path.exists() {
-            return Err(DriverError::Source(format!("file not found: {}", path.display())));
+            return Err(DriverError::at_source(format!("file not found: {}", path.display())));
         }
         if !path.is_file() {
-            return Err(DriverError::Source(format!("not a file: {}", path.display())));
+            return Err(DriverError::at_source(format!("not a file: {}", path.display())));
         }
         if std::fs::metadata(&path).map(|m| m.len() == 0).unwrap_or(false) {
-            return Err(DriverError::Source(format!("file is empty (no header, no rows): {}", path.display())));
+            return Err(DriverError::at_source(format!("file is empty (no header, no rows): {}", path.display())));
         }
         let mut path_str = std::path::absolute(&path).unwrap_or(path.clone()).display().to_string();
         if config.str_opt("encoding") == Some("utf-16") {
@@ -251,7 +251,7 @@ impl Driver for CsvExtractor {
             let decoded = dir.join("decoded-utf8.csv");
             std::fs::create_dir_all(&dir)
                 .and_then(|_| decode_utf16_file(&path, &decoded))
-                .map_err(|e| DriverError::Source(format!("cannot decode {} as utf-16: {e}", path.display())))?;
+                .map_err(|e| DriverError::at_source(format!("cannot decode {} as utf-16: {e}", path.display())))?;
             path_str = decoded.display().to_string();
         }
         let types: Vec<(String, String)> = config
@@ -260,7 +260,7 @@ impl Driver for CsvExtractor {
             .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|t| (k.clone(), duckdb_type(t)))).collect())
             .unwrap_or_default();
         let base = base_options(&path_str, config)?;
-        let read_error = |e: duckdb::Error| DriverError::Source(format!("cannot read CSV {}: {e}", path.display()));
+        let read_error = |e: duckdb::Error| DriverError::at_source(format!("cannot read CSV {}: {e}", path.display()));
         let parse_dates = config.get("parse_dates");
         let candidates = if matches!(parse_dates, Some(Value::Bool(true)) | Some(Value::Array(_))) {
             TYPES_WITH_DATES
@@ -343,7 +343,7 @@ impl Driver for CsvExtractor {
         let limit = config.get("limit").and_then(Value::as_u64).map(|n| format!(" LIMIT {n}")).unwrap_or_default();
         let query = format!("SELECT {} FROM {source}{limit}", select.join(", "));
         let (kind, rows) = create_relation(ctx.conn, ctx.step_id, &query, ctx.materialize)
-            .map_err(|e| DriverError::Source(format!("cannot read CSV {}: {e}", path.display())))?;
+            .map_err(|e| DriverError::at_source(format!("cannot read CSV {}: {e}", path.display())))?;
         if let Some(n) = rows {
             ctx.telemetry.metric("rows_read", n as f64, Some(ctx.step_id));
         }

@@ -42,10 +42,11 @@ impl Driver for CsvWriter {
         if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.is_dir() {
                 if config.bool_or("create_dirs", true) {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| DriverError::Target(format!("cannot create directory {}: {e}", dir.display())))?;
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        DriverError::at_target(format!("cannot create directory {}: {e}", dir.display()))
+                    })?;
                 } else {
-                    return Err(DriverError::Target(format!(
+                    return Err(DriverError::at_target(format!(
                         "directory {} does not exist and create_dirs is false",
                         dir.display()
                     )));
@@ -95,7 +96,7 @@ impl Driver for CsvWriter {
         let tmp_path = final_tmp.0.take().expect("set above");
         std::fs::rename(&tmp_path, &target).map_err(|e| {
             let _ = std::fs::remove_file(&tmp_path);
-            DriverError::Target(format!("cannot move the finished file into place at {}: {e}", target.display()))
+            DriverError::at_target(format!("cannot move the finished file into place at {}: {e}", target.display()))
         })?;
         ctx.telemetry.metric("rows_written", rows as f64, Some(ctx.step_id));
         ctx.telemetry.event(
@@ -116,7 +117,7 @@ impl Driver for CsvWriter {
 /// Re-encode a UTF-8 file as `encoding` (utf-16 with a BOM, as Python writes it; latin-1; ascii),
 /// line by line so memory stays bounded.
 fn transcode(src: &Path, dst: &Path, encoding: &str) -> Result<(), DriverError> {
-    let io = |e: std::io::Error| DriverError::Target(format!("cannot write {}: {e}", dst.display()));
+    let io = |e: std::io::Error| DriverError::at_target(format!("cannot write {}: {e}", dst.display()));
     let mut reader = BufReader::new(std::fs::File::open(src).map_err(io)?);
     let mut out = BufWriter::new(std::fs::File::create(dst).map_err(io)?);
     if encoding == "utf-16" {
@@ -147,7 +148,7 @@ fn transcode(src: &Path, dst: &Path, encoding: &str) -> Result<(), DriverError> 
             } else if cp <= limit {
                 buf.push(cp as u8);
             } else {
-                return Err(DriverError::Target(format!("character {ch:?} (U+{cp:04X}) on output line {line_no} cannot be encoded as {encoding}; use encoding: utf-8")));
+                return Err(DriverError::at_target(format!("character {ch:?} (U+{cp:04X}) on output line {line_no} cannot be encoded as {encoding}; use encoding: utf-8")));
             }
         }
         out.write_all(&buf).map_err(io)?;

@@ -20,6 +20,7 @@
 use super::json_table::JsonTable;
 use super::{setting, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::connections::ResolvedConnection;
+use crate::drivers::health::{HealthCategory, HealthReport};
 use crate::exchange::chunk_load::scratch_path;
 use crate::exchange::RelationKind;
 use crate::http::{self, HttpError, RetryPolicy};
@@ -157,23 +158,29 @@ impl Request {
             }
             r
         };
-        let response = http::send(&self.policy, cancel, send, on_retry).map_err(|e| match e {
+        let response = http::send(&self.policy, cancel, send, on_retry).map_err(|e| match &e {
             HttpError::Cancelled => DriverError::Cancelled,
-            HttpError::Status { status, body, .. } if matches!(status.as_u16(), 401 | 403) => DriverError::Source(format!(
+            HttpError::Status { status, body, .. } if is_auth_status(status.as_u16()) => DriverError::at_source(format!(
                 "the GraphQL endpoint rejected the credentials (HTTP {status}): {body}; check auth_type and auth_token in the connection"
-            )),
-            other => DriverError::Source(format!("GraphQL request failed: {other}")),
+            ))
+            .with_cause(e),
+            other => DriverError::at_source(format!("GraphQL request failed: {other}")).with_cause(e),
         })?;
         response
             .json()
-            .map_err(|e| DriverError::Source(format!("the GraphQL endpoint returned a body that is not JSON: {e}")))
+            .map_err(|e| DriverError::at_source(format!("the GraphQL endpoint returned a body that is not JSON: {e}")))
     }
+}
+
+/// HTTP statuses that mean "these credentials may not do this".
+fn is_auth_status(status: u16) -> bool {
+    matches!(status, 401 | 403)
 }
 
 /// Health check for `connections doctor`: an introspection query for the query type's name with
 /// the connection's auth (`auth_type` in the connection, else bearer when it has a token). A
 /// server that disables introspection still proves the endpoint and credentials work.
-pub fn doctor(connection: &ResolvedConnection) -> Value {
+pub fn doctor(connection: &ResolvedConnection) -> HealthReport {
     let mut config = connection.fields.clone();
     if !config.contains_key("auth_type") && connection.secret("auth_token").is_some() {
         config.insert("auth_type".into(), Value::String("bearer".into()));
@@ -186,22 +193,22 @@ pub fn doctor(connection: &ResolvedConnection) -> Value {
         r.post_with(&never, &json!({"query": "{ __schema { queryType { name } } }"}), |_, _| {})
     });
     let latency_ms = started.elapsed().as_millis() as u64;
-    match result {
+    let report = match result {
         Ok(answer) => {
             let name = answer.pointer("/data/__schema/queryType/name").and_then(Value::as_str);
-            let message = match (name, graphql_errors(&answer)) {
+            HealthReport::success(match (name, graphql_errors(&answer)) {
                 (Some(n), _) => format!("introspection answered in {latency_ms} ms (query type {n})"),
                 (None, Some(e)) => format!("the endpoint answered in {latency_ms} ms; introspection refused: {e}"),
                 (None, None) => format!("the endpoint answered in {latency_ms} ms"),
-            };
-            json!({"status": "success", "category": "ok", "latency_ms": latency_ms, "message": message})
+            })
         }
-        Err(e) => {
-            let message = e.to_string();
-            let category = if message.contains("rejected the credentials") { "auth" } else { "network" };
-            json!({"status": "failure", "category": category, "latency_ms": latency_ms, "message": message})
+        Err(e) if e.http_status().is_some_and(is_auth_status) => {
+            HealthReport::failure(HealthCategory::Auth, e.to_string())
         }
-    }
+        Err(e @ DriverError::Config(_)) => HealthReport::failure(HealthCategory::Config, e.to_string()),
+        Err(e) => HealthReport::failure(HealthCategory::Network, e.to_string()),
+    };
+    HealthReport { latency_ms: Some(latency_ms), ..report }
 }
 
 /// The `errors` of a GraphQL response as one message, if any.
@@ -232,17 +239,17 @@ impl Driver for GraphqlExtractor {
         let has_next_field = config.str_opt("pagination_has_next_field").unwrap_or("hasNextPage");
         let cursor_variable = config.str_opt("pagination_variable_name").unwrap_or("after");
         let max_pages = config.get("max_pages").and_then(Value::as_u64).unwrap_or(0);
-        let scratch = scratch_path(ctx.run_dir, ctx.step_id).map_err(|e| DriverError::Source(e.to_string()))?;
+        let scratch = scratch_path(ctx.run_dir, ctx.step_id).map_err(|e| DriverError::at_source(e.to_string()))?;
         let mut table = JsonTable::new(ctx.step_id, scratch, config.bool_or("flatten_result", true));
         let mut pages = 0u64;
         let result = (|| loop {
             let response = request.post(ctx, &json!({"query": query, "variables": variables}))?;
             if let Some(errors) = graphql_errors(&response) {
-                return Err(DriverError::Source(format!("the GraphQL API answered with errors: {errors}")));
+                return Err(DriverError::at_source(format!("the GraphQL API answered with errors: {errors}")));
             }
             pages += 1;
             let page = records(&response, data_path);
-            table.append(ctx.conn, &page).map_err(DriverError::Source)?;
+            table.append(ctx.conn, &page).map_err(DriverError::at_source)?;
             ctx.telemetry.event(
                 "extraction.page",
                 Some(ctx.step_id),
@@ -268,7 +275,7 @@ impl Driver for GraphqlExtractor {
             ctx.drop_partial_table();
             return Err(e);
         }
-        let rows = table.finish(ctx.conn).map_err(DriverError::Source)?;
+        let rows = table.finish(ctx.conn).map_err(DriverError::at_source)?;
         ctx.telemetry.metric("rows_read", rows as f64, Some(ctx.step_id));
         ctx.telemetry.metric("pages_fetched", pages as f64, Some(ctx.step_id));
         ctx.telemetry.metric("requests_made", pages as f64, Some(ctx.step_id));

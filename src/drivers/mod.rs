@@ -9,6 +9,7 @@ mod csv_numbers;
 mod csv_writer;
 mod duckdb_processor;
 pub mod graphql;
+pub mod health;
 mod json_table;
 pub mod mysql;
 pub mod postgres;
@@ -116,35 +117,124 @@ pub struct StepOutput {
     pub state: Option<Value>,
 }
 
-/// Why a step failed.
+/// The client-level error behind a failure, kept as its [`std::error::Error::source`] so that
+/// decisions (an HTTP 404, a PostgreSQL SQLSTATE, a MySQL error code) read the error, never its text.
+#[derive(Debug, thiserror::Error)]
+pub enum Cause {
+    /// An HTTP request failed (status, network, cancelled).
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
+    /// The PostgreSQL client or server.
+    #[error(transparent)]
+    Postgres(#[from] ::postgres::Error),
+    /// The MySQL client or server.
+    #[error(transparent)]
+    Mysql(#[from] ::mysql::Error),
+    /// DuckDB.
+    #[error(transparent)]
+    Duckdb(#[from] duckdb::Error),
+    /// A file or pipe.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Why a step failed. The kind ([`DriverError::kind`]) is what `run --json` and the events
+/// report; the message is for people; the cause, when there is one, is for decisions.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     /// The step's config cannot work (found at run time).
     #[error("{0}")]
     Config(String),
     /// Reading the source failed (missing file, parse error, network).
-    #[error("{0}")]
-    Source(String),
+    #[error("{message}")]
+    Source {
+        /// What failed, for people.
+        message: String,
+        /// The client error behind it.
+        #[source]
+        cause: Option<Cause>,
+    },
     /// Writing the target failed.
-    #[error("{0}")]
-    Target(String),
+    #[error("{message}")]
+    Target {
+        /// What failed, for people.
+        message: String,
+        /// The client error behind it.
+        #[source]
+        cause: Option<Cause>,
+    },
     /// A SQL statement failed in DuckDB.
-    #[error("{0}")]
-    Sql(String),
+    #[error("{message}")]
+    Sql {
+        /// What failed, for people.
+        message: String,
+        /// The DuckDB error behind it.
+        #[source]
+        cause: Option<Cause>,
+    },
     /// The run was cancelled.
     #[error("cancelled")]
     Cancelled,
+    /// A bug in osiris (a driver panicked): never the user's input.
+    #[error("internal error (a bug, please report it): {0}")]
+    Internal(String),
 }
 
 impl DriverError {
+    /// Reading the source failed.
+    pub fn at_source(message: impl Into<String>) -> Self {
+        Self::Source { message: message.into(), cause: None }
+    }
+
+    /// Writing the target failed.
+    pub fn at_target(message: impl Into<String>) -> Self {
+        Self::Target { message: message.into(), cause: None }
+    }
+
+    /// A DuckDB statement failed.
+    pub fn sql(message: impl Into<String>) -> Self {
+        Self::Sql { message: message.into(), cause: None }
+    }
+
+    /// The same error with `cause` kept as its source (no effect on config, cancelled, internal).
+    pub fn with_cause(mut self, cause: impl Into<Cause>) -> Self {
+        if let Self::Source { cause: c, .. } | Self::Target { cause: c, .. } | Self::Sql { cause: c, .. } = &mut self {
+            *c = Some(cause.into());
+        }
+        self
+    }
+
+    /// The client error behind this one, when kept.
+    pub fn cause(&self) -> Option<&Cause> {
+        match self {
+            Self::Source { cause, .. } | Self::Target { cause, .. } | Self::Sql { cause, .. } => cause.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status behind this error, when an HTTP request failed with one.
+    pub fn http_status(&self) -> Option<u16> {
+        match self.cause() {
+            Some(Cause::Http(e)) => e.status().map(|s| s.as_u16()),
+            _ => None,
+        }
+    }
+
+    /// True for a failure while reading a source, writing a target or running SQL (the kinds a
+    /// view evaluated downstream can cause).
+    pub fn is_data_failure(&self) -> bool {
+        matches!(self, Self::Source { .. } | Self::Target { .. } | Self::Sql { .. })
+    }
+
     /// Stable kind name for `--json` errors and events.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Config(_) => "config",
-            Self::Source(_) => "source",
-            Self::Target(_) => "target",
-            Self::Sql(_) => "sql",
+            Self::Source { .. } => "source",
+            Self::Target { .. } => "target",
+            Self::Sql { .. } => "sql",
             Self::Cancelled => "cancelled",
+            Self::Internal(_) => "internal",
         }
     }
 }
@@ -188,6 +278,32 @@ pub fn build(component: &str) -> Option<Box<dyn Driver>> {
     }
 }
 
+/// A connection family's health check: what `connections doctor` runs for it.
+pub type HealthCheck = fn(&ResolvedConnection) -> health::HealthReport;
+
+/// The health check of a connection family, registered beside its drivers; None when this build
+/// has none.
+pub fn health_check(family: &str) -> Option<HealthCheck> {
+    match family {
+        "filesystem" => Some(filesystem_health),
+        "mysql" => Some(mysql::doctor),
+        "supabase" => Some(postgres::doctor),
+        "posthog" => Some(posthog::doctor),
+        "graphql" => Some(graphql::doctor),
+        _ => None,
+    }
+}
+
+/// A filesystem connection is healthy when its `base_dir` (if any) is a directory.
+fn filesystem_health(c: &ResolvedConnection) -> health::HealthReport {
+    match c.str_field("base_dir") {
+        Some(b) if !Path::new(&b).is_dir() => {
+            health::HealthReport::failure(health::HealthCategory::Config, format!("base_dir {b} is not a directory"))
+        }
+        _ => health::HealthReport::success("base_dir reachable"),
+    }
+}
+
 /// Typed accessors for cfg values (defaults were filled in at compile time).
 pub(crate) trait ConfigExt {
     fn str_opt(&self, key: &str) -> Option<&str>;
@@ -217,7 +333,7 @@ pub(crate) fn single_input(inputs: &Inputs, what: &str) -> Result<String, Driver
     }
 }
 
-/// DuckDB's error text, without the driver having to care about the error type.
+/// A failed DuckDB statement, its error kept as the cause.
 pub(crate) fn sql_error(e: duckdb::Error) -> DriverError {
-    DriverError::Sql(e.to_string())
+    DriverError::sql(e.to_string()).with_cause(e)
 }

@@ -120,7 +120,7 @@ fn staged_path(run_dir: &Path, step_id: &str) -> PathBuf {
 fn stage(ctx: &StepContext, inbox: Inbox) -> Result<u64, DriverError> {
     let columns = first_columns(&inbox.messages)?;
     let path = staged_path(ctx.run_dir, ctx.step_id);
-    let io_err = |e: std::io::Error| DriverError::Source(format!("cannot write {}: {e}", path.display()));
+    let io_err = |e: std::io::Error| DriverError::at_source(format!("cannot write {}: {e}", path.display()));
     std::fs::create_dir_all(path.parent().unwrap_or(ctx.run_dir)).map_err(io_err)?;
     // Written past the page cache: DuckDB reads it once, and buffered writes cost more CPU
     // than the rest of staging (exchange::direct_write).
@@ -152,7 +152,7 @@ fn stage(ctx: &StepContext, inbox: Inbox) -> Result<u64, DriverError> {
 /// Create the pipe of a streamed edge and the step's view over it, then let the consumer start.
 fn publish<'a>(ctx: &StepContext<'a>, out: &'a StreamOut, columns: &[LoadColumn]) -> Result<PipeFeed<'a>, DriverError> {
     let feed = PipeFeed::create(out, ctx.cancel)
-        .map_err(|e| DriverError::Source(format!("cannot create the pipe {}: {e}", out.pipe.display())))?;
+        .map_err(|e| DriverError::at_source(format!("cannot create the pipe {}: {e}", out.pipe.display())))?;
     create_pipe_view(ctx.conn, ctx.step_id, columns, &out.pipe).map_err(sql_error)?;
     (out.publish)();
     Ok(feed)
@@ -161,22 +161,22 @@ fn publish<'a>(ctx: &StepContext<'a>, out: &'a StreamOut, columns: &[LoadColumn]
 /// The columns message every producer sends first.
 fn first_columns(rx: &Receiver<Result<Chunk, DriverError>>) -> Result<Vec<LoadColumn>, DriverError> {
     let Ok(first) = rx.recv() else {
-        return Err(DriverError::Source("the source reader stopped without a result".into()));
+        return Err(DriverError::at_source("the source reader stopped without a result"));
     };
     match first? {
         Chunk::Columns(columns) => Ok(columns),
-        Chunk::Rows(..) => Err(DriverError::Source("the source reader sent rows before columns".into())),
+        Chunk::Rows(..) => Err(DriverError::at_source("the source reader sent rows before columns")),
     }
 }
 
 fn consume(ctx: &StepContext, inbox: Inbox) -> Result<u64, DriverError> {
     let columns = first_columns(&inbox.messages)?;
     let scratch = scratch_path(ctx.run_dir, ctx.step_id)
-        .map_err(|e| DriverError::Source(format!("cannot create the run's tmp dir: {e}")))?;
+        .map_err(|e| DriverError::at_source(format!("cannot create the run's tmp dir: {e}")))?;
     let loader = ChunkLoader::new(ctx.conn, ctx.step_id, &columns, scratch, true).map_err(sql_error)?;
     let mut loaded = 0u64;
     for_each_chunk(ctx, inbox, |chunk| {
-        loaded += loader.load(ctx.conn, chunk).map_err(DriverError::Source)?;
+        loaded += loader.load(ctx.conn, chunk).map_err(DriverError::at_source)?;
         Ok(())
     })?;
     Ok(loaded)

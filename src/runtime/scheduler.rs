@@ -335,7 +335,7 @@ fn schedule(
                 let result = run_step(step, &conn, materialize[i], &inputs, stream.as_ref(), run_dir, log, req);
                 let culprit = match &result {
                     _ if req.cancel.load(Ordering::SeqCst) => None,
-                    Err(DriverError::Sql(_) | DriverError::Source(_) | DriverError::Target(_)) => {
+                    Err(e) if e.is_data_failure() => {
                         let views = snapshot.lock().unwrap_or_else(|p| p.into_inner()).clone();
                         find_culprit(req, index_of, i, &views, &conn)
                     }
@@ -545,7 +545,7 @@ fn run_step(
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
-            Err(DriverError::Config(format!("internal error (a bug, please report it): driver panicked: {what}")))
+            Err(DriverError::Internal(format!("driver panicked: {what}")))
         },
     )
 }

@@ -415,6 +415,7 @@ fn a_bad_key_fails_at_once_and_is_never_printed() {
     d.expect_code(0);
     let v = d.json();
     assert_eq!(v["results"][0]["status"], "success", "{v}");
-    assert_eq!(v["results"][0]["data_types"][0]["estimated_rows"], 10, "{v}");
+    assert_eq!(v["results"][0]["tables"][0]["table"], "events", "{v}");
+    assert_eq!(v["results"][0]["tables"][0]["estimated_rows"], 10, "{v}");
     drop(f.rt);
 }

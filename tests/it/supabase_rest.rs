@@ -236,11 +236,42 @@ fn doctor_checks_the_rest_channel_and_reports_a_rejected_key() {
     ok.expect_code(0);
     let v = ok.json();
     assert_eq!(v["results"][0]["status"], "success", "{v}");
-    assert_eq!(v["results"][0]["rest"]["category"], "ok", "{v}");
-    assert!(v["results"][0]["sql"].is_null(), "no DSN, no SQL check: {v}");
+    let checks = v["results"][0]["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 1, "no DSN, no SQL check: {v}");
+    assert_eq!((&checks[0]["name"], &checks[0]["category"]), (&"rest".into(), &"ok".into()), "{v}");
     let bad = p.osiris_env(&["connections", "doctor", "--json"], &[("SUPA_KEY", "not-the-key-0123456789")]);
     let v = bad.json();
     assert_eq!(v["results"][0]["status"], "failure", "{v}");
     assert_eq!(v["results"][0]["category"], "auth", "{v}");
     assert!(!bad.stdout.contains("not-the-key-0123456789") && !ok.stdout.contains(KEY));
+}
+
+/// A server that echoes the key it was sent: the doctor's reply still never shows it.
+#[test]
+fn the_doctor_redacts_a_key_the_server_echoes() {
+    let rt = runtime();
+    let server = rt.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(path("/rest/v1/"))
+            .respond_with(ResponseTemplate::new(401).set_body_string(format!("{{\"message\": \"bad key {KEY}\"}}")))
+            .mount(&server)
+            .await;
+        server
+    });
+    // The REST check reports the status, and a GraphQL endpoint on the same server the body.
+    let p = project(&server.uri());
+    let yaml = p.read("osiris_connections.yaml")
+        + &format!(
+            "  graphql:\n    echo:\n      endpoint: \"{}/rest/v1/\"\n      auth_token: \"${{SUPA_KEY}}\"\n",
+            server.uri()
+        );
+    p.write("osiris_connections.yaml", &yaml);
+    let r = p.osiris_env(&["connections", "doctor", "--json"], &[("SUPA_KEY", KEY)]);
+    r.expect_code(1);
+    let v = r.json();
+    let echo = v["results"].as_array().unwrap().iter().find(|x| x["connection"] == "@graphql.echo").unwrap().clone();
+    assert_eq!(echo["category"], "auth", "{v}");
+    assert!(echo["message"].as_str().unwrap().contains("bad key ***"), "the echoed body, redacted: {v}");
+    assert!(!r.stdout.contains(KEY) && !r.stderr.contains(KEY), "{r:?}");
+    drop(rt);
 }

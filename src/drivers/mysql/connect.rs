@@ -2,6 +2,7 @@
 //! `host:port/database` but never the password.
 
 use crate::connections::{ResolvedConnection, Secret};
+use crate::drivers::health::HealthCategory;
 use mysql::{Conn, OptsBuilder};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -84,19 +85,19 @@ pub const ACCESS_DENIED_CODES: [u16; 10] = [1044, 1045, 1130, 1251, 1275, 1698, 
 const UNKNOWN_DATABASE: u16 = 1049;
 
 /// Category of a connection failure for `connections doctor`, decided by error code and kind.
-pub fn category(e: &mysql::Error) -> &'static str {
+pub fn category(e: &mysql::Error) -> HealthCategory {
     match e {
-        mysql::Error::MySqlError(m) if ACCESS_DENIED_CODES.contains(&m.code) => "auth",
-        mysql::Error::MySqlError(m) if m.code == UNKNOWN_DATABASE => "unknown_database",
-        mysql::Error::MySqlError(_) => "server",
-        mysql::Error::IoError(io) if io.kind() == std::io::ErrorKind::TimedOut => "timeout",
-        mysql::Error::IoError(_) => "network",
+        mysql::Error::MySqlError(m) if ACCESS_DENIED_CODES.contains(&m.code) => HealthCategory::Auth,
+        mysql::Error::MySqlError(m) if m.code == UNKNOWN_DATABASE => HealthCategory::UnknownDatabase,
+        mysql::Error::MySqlError(_) => HealthCategory::Server,
+        mysql::Error::IoError(io) if io.kind() == std::io::ErrorKind::TimedOut => HealthCategory::Timeout,
+        mysql::Error::IoError(_) => HealthCategory::Network,
         mysql::Error::DriverError(mysql::DriverError::CouldNotConnect(Some((_, _, kind))))
             if *kind == std::io::ErrorKind::TimedOut =>
         {
-            "timeout"
+            HealthCategory::Timeout
         }
-        mysql::Error::DriverError(mysql::DriverError::CouldNotConnect(_)) => "network",
-        _ => "unknown",
+        mysql::Error::DriverError(mysql::DriverError::CouldNotConnect(_)) => HealthCategory::Network,
+        _ => HealthCategory::Unknown,
     }
 }

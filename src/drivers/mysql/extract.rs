@@ -53,12 +53,12 @@ fn produce(
     tx: &ChunkSender,
 ) -> Result<(), DriverError> {
     let target = Target::from_config(config, connection);
-    let mut conn = target
-        .connect(Duration::from_secs(10))
-        .map_err(|e| DriverError::Source(format!("cannot connect to MySQL at {}: {}", target.label(), describe(&e))))?;
-    let mut result = conn
-        .query_iter(sql)
-        .map_err(|e| DriverError::Source(format!("MySQL query failed on {}: {}", target.label(), describe(&e))))?;
+    let mut conn = target.connect(Duration::from_secs(10)).map_err(|e| {
+        DriverError::at_source(format!("cannot connect to MySQL at {}: {}", target.label(), describe(&e))).with_cause(e)
+    })?;
+    let mut result = conn.query_iter(sql).map_err(|e| {
+        DriverError::at_source(format!("MySQL query failed on {}: {}", target.label(), describe(&e))).with_cause(e)
+    })?;
     let mappings: Vec<ColumnMapping> = result.columns().as_ref().iter().map(map_column).collect();
     let converts: Vec<_> = mappings.iter().map(|m| m.convert).collect();
     let columns = mappings
@@ -76,12 +76,13 @@ fn produce(
     let mut chunk = tx.buffer();
     let mut in_chunk = 0usize;
     for row in result.by_ref() {
-        let row = row.map_err(|e| DriverError::Source(format!("MySQL read failed: {}", describe(&e))))?;
+        let row =
+            row.map_err(|e| DriverError::at_source(format!("MySQL read failed: {}", describe(&e))).with_cause(e))?;
         // The leading field keeps a row of one NULL from becoming a blank line, which CSV skips.
         chunk.push(b'0');
         for (value, how) in row.unwrap().into_iter().zip(&converts) {
             chunk.push(b',');
-            render(value, *how, &mut chunk).map_err(DriverError::Source)?;
+            render(value, *how, &mut chunk).map_err(DriverError::at_source)?;
         }
         chunk.push(b'\n');
         in_chunk += 1;

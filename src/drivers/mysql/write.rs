@@ -119,7 +119,7 @@ fn upsert_suffix(plan: &Plan) -> String {
 }
 
 fn load(ctx: &StepContext, input: &str, plan: &Plan, tx: &mut mysql::Transaction) -> Result<u64, DriverError> {
-    let write_err = |e: mysql::Error| DriverError::Target(plan.write_error(&e));
+    let write_err = |e: mysql::Error| DriverError::at_target(plan.write_error(&e)).with_cause(e);
     if plan.mode == "replace" {
         tx.query_drop(format!("DELETE FROM {}", plan.table)).map_err(write_err)?;
     }
@@ -172,7 +172,7 @@ fn load(ctx: &StepContext, input: &str, plan: &Plan, tx: &mut mysql::Transaction
                 })
             })
             .collect::<Result<_, _>>()
-            .map_err(|e| DriverError::Sql(format!("cannot read the input: {e}")))?;
+            .map_err(|e| DriverError::sql(format!("cannot read the input: {e}")))?;
         for r in 0..batch.len() {
             let values: Vec<String> = columns
                 .iter()
@@ -210,7 +210,7 @@ fn load_data(
     tx: &mut mysql::Transaction,
     dir: &std::path::Path,
 ) -> Result<u64, DriverError> {
-    let write_err = |e: mysql::Error| DriverError::Target(plan.write_error(&e));
+    let write_err = |e: mysql::Error| DriverError::at_target(plan.write_error(&e)).with_cause(e);
     if plan.mode == "replace" {
         tx.query_drop(format!("DELETE FROM {}", plan.table)).map_err(write_err)?;
     }
@@ -276,7 +276,7 @@ fn load_data(
         }
         Ok(rows)
     })
-    .map_err(DriverError::Target)
+    .map_err(DriverError::at_target)
 }
 
 /// DuckDB CSV options the LOAD DATA statement below reads back (every field quoted, NULL as the
@@ -325,7 +325,7 @@ fn replace_by_swap(
     };
     let shadow_name = format!("{}{SHADOW_SUFFIX}", plan.table_name);
     let (shadow, old) = (qualify(&shadow_name), qualify(&format!("{}{OLD_SUFFIX}", plan.table_name)));
-    let fail = |e: mysql::Error| DriverError::Target(plan.write_error(&e));
+    let fail = |e: mysql::Error| DriverError::at_target(plan.write_error(&e)).with_cause(e);
     conn.query_drop(format!("DROP TABLE IF EXISTS {shadow}, {old}")).map_err(fail)?;
     conn.query_drop(format!("CREATE TABLE {shadow} LIKE {}", plan.table)).map_err(fail)?;
     let shadow_plan = Plan {
@@ -390,11 +390,11 @@ impl Driver for MysqlWriter {
 
         let target = Target::from_config(config, ctx.connection);
         let mut conn = target.connect(Duration::from_secs(10)).map_err(|e| {
-            DriverError::Target(format!("cannot connect to MySQL at {}: {}", target.label(), describe(&e)))
+            DriverError::at_target(format!("cannot connect to MySQL at {}: {}", target.label(), describe(&e)))
         })?;
         let tmp = ctx.run_dir.join("tmp");
         std::fs::create_dir_all(&tmp)
-            .map_err(|e| DriverError::Target(format!("cannot create {}: {e}", tmp.display())))?;
+            .map_err(|e| DriverError::at_target(format!("cannot create {}: {e}", tmp.display())))?;
         let stream_from = pipe_path(&tmp, ctx.step_id);
         conn.set_local_infile_handler(Some(mysql::LocalInfileHandler::new(move |_name, out| {
             let mut f = std::fs::File::open(&stream_from)?;
@@ -406,11 +406,11 @@ impl Driver for MysqlWriter {
                 "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = {schema_expr} AND table_name = {}",
                 escape_string(table_name)
             ))
-            .map_err(|e| DriverError::Target(describe(&e)))?;
+            .map_err(|e| DriverError::at_target(describe(&e)).with_cause(e))?;
         let mut created = false;
         if exists.unwrap_or(0) == 0 {
             if !config.bool_or("create_table", false) {
-                return Err(DriverError::Target(format!(
+                return Err(DriverError::at_target(format!(
                     "table {table} does not exist in {}; create it or set `create_table: true`",
                     target.label()
                 )));
@@ -428,7 +428,7 @@ impl Driver for MysqlWriter {
             }
             let ddl = format!("CREATE TABLE {table} ({}) CHARACTER SET utf8mb4", defs.join(", "));
             conn.query_drop(&ddl)
-                .map_err(|e| DriverError::Target(format!("cannot create {table}: {}", describe(&e))))?;
+                .map_err(|e| DriverError::at_target(format!("cannot create {table}: {}", describe(&e))))?;
             ctx.telemetry.event(
                 "table.ddl_executed",
                 Some(ctx.step_id),
@@ -441,14 +441,15 @@ impl Driver for MysqlWriter {
             replace_by_swap(ctx, &input, &plan, &mut conn, &tmp)
         } else {
             (|| {
-                let mut tx =
-                    conn.start_transaction(TxOpts::default()).map_err(|e| DriverError::Target(describe(&e)))?;
+                let mut tx = conn
+                    .start_transaction(TxOpts::default())
+                    .map_err(|e| DriverError::at_target(describe(&e)).with_cause(e))?;
                 let rows = if plan.mode == "upsert" {
                     load(ctx, &input, &plan, &mut tx)?
                 } else {
                     load_data(ctx, &input, &plan, &mut tx, &tmp)?
                 };
-                tx.commit().map_err(|e| DriverError::Target(format!("commit failed: {}", describe(&e))))?;
+                tx.commit().map_err(|e| DriverError::at_target(format!("commit failed: {}", describe(&e))))?;
                 Ok(rows)
             })()
         };

@@ -2,8 +2,10 @@
 //! PostgREST over HTTP (`url` + key). Errors name `host:port/database`, never the password.
 
 use crate::connections::{ResolvedConnection, Secret};
-use crate::drivers::setting;
+use crate::drivers::health::HealthCategory;
+use crate::drivers::{setting, DriverError};
 use postgres::config::{Host, SslMode};
+use postgres::error::SqlState;
 use postgres::{Client, Config};
 use serde_json::{Map, Value};
 use std::str::FromStr;
@@ -78,18 +80,21 @@ impl PgTarget {
 
     /// Connect: TLS when the server offers it (`sslmode` prefer, the default) or demands it
     /// (`require`); like libpq in those modes the certificate is not verified.
-    pub fn connect(&self) -> Result<Client, String> {
+    pub fn connect(&self) -> Result<Client, ConnectError> {
         let tls = native_tls::TlsConnector::builder()
             .danger_accept_invalid_certs(true)
             .danger_accept_invalid_hostnames(true)
             .build()
-            .map_err(|e| format!("cannot set up TLS: {e}"))?;
-        let mut client = self
-            .config
-            .connect(postgres_native_tls::MakeTlsConnector::new(tls))
-            .map_err(|e| format!("cannot connect to PostgreSQL at {}: {}", self.label, describe(&e)))?;
+            .map_err(|e| ConnectError { message: format!("cannot set up TLS: {e}"), cause: None })?;
+        let mut client =
+            self.config.connect(postgres_native_tls::MakeTlsConnector::new(tls)).map_err(|e| ConnectError {
+                message: format!("cannot connect to PostgreSQL at {}: {}", self.label, describe(&e)),
+                cause: Some(e),
+            })?;
         // Text forms DuckDB reads back exactly: UTC timestamps, ISO dates.
-        client.batch_execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'").map_err(|e| self.explain(&e))?;
+        client
+            .batch_execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'")
+            .map_err(|e| ConnectError { message: self.explain(&e), cause: Some(e) })?;
         Ok(client)
     }
 
@@ -103,7 +108,12 @@ impl PgTarget {
     /// A query error with this server named, and the pooler explained when it is the cause.
     pub fn explain(&self, e: &postgres::Error) -> String {
         let text = describe(e);
-        if self.pooler || text.contains("prepared statement") {
+        // What a transaction pooler does to prepared statements: they vanish or collide.
+        let statement_lost = matches!(
+            e.code(),
+            Some(c) if *c == SqlState::INVALID_SQL_STATEMENT_NAME || *c == SqlState::DUPLICATE_PSTATEMENT
+        );
+        if self.pooler || statement_lost {
             format!("{text} ({}). {POOLER_ADVICE}", self.label)
         } else {
             format!("{text} ({})", self.label)
@@ -135,18 +145,58 @@ pub fn describe(e: &postgres::Error) -> String {
     text
 }
 
-/// Category of a connection failure for `connections doctor`.
-pub fn category(e: &str) -> &'static str {
-    if e.contains("(28P01)") || e.contains("(28000)") {
-        "auth"
-    } else if e.contains("(3D000)") {
-        "unknown_database"
-    } else if e.contains("timed out") || e.contains("timeout") {
-        "timeout"
-    } else if e.contains("connect") {
-        "network"
-    } else {
-        "unknown"
+/// Connecting failed: what to tell people, and the client error to decide on.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ConnectError {
+    message: String,
+    #[source]
+    cause: Option<postgres::Error>,
+}
+
+impl ConnectError {
+    /// Category for `connections doctor`: from the SQLSTATE the server sent, else from the
+    /// kind of I/O error under the client error.
+    pub fn category(&self) -> HealthCategory {
+        let Some(e) = &self.cause else { return HealthCategory::Config };
+        match e.code() {
+            Some(c) if *c == SqlState::INVALID_PASSWORD || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+                return HealthCategory::Auth
+            }
+            Some(c) if *c == SqlState::UNDEFINED_DATABASE => return HealthCategory::UnknownDatabase,
+            Some(_) => return HealthCategory::Server,
+            None => {}
+        }
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                return if io.kind() == std::io::ErrorKind::TimedOut {
+                    HealthCategory::Timeout
+                } else {
+                    HealthCategory::Network
+                };
+            }
+            source = s.source();
+        }
+        HealthCategory::Unknown
+    }
+
+    /// As the failure of a step reading from this server.
+    pub fn at_source(self) -> DriverError {
+        let message = self.message;
+        match self.cause {
+            Some(c) => DriverError::at_source(message).with_cause(c),
+            None => DriverError::Config(message),
+        }
+    }
+
+    /// As the failure of a step writing to this server.
+    pub fn at_target(self) -> DriverError {
+        let message = self.message;
+        match self.cause {
+            Some(c) => DriverError::at_target(message).with_cause(c),
+            None => DriverError::Config(message),
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 //! csv)` then streams the rows; the producer cuts the stream at record boundaries into chunks that
 //! DuckDB's CSV reader loads with one CAST per column (types.rs).
 
-use super::connect::{quote_pg, PgTarget};
+use super::connect::{quote_pg, ConnectError, PgTarget};
 use super::query::extract_sql;
 use super::rest;
 use super::types::read_mapping;
@@ -51,8 +51,8 @@ const DESCRIBE_VIEW: &str = "SELECT a.attname::text, format_type(a.atttypid, a.a
 
 fn produce(target: &PgTarget, sql: &str, tx: &ChunkSender) -> Result<(), DriverError> {
     let source_err =
-        |e: postgres::Error| DriverError::Source(format!("PostgreSQL read failed: {}", target.explain(&e)));
-    let mut client = target.connect().map_err(DriverError::Source)?;
+        |e: postgres::Error| DriverError::at_source(format!("PostgreSQL read failed: {}", target.explain(&e)));
+    let mut client = target.connect().map_err(ConnectError::at_source)?;
     let mut txn = client
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)
@@ -78,7 +78,7 @@ fn produce(target: &PgTarget, sql: &str, tx: &ChunkSender) -> Result<(), DriverE
     loop {
         let n = reader
             .read(&mut block)
-            .map_err(|e| DriverError::Source(format!("PostgreSQL read failed ({}): {e}", target.label)))?;
+            .map_err(|e| DriverError::at_source(format!("PostgreSQL read failed ({}): {e}", target.label)))?;
         if n == 0 {
             break;
         }

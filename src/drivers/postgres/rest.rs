@@ -13,6 +13,7 @@
 
 use super::write::WritePlan;
 use crate::connections::ResolvedConnection;
+use crate::drivers::health::{HealthCategory, HealthReport};
 use crate::drivers::json_table::JsonTable;
 use crate::drivers::{sql_error, ConfigExt, DriverError, StepContext};
 use crate::exchange::chunk_load::scratch_path;
@@ -83,13 +84,14 @@ impl RestTarget {
         what: &str,
         build: impl FnMut() -> RequestBuilder,
     ) -> Result<reqwest::blocking::Response, DriverError> {
-        http::send(&self.policy, ctx.cancel, build, ctx.retry_event(Some(what))).map_err(|e| match e {
+        http::send(&self.policy, ctx.cancel, build, ctx.retry_event(Some(what))).map_err(|e| match &e {
             HttpError::Cancelled => DriverError::Cancelled,
-            HttpError::Status { status, body, attempts } => DriverError::Target(format!(
+            HttpError::Status { status, body, attempts } => DriverError::at_target(format!(
                 "Supabase REST {what} failed with HTTP {status} after {attempts} attempt(s): {}",
-                postgrest_message(&body)
-            )),
-            other => DriverError::Target(format!("Supabase REST {what} failed: {other}")),
+                postgrest_message(body)
+            ))
+            .with_cause(e),
+            other => DriverError::at_target(format!("Supabase REST {what} failed: {other}")).with_cause(e),
         })
     }
 }
@@ -126,8 +128,8 @@ pub fn write(
     // REST cannot create tables: say so up front instead of failing on the first batch.
     rest.send(ctx, "table check", || rest.request(reqwest::Method::GET, table).query(&[("select", "*"), ("limit", "0")]))
         .map_err(|e| match e {
-            DriverError::Target(m) if m.contains("HTTP 404") => DriverError::Config(format!(
-                "table {}.{table} does not exist and the REST API cannot create it ({m}); create it first or give the connection a pg_dsn (create_if_missing works there)",
+            e if e.http_status() == Some(404) => DriverError::Config(format!(
+                "table {}.{table} does not exist and the REST API cannot create it ({e}); create it first or give the connection a pg_dsn (create_if_missing works there)",
                 plan.schema
             )),
             other => other,
@@ -189,9 +191,9 @@ pub fn write(
     let _ = stmt.stream_arrow([]).map_err(sql_error)?;
     while let Some(batch) = stmt.step().map_err(sql_error)? {
         let text = cast(batch.column(0), &DataType::Utf8)
-            .map_err(|e| DriverError::Sql(format!("cannot read the input: {e}")))?;
+            .map_err(|e| DriverError::sql(format!("cannot read the input: {e}")))?;
         let Some(col) = text.as_any().downcast_ref::<StringArray>() else {
-            return Err(DriverError::Sql("to_json did not return text".into()));
+            return Err(DriverError::sql("to_json did not return text"));
         };
         for i in 0..col.len() {
             if in_batch > 0 {
@@ -224,7 +226,7 @@ pub fn extract(ctx: &StepContext, config: &Map<String, Value>) -> Result<u64, Dr
             params.push((c.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| format!("eq.{v}"))));
         }
     }
-    let scratch = scratch_path(ctx.run_dir, ctx.step_id).map_err(|e| DriverError::Source(e.to_string()))?;
+    let scratch = scratch_path(ctx.run_dir, ctx.step_id).map_err(|e| DriverError::at_source(e.to_string()))?;
     let mut out = JsonTable::new(ctx.step_id, scratch, false);
     let result = (|| loop {
         let mut page_params = params.clone();
@@ -233,21 +235,22 @@ pub fn extract(ctx: &StepContext, config: &Map<String, Value>) -> Result<u64, Dr
         let response = rest
             .send(ctx, "select", || rest.request(reqwest::Method::GET, table).query(&page_params))
             .map_err(|e| match e {
-                DriverError::Target(m) => DriverError::Source(m),
+                // Reading through the REST channel: its failure is the source's.
+                DriverError::Target { message, cause } => DriverError::Source { message, cause },
                 other => other,
             })?;
-        let rows: Vec<Value> = response
-            .json()
-            .map_err(|e| DriverError::Source(format!("Supabase REST returned a body that is not a JSON list: {e}")))?;
+        let rows: Vec<Value> = response.json().map_err(|e| {
+            DriverError::at_source(format!("Supabase REST returned a body that is not a JSON list: {e}"))
+        })?;
         let n = rows.len() as u64;
-        out.append(ctx.conn, &rows).map_err(DriverError::Source)?;
+        out.append(ctx.conn, &rows).map_err(DriverError::at_source)?;
         offset += n;
         if n < page_size {
             return Ok(());
         }
     })();
     match result {
-        Ok(()) => out.finish(ctx.conn).map_err(DriverError::Source),
+        Ok(()) => out.finish(ctx.conn).map_err(DriverError::at_source),
         Err(e) => {
             ctx.drop_partial_table();
             Err(e)
@@ -256,7 +259,7 @@ pub fn extract(ctx: &StepContext, config: &Map<String, Value>) -> Result<u64, Dr
 }
 
 /// The REST channel's health for `connections doctor`: reachability and whether the key is accepted.
-pub fn doctor(connection: &ResolvedConnection) -> Option<Value> {
+pub fn doctor(connection: &ResolvedConnection) -> Option<HealthReport> {
     let rest = RestTarget::new(&connection.fields, Some(connection)).ok()?;
     let started = std::time::Instant::now();
     let response = rest
@@ -266,19 +269,25 @@ pub fn doctor(connection: &ResolvedConnection) -> Option<Value> {
         .bearer_auth(rest.key.expose())
         .timeout(Duration::from_secs(5))
         .send();
-    let latency_ms = started.elapsed().as_millis() as u64;
-    Some(match response {
+    let report = match response {
         Ok(r) if r.status().is_success() => {
-            json!({"status": "success", "category": "ok", "latency_ms": latency_ms, "message": format!("REST API at {} accepted the key", rest.base)})
+            HealthReport::success(format!("REST API at {} accepted the key", rest.base))
         }
-        Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
-            json!({"status": "failure", "category": "auth", "latency_ms": latency_ms, "message": format!("REST API at {} rejected the key (HTTP {})", rest.base, r.status())})
+        Ok(r) if matches!(r.status().as_u16(), 401 | 403) => HealthReport::failure(
+            HealthCategory::Auth,
+            format!("REST API at {} rejected the key (HTTP {})", rest.base, r.status()),
+        ),
+        Ok(r) => HealthReport::failure(
+            HealthCategory::Unknown,
+            format!("REST API at {} answered HTTP {}", rest.base, r.status()),
+        ),
+        Err(e) if e.is_timeout() => {
+            HealthReport::failure(HealthCategory::Timeout, format!("REST API at {} unreachable: timed out", rest.base))
         }
-        Ok(r) => {
-            json!({"status": "failure", "category": "unknown", "latency_ms": latency_ms, "message": format!("REST API at {} answered HTTP {}", rest.base, r.status())})
-        }
-        Err(e) => {
-            json!({"status": "failure", "category": "network", "latency_ms": latency_ms, "message": format!("REST API at {} unreachable: {}", rest.base, if e.is_timeout() { "timed out" } else { "connection failed" })})
-        }
-    })
+        Err(_) => HealthReport::failure(
+            HealthCategory::Network,
+            format!("REST API at {} unreachable: connection failed", rest.base),
+        ),
+    };
+    Some(report.timed(started))
 }

@@ -18,7 +18,7 @@
 //! PostgreSQL, so a table created for a load that then fails disappears with the rollback.
 
 use super::binary::{self, BinaryColumn, EncodeError, TupleEncoder};
-use super::connect::{pg_literal, qualified, quote_pg, PgTarget};
+use super::connect::{pg_literal, qualified, quote_pg, ConnectError, PgTarget};
 use super::rest;
 use super::types::{pg_type, write_expression};
 use crate::drivers::{single_input, sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
@@ -142,15 +142,16 @@ const CSV_OPTIONS: &str =
 fn write_sql(ctx: &StepContext, input: &str, plan: &WritePlan, target: &PgTarget) -> Result<u64, DriverError> {
     let fail_text = |e: &postgres::Error| {
         let mut text = format!("PostgreSQL write to {} failed: {}", plan.target(), target.explain(e));
-        if text.contains("cannot affect row a second time") {
+        // ON CONFLICT meeting the same key twice in one statement.
+        if e.code() == Some(&postgres::error::SqlState::CARDINALITY_VIOLATION) {
             text.push_str(
                 "; the input holds the same primary key more than once — deduplicate it in a processor first",
             );
         }
         text
     };
-    let fail = |e: postgres::Error| DriverError::Target(fail_text(&e));
-    let mut client = target.connect().map_err(DriverError::Target)?;
+    let fail = |e: postgres::Error| DriverError::at_target(fail_text(&e)).with_cause(e);
+    let mut client = target.connect().map_err(ConnectError::at_target)?;
     let mut txn = client.transaction().map_err(fail)?;
     let exists: bool = txn
         .query_one(format!("SELECT to_regclass({}) IS NOT NULL", pg_literal(&plan.target())).as_str(), &[])
@@ -265,7 +266,7 @@ fn copy_binary(
     let mut stmt = ctx.conn.prepare(&select).map_err(sql_error)?;
     let _ = stmt.stream_arrow([]).map_err(sql_error)?;
     let copy = format!("COPY {into} ({}) FROM STDIN (FORMAT binary)", plan.column_list());
-    let mut writer = txn.copy_in(copy.as_str()).map_err(|e| DriverError::Target(fail_text(&e)))?;
+    let mut writer = txn.copy_in(copy.as_str()).map_err(|e| DriverError::at_target(fail_text(&e)).with_cause(e))?;
     let mut encoder = TupleEncoder::new(columns);
     let mut block = Vec::with_capacity(BLOCK + (1 << 16));
     block.extend_from_slice(binary::HEADER);
@@ -275,21 +276,21 @@ fn copy_binary(
             // Dropping the writer unfinished aborts the COPY.
             Err(EncodeError::NotCanonical(reason)) => return Ok(Err(reason)),
             Err(EncodeError::Failed(e)) => {
-                return Err(DriverError::Target(format!("binary COPY into {}: {e}", plan.target())))
+                return Err(DriverError::at_target(format!("binary COPY into {}: {e}", plan.target())))
             }
         }
         if block.len() >= BLOCK {
             if let Err(e) = writer.write_all(&block) {
-                return Err(DriverError::Target(write_failure(writer, &e, plan, fail_text)));
+                return Err(DriverError::at_target(write_failure(writer, &e, plan, fail_text)));
             }
             block.clear();
         }
     }
     block.extend_from_slice(binary::TRAILER);
     if let Err(e) = writer.write_all(&block) {
-        return Err(DriverError::Target(write_failure(writer, &e, plan, fail_text)));
+        return Err(DriverError::at_target(write_failure(writer, &e, plan, fail_text)));
     }
-    writer.finish().map(Ok).map_err(|e| DriverError::Target(fail_text(&e)))
+    writer.finish().map(Ok).map_err(|e| DriverError::at_target(fail_text(&e)).with_cause(e))
 }
 
 /// CSV COPY: DuckDB renders the rows into a pipe while COPY streams them to the server.
@@ -302,7 +303,8 @@ fn copy_csv(
     fail_text: &(dyn Fn(&postgres::Error) -> String + Sync),
 ) -> Result<u64, DriverError> {
     let tmp = ctx.run_dir.join("tmp");
-    std::fs::create_dir_all(&tmp).map_err(|e| DriverError::Target(format!("cannot create {}: {e}", tmp.display())))?;
+    std::fs::create_dir_all(&tmp)
+        .map_err(|e| DriverError::at_target(format!("cannot create {}: {e}", tmp.display())))?;
     let copy = format!("COPY {into} ({}) FROM STDIN (FORMAT csv)", plan.column_list());
     let select: Vec<String> = plan.columns.iter().map(|(n, t)| write_expression(t, &quote_ident(n))).collect();
     let select = format!("SELECT {} FROM {}", select.join(", "), quote_ident(input));
@@ -321,7 +323,7 @@ fn copy_csv(
         }
         writer.finish().map_err(|e| fail_text(&e))
     })
-    .map_err(DriverError::Target)
+    .map_err(DriverError::at_target)
 }
 
 /// Why a COPY write failed. The server's reason arrives with `finish()`; the write error itself

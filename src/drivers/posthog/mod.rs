@@ -15,6 +15,7 @@ mod client;
 mod query;
 mod resume;
 
+use super::health::{HealthCategory, HealthReport, TableEstimate};
 use super::json_table::value_text;
 use super::streaming::CHUNK_BYTES;
 use super::{setting, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
@@ -133,16 +134,16 @@ struct Extraction<'a> {
 impl Extraction<'_> {
     fn create_table(&mut self) -> Result<(), DriverError> {
         let scratch =
-            scratch_path(self.ctx.run_dir, self.ctx.step_id).map_err(|e| DriverError::Source(e.to_string()))?;
+            scratch_path(self.ctx.run_dir, self.ctx.step_id).map_err(|e| DriverError::at_source(e.to_string()))?;
         let loader = ChunkLoader::new(self.ctx.conn, self.ctx.step_id, &self.checkpoint.columns, scratch, true)
-            .map_err(|e| DriverError::Sql(e.to_string()))?;
+            .map_err(|e| DriverError::sql(e.to_string()))?;
         self.loader = Some(loader);
         Ok(())
     }
 
     fn load_pending(&mut self) -> Result<(), DriverError> {
         let loader = self.loader.as_ref().expect("created before any page");
-        loader.load(self.ctx.conn, &self.pending).map_err(DriverError::Source)?;
+        loader.load(self.ctx.conn, &self.pending).map_err(DriverError::at_source)?;
         self.pending.clear();
         Ok(())
     }
@@ -153,7 +154,7 @@ impl Extraction<'_> {
             page_query(&self.settings.dt, &self.checkpoint.window, &self.checkpoint.position, self.settings.page_size);
         let answer = self.client.query(&q, self.ctx.cancel, self.ctx.retry_event(None)).map_err(|e| match e {
             PosthogError::Cancelled => DriverError::Cancelled,
-            other => DriverError::Source(other.to_string()),
+            other => DriverError::at_source(other.to_string()),
         })?;
         if self.loader.is_none() {
             self.checkpoint.columns = columns(&self.settings.dt, &answer.columns, &answer.types);
@@ -190,7 +191,7 @@ impl Extraction<'_> {
         self.checkpoint.rows += kept;
         self.spool
             .commit(chunk.as_bytes(), &self.checkpoint)
-            .map_err(|e| DriverError::Source(format!("cannot write the resume spool: {e}")))?;
+            .map_err(|e| DriverError::at_source(format!("cannot write the resume spool: {e}")))?;
         self.pending.extend_from_slice(chunk.as_bytes());
         if self.pending.len() >= CHUNK_BYTES {
             self.load_pending()?;
@@ -216,7 +217,7 @@ fn recent_rows(
 ) -> Result<Vec<(String, String)>, DriverError> {
     let cutoff = parse_timestamp(last)
         .map(|t| t - settings.lookback)
-        .ok_or_else(|| DriverError::Source(format!("bad timestamp {last}")))?;
+        .ok_or_else(|| DriverError::at_source(format!("bad timestamp {last}")))?;
     let cutoff_us = (cutoff.unix_timestamp_nanos() / 1000) as i64;
     let sql = format!(
         "SELECT epoch_us({ts}), CAST({id} AS VARCHAR) FROM {table} WHERE epoch_us({ts}) >= ? ORDER BY 1",
@@ -224,17 +225,17 @@ fn recent_rows(
         id = quote_ident(settings.dt.id),
         table = quote_ident(ctx.step_id)
     );
-    let mut stmt = ctx.conn.prepare(&sql).map_err(|e| DriverError::Sql(e.to_string()))?;
+    let mut stmt = ctx.conn.prepare(&sql).map_err(|e| DriverError::sql(e.to_string()))?;
     let rows = stmt
         .query_map([cutoff_us], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-        .map_err(|e| DriverError::Sql(e.to_string()))?;
+        .map_err(|e| DriverError::sql(e.to_string()))?;
     let mut recent: Vec<(String, String)> = previous
         .map(|p| p.recent.iter().filter(|(t, _)| parse_timestamp(t).is_some_and(|t| t >= cutoff)).cloned().collect())
         .unwrap_or_default();
     for row in rows {
-        let (us, id) = row.map_err(|e| DriverError::Sql(e.to_string()))?;
+        let (us, id) = row.map_err(|e| DriverError::sql(e.to_string()))?;
         let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
-            .map_err(|e| DriverError::Source(e.to_string()))?;
+            .map_err(|e| DriverError::at_source(e.to_string()))?;
         recent.push((hogql_timestamp(t), id));
     }
     Ok(recent)
@@ -290,7 +291,7 @@ impl Driver for PosthogExtractor {
                     .as_ref()
                     .expect("created")
                     .load_file(ctx.conn, &run.spool.pages())
-                    .map_err(DriverError::Source)?;
+                    .map_err(DriverError::at_source)?;
                 ctx.telemetry.event(
                     "extraction.resumed",
                     Some(ctx.step_id),
@@ -339,33 +340,38 @@ impl Driver for PosthogExtractor {
 
 /// Health check for `connections doctor`: a `SELECT 1` (key accepted, project reachable) and the
 /// data types with row estimates.
-pub fn doctor(connection: &ResolvedConnection) -> Value {
+pub fn doctor(connection: &ResolvedConnection) -> HealthReport {
     let client = match PosthogClient::new(&connection.fields, Some(connection), Duration::from_secs(5)) {
         Ok(c) => c.with_retries(0),
-        Err(e) => return json!({"status": "failure", "category": "config", "message": e}),
+        Err(e) => return HealthReport::failure(HealthCategory::Config, e),
     };
     let never = std::sync::atomic::AtomicBool::new(false);
     let started = std::time::Instant::now();
     if let Err(e) = client.query("SELECT 1", &never, |_, _| {}) {
         let category = match e {
-            PosthogError::Auth(_) => "auth",
-            PosthogError::NotFound(_) => "config",
-            _ => "network",
+            PosthogError::Auth(_) => HealthCategory::Auth,
+            PosthogError::NotFound(_) => HealthCategory::Config,
+            _ => HealthCategory::Network,
         };
-        return json!({"status": "failure", "category": category, "message": e.to_string(), "latency_ms": started.elapsed().as_millis() as u64});
+        return HealthReport::failure(category, e.to_string()).timed(started);
     }
     let latency_ms = started.elapsed().as_millis() as u64;
-    let tables: Vec<Value> = DATA_TYPES
+    let tables = DATA_TYPES
         .iter()
-        .map(|d| {
-            let n = client
+        .map(|d| TableEstimate {
+            schema: None,
+            table: d.name.to_string(),
+            estimated_rows: client
                 .query(&format!("SELECT count() FROM {}", d.table), &never, |_, _| {})
                 .ok()
-                .and_then(|a| a.results.first().and_then(|r| r.first()).and_then(Value::as_u64));
-            json!({"data_type": d.name, "estimated_rows": n})
+                .and_then(|a| a.results.first().and_then(|r| r.first()).and_then(Value::as_u64)),
         })
         .collect();
-    json!({"status": "success", "category": "ok", "latency_ms": latency_ms, "message": format!("HogQL answered in {latency_ms} ms"), "data_types": tables})
+    HealthReport {
+        latency_ms: Some(latency_ms),
+        tables,
+        ..HealthReport::success(format!("HogQL answered in {latency_ms} ms"))
+    }
 }
 
 #[cfg(test)]
