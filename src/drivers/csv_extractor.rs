@@ -192,24 +192,26 @@ fn decode_utf16_file(src: &std::path::Path, dst: &std::path::Path) -> std::io::R
 }
 
 /// For each column in `candidates` (read as text from `source`), the exact type its values in
-/// the first [`csv_numbers::SAMPLE_ROWS`] rows need.
+/// the first [`csv_numbers::SAMPLE_ROWS`] rows need; and whether those rows were the whole file
+/// (then the types are final and no value needs a guard).
 fn exact_types(
     conn: &duckdb::Connection,
     source: &str,
     columns: &[(String, String)],
     candidates: &[usize],
-) -> duckdb::Result<Vec<(usize, String)>> {
+) -> duckdb::Result<(Vec<(usize, String)>, bool)> {
     if candidates.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), true));
     }
     let measures: Vec<String> =
         candidates.iter().flat_map(|&i| csv_numbers::profile_sql(&quote_ident(&columns[i].0))).collect();
     let projected: Vec<String> = candidates.iter().map(|&i| quote_ident(&columns[i].0)).collect();
+    // One row more than the sample tells whether the file goes on after it.
     let sql = format!(
-        "SELECT {} FROM (SELECT {} FROM {source} LIMIT {})",
+        "SELECT {}, count(*) FROM (SELECT {} FROM {source} LIMIT {})",
         measures.join(", "),
         projected.join(", "),
-        csv_numbers::SAMPLE_ROWS
+        csv_numbers::SAMPLE_ROWS + 1
     );
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([])?;
@@ -225,7 +227,8 @@ fn exact_types(
         };
         out.push((i, csv_numbers::exact_type(profile)));
     }
-    Ok(out)
+    let sampled: i64 = row.get(4 * candidates.len())?;
+    Ok((out, sampled <= csv_numbers::SAMPLE_ROWS as i64))
 }
 
 fn is_temporal(duck_type: &str) -> bool {
@@ -298,7 +301,6 @@ impl Driver for CsvExtractor {
         }
         let mut args = base;
         args.push("auto_detect = false".into());
-        args.push(format!("columns = {}", struct_literal(&read_types)));
         if let Some(n) = &sniffed.new_line {
             args.push(format!("new_line = {}", quote_literal(n)));
         }
@@ -308,11 +310,24 @@ impl Driver for CsvExtractor {
         if let Some(f) = &sniffed.timestamp_format {
             args.push(format!("timestampformat = {}", quote_literal(f)));
         }
-        let source = format!("read_csv({})", args.join(", "));
-        let exact = exact_types(ctx.conn, &source, &read_types, &doubles).map_err(read_error)?;
+        let source_with = |columns: &[(String, String)]| {
+            format!("read_csv({}, columns = {})", args.join(", "), struct_literal(columns))
+        };
+        let (exact, whole_file) =
+            exact_types(ctx.conn, &source_with(&read_types), &read_types, &doubles).map_err(read_error)?;
+        // When the sample was the whole file, DOUBLE and HUGEINT are final: the reader parses
+        // them directly (no guard); otherwise every value passes the guard.
+        let mut guarded_columns = Vec::new();
+        for (i, ty) in &exact {
+            if whole_file && (ty == "DOUBLE" || ty == "HUGEINT") {
+                read_types[*i].1 = ty.clone();
+            } else if ty != "VARCHAR" {
+                guarded_columns.push((*i, ty.clone()));
+            }
+        }
+        let source = source_with(&read_types);
         let columns = sniffed.columns;
-        let column_expr = |i: usize| match exact.iter().find(|(j, _)| *j == i) {
-            Some((_, ty)) if ty == "VARCHAR" => quote_ident(&columns[i].0),
+        let column_expr = |i: usize| match guarded_columns.iter().find(|(j, _)| *j == i) {
             Some((_, ty)) => csv_numbers::guarded(&quote_ident(&columns[i].0), &columns[i].0, ty),
             None => quote_ident(&columns[i].0),
         };
