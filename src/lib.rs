@@ -3,12 +3,13 @@
 //! A pipeline is written in OML (a small YAML format). [`oml`] parses and validates it,
 //! [`compiler`] turns it into a deterministic manifest, and [`runtime`] executes the manifest's
 //! steps as a DAG. Steps exchange data through one DuckDB file per run ([`exchange`]); each step's
-//! output is a relation named exactly by its step id. Component specs live in [`registry`],
+//! output is a relation named exactly by its step id. Components (spec + driver) are listed once in [`components`], their specs parsed in [`registry`],
 //! connection files and secrets in [`connections`], and the step implementations in [`drivers`].
 //!
 //! The library never prints; the `osiris` binary is the only place that talks to a terminal.
 
 pub mod compiler;
+pub mod components;
 pub mod connections;
 pub mod diagnostics;
 pub mod drivers;

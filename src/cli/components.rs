@@ -53,6 +53,7 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
             if json {
                 let mut v = spec.raw.clone();
                 v["runnable"] = json!(registry.is_runnable(&spec.name));
+                v["capabilities"] = registry.capabilities(&spec.name).unwrap_or_default();
                 print_json(&v);
                 return Ok(0);
             }
@@ -63,6 +64,10 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
                 spec.modes.join(", "),
                 if registry.is_runnable(&spec.name) { "" } else { "  (driver not implemented yet)" }
             );
+            if let Some(caps) = registry.capabilities(&spec.name).and_then(|c| c.as_object().cloned()) {
+                let yes: Vec<&str> = caps.iter().filter(|(_, v)| **v == true).map(|(k, _)| k.as_str()).collect();
+                println!("capabilities: {}", yes.join(", "));
+            }
             let required = spec.required();
             println!("\nconfig fields:");
             let props = spec.config_schema.get("properties").and_then(|p| p.as_object()).cloned().unwrap_or_default();

@@ -8,51 +8,23 @@
 //! target encoding cannot represent fails the step naming it. `chunk_size` has no effect (DuckDB
 //! writes in its own vectors).
 
+use super::output_file::{ensure_parent, PendingFile};
 use super::{single_input, sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::{describe, is_numeric_type, quote_ident, quote_literal};
 use crate::project::resolve_path;
 use serde_json::{Map, Value};
 use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Writes the single input to a CSV file.
 pub struct CsvWriter;
-
-/// Removes the temporary file unless disarmed.
-struct TempFile(Option<PathBuf>);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
-fn temp_beside(target: &Path, tag: &str) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    target.with_file_name(format!(".{name}.{tag}-{}.tmp", std::process::id()))
-}
 
 impl Driver for CsvWriter {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let input = single_input(inputs, "a CSV writer")?;
         let raw_path = config.str_opt("path").ok_or_else(|| DriverError::Config("`path` is required".into()))?;
         let target = resolve_path(ctx.base_dir, raw_path);
-        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.is_dir() {
-                if config.bool_or("create_dirs", true) {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        DriverError::at_target(format!("cannot create directory {}: {e}", dir.display()))
-                    })?;
-                } else {
-                    return Err(DriverError::at_target(format!(
-                        "directory {} does not exist and create_dirs is false",
-                        dir.display()
-                    )));
-                }
-            }
-        }
+        ensure_parent(&target, config.bool_or("create_dirs", true))?;
         let source = quote_ident(&input);
         let mut opts = vec!["FORMAT csv".to_string()];
         opts.push(format!("HEADER {}", config.bool_or("header", true)));
@@ -77,27 +49,20 @@ impl Driver for CsvWriter {
             _ => {}
         }
         let encoding = config.str_opt("encoding").unwrap_or("utf-8");
-        let utf8_tmp = TempFile(Some(temp_beside(&target, "osiris")));
-        let utf8_path = utf8_tmp.0.clone().expect("set above");
+        let utf8 = PendingFile::beside(&target, "osiris");
         let sql = format!(
             "COPY (SELECT * FROM {source}) TO {} ({})",
-            quote_literal(&utf8_path.display().to_string()),
+            quote_literal(&utf8.path().display().to_string()),
             opts.join(", ")
         );
         let rows = ctx.conn.execute(&sql, []).map_err(sql_error)? as u64;
-        let final_tmp = if encoding == "utf-8" {
-            utf8_tmp
+        if encoding == "utf-8" {
+            utf8.commit()?;
         } else {
-            let out = TempFile(Some(temp_beside(&target, "osiris-enc")));
-            transcode(&utf8_path, out.0.as_ref().expect("set above"), encoding)?;
-            out
-        };
-        let mut final_tmp = final_tmp;
-        let tmp_path = final_tmp.0.take().expect("set above");
-        std::fs::rename(&tmp_path, &target).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp_path);
-            DriverError::at_target(format!("cannot move the finished file into place at {}: {e}", target.display()))
-        })?;
+            let encoded = PendingFile::beside(&target, "osiris-enc");
+            transcode(utf8.path(), encoded.path(), encoding)?;
+            encoded.commit()?;
+        }
         ctx.telemetry.metric("rows_written", rows as f64, Some(ctx.step_id));
         ctx.telemetry.event(
             "artifact_created",

@@ -12,9 +12,14 @@ pub mod graphql;
 pub mod health;
 mod json_table;
 pub mod mysql;
+pub(crate) mod output_file;
 pub mod postgres;
 pub mod posthog;
 mod streaming;
+
+pub use csv_extractor::CsvExtractor;
+pub use csv_writer::CsvWriter;
+pub use duckdb_processor::DuckdbProcessor;
 
 use crate::connections::ResolvedConnection;
 use crate::exchange::RelationKind;
@@ -262,20 +267,9 @@ pub trait Driver: Send + Sync {
     }
 }
 
-/// The driver for a component, or None when this build does not implement it yet.
+/// The driver for a component, or None when this build has no such component.
 pub fn build(component: &str) -> Option<Box<dyn Driver>> {
-    match component {
-        "duckdb.processor" => Some(Box::new(duckdb_processor::DuckdbProcessor)),
-        "filesystem.csv_extractor" => Some(Box::new(csv_extractor::CsvExtractor)),
-        "filesystem.csv_writer" => Some(Box::new(csv_writer::CsvWriter)),
-        "mysql.extractor" => Some(Box::new(mysql::MysqlExtractor)),
-        "mysql.writer" => Some(Box::new(mysql::MysqlWriter)),
-        "graphql.extractor" => Some(Box::new(graphql::GraphqlExtractor)),
-        "posthog.extractor" => Some(Box::new(posthog::PosthogExtractor)),
-        "supabase.extractor" => Some(Box::new(postgres::SupabaseExtractor)),
-        "supabase.writer" => Some(Box::new(postgres::SupabaseWriter)),
-        _ => None,
-    }
+    crate::registry::Registry::builtin_shared().driver(component)
 }
 
 /// A connection family's health check: what `connections doctor` runs for it.

@@ -1,5 +1,5 @@
-//! Component registry: the nine built-in specs (embedded from `components/*/spec.yaml`), config
-//! validation against each spec's JSON Schema, and the component → driver match.
+//! Component registry: the built-in specs (listed once in [`crate::components`]), config
+//! validation against each spec's JSON Schema, and the component → driver lookup.
 
 mod config_check;
 pub mod spec;
@@ -7,44 +7,65 @@ pub mod spec;
 pub use config_check::check_config;
 pub use spec::{ComponentSpec, ConnectionField, OverridePolicy};
 
+use crate::components;
+use crate::drivers::Driver;
 use crate::oml::Document;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-/// The spec files compiled into the binary, by component name.
-const BUILTIN_SPECS: [(&str, &str); 9] = [
-    ("duckdb.processor", include_str!("../../components/duckdb.processor/spec.yaml")),
-    ("filesystem.csv_extractor", include_str!("../../components/filesystem.csv_extractor/spec.yaml")),
-    ("filesystem.csv_writer", include_str!("../../components/filesystem.csv_writer/spec.yaml")),
-    ("graphql.extractor", include_str!("../../components/graphql.extractor/spec.yaml")),
-    ("mysql.extractor", include_str!("../../components/mysql.extractor/spec.yaml")),
-    ("mysql.writer", include_str!("../../components/mysql.writer/spec.yaml")),
-    ("posthog.extractor", include_str!("../../components/posthog.extractor/spec.yaml")),
-    ("supabase.extractor", include_str!("../../components/supabase.extractor/spec.yaml")),
-    ("supabase.writer", include_str!("../../components/supabase.writer/spec.yaml")),
-];
-
 /// All known components.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Registry {
     specs: BTreeMap<String, ComponentSpec>,
+    drivers: BTreeMap<String, fn() -> Box<dyn Driver>>,
     fingerprint: String,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("components", &self.specs.keys().collect::<Vec<_>>()).finish()
+    }
 }
 
 impl Registry {
     /// The built-in registry.
     pub fn builtin() -> Self {
+        Self::builtin_shared().clone()
+    }
+
+    /// The built-in registry, parsed once per process.
+    pub fn builtin_shared() -> &'static Self {
+        static REGISTRY: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(Registry::parse_builtins);
+        &REGISTRY
+    }
+
+    fn parse_builtins() -> Self {
         let mut specs = BTreeMap::new();
+        let mut drivers = BTreeMap::new();
+        let mut texts: Vec<(String, &str)> = Vec::new();
+        for builtin in components::all() {
+            let doc =
+                Document::parse(builtin.spec).unwrap_or_else(|e| panic!("a built-in spec is not valid YAML: {e}"));
+            let spec = ComponentSpec::from_value(doc.value).unwrap_or_else(|e| panic!("built-in spec: {e}"));
+            let name = spec.name.clone();
+            assert!(!specs.contains_key(&name), "component {name} is listed twice");
+            texts.push((name.clone(), builtin.spec));
+            drivers.insert(name.clone(), builtin.driver);
+            specs.insert(name, spec);
+        }
+        // By name, so the fingerprint does not depend on the order of the list.
+        texts.sort();
         let mut hasher = Sha256::new();
-        for (name, text) in BUILTIN_SPECS {
-            let doc = Document::parse(text).unwrap_or_else(|e| panic!("built-in spec {name} is not valid YAML: {e}"));
-            let spec = ComponentSpec::from_value(doc.value).unwrap_or_else(|e| panic!("built-in spec {name}: {e}"));
-            assert_eq!(spec.name, name, "spec file name and `name` differ");
+        for (name, text) in texts {
             hasher.update(name.as_bytes());
             hasher.update(text.as_bytes());
-            specs.insert(name.to_string(), spec);
         }
-        Self { specs, fingerprint: format!("{:x}", hasher.finalize()) }
+        Self { specs, drivers, fingerprint: format!("{:x}", hasher.finalize()) }
+    }
+
+    /// A new driver for component `name`.
+    pub fn driver(&self, name: &str) -> Option<Box<dyn Driver>> {
+        self.drivers.get(name).map(|make| make())
     }
 
     /// The spec of `name`.
@@ -67,9 +88,23 @@ impl Registry {
         &self.fingerprint
     }
 
+    /// What component `name` can do: the spec's descriptive flags (the original's `discover`,
+    /// `bulkOperations`, …) and the behaviour read from its driver — `streaming` (streams its
+    /// rows to its one consumer while extracting), `view` (its output may be a view),
+    /// `readsInputOnce` (may read a pipe) — so the printed behaviour is the code's.
+    pub fn capabilities(&self, name: &str) -> Option<serde_json::Value> {
+        let spec = self.get(name)?;
+        let driver = self.driver(name)?;
+        let mut caps = spec.raw.get("capabilities").cloned().unwrap_or_else(|| serde_json::json!({}));
+        caps["streaming"] = driver.can_stream().into();
+        caps["view"] = driver.can_be_view().into();
+        caps["readsInputOnce"] = driver.reads_input_once().into();
+        Some(caps)
+    }
+
     /// True when this build has a driver for the component.
     pub fn is_runnable(&self, name: &str) -> bool {
-        crate::drivers::build(name).is_some()
+        self.drivers.contains_key(name)
     }
 }
 
@@ -80,7 +115,7 @@ mod tests {
     #[test]
     fn every_builtin_spec_loads_and_its_schema_compiles() {
         let reg = Registry::builtin();
-        assert_eq!(reg.names().count(), 9);
+        assert_eq!(reg.names().count(), crate::components::all().count());
         for spec in reg.specs() {
             jsonschema::validator_for(&spec.config_schema).unwrap_or_else(|e| panic!("{}: {e}", spec.name));
             assert!(!spec.modes.is_empty(), "{}", spec.name);
@@ -95,6 +130,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn behaviour_capabilities_come_from_the_driver_and_specs_do_not_repeat_them() {
+        let reg = Registry::builtin();
+        for name in reg.names() {
+            let raw = &reg.get(name).unwrap().raw;
+            for flag in ["streaming", "view", "readsInputOnce"] {
+                assert!(raw["capabilities"].get(flag).is_none(), "{name}: `{flag}` is the driver's to say");
+            }
+            let caps = reg.capabilities(name).unwrap();
+            assert_eq!(caps["streaming"], reg.driver(name).unwrap().can_stream(), "{name}");
+        }
+        assert_eq!(reg.capabilities("mysql.extractor").unwrap()["streaming"], true);
+        assert_eq!(reg.capabilities("filesystem.csv_writer").unwrap()["readsInputOnce"], true);
     }
 
     #[test]

@@ -1,0 +1,78 @@
+//! Every built-in component, listed once: its spec (data) and its driver (code).
+//!
+//! A new component is one folder here, `src/components/<module>/` holding `spec.yaml` (name,
+//! modes, JSON Schema of its config, examples) and `mod.rs` (its driver), plus **one line** in the
+//! `components!` list below; nothing else in the code base lists components
+//! (docs/adding-a-component.md). The nine components that predate the folders keep their spec in
+//! `components/<name>/spec.yaml` and their driver in `crate::drivers`, listed in [`EARLIER`] until
+//! they move.
+
+use crate::drivers::{self, Driver};
+
+/// A component compiled into this binary.
+#[derive(Clone, Copy)]
+pub struct Builtin {
+    /// The spec's YAML text (its `name:` is the component's name).
+    pub spec: &'static str,
+    /// Makes the component's driver.
+    pub driver: fn() -> Box<dyn Driver>,
+}
+
+/// Declares each folder component's module and lists it: `module => DriverType`.
+macro_rules! components {
+    ($($module:ident => $driver:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// The components that live in their own folder under `src/components/`.
+        pub const IN_FOLDERS: &[Builtin] = &[
+            $(Builtin { spec: include_str!(concat!(stringify!($module), "/spec.yaml")), driver: || Box::new($module::$driver) },)*
+        ];
+    };
+}
+
+components! {}
+
+/// The components from before the folders: spec in `components/<name>/`, driver in `crate::drivers`.
+pub const EARLIER: &[Builtin] = &[
+    Builtin {
+        spec: include_str!("../../components/duckdb.processor/spec.yaml"),
+        driver: || Box::new(drivers::DuckdbProcessor),
+    },
+    Builtin {
+        spec: include_str!("../../components/filesystem.csv_extractor/spec.yaml"),
+        driver: || Box::new(drivers::CsvExtractor),
+    },
+    Builtin {
+        spec: include_str!("../../components/filesystem.csv_writer/spec.yaml"),
+        driver: || Box::new(drivers::CsvWriter),
+    },
+    Builtin {
+        spec: include_str!("../../components/graphql.extractor/spec.yaml"),
+        driver: || Box::new(drivers::graphql::GraphqlExtractor),
+    },
+    Builtin {
+        spec: include_str!("../../components/mysql.extractor/spec.yaml"),
+        driver: || Box::new(drivers::mysql::MysqlExtractor),
+    },
+    Builtin {
+        spec: include_str!("../../components/mysql.writer/spec.yaml"),
+        driver: || Box::new(drivers::mysql::MysqlWriter),
+    },
+    Builtin {
+        spec: include_str!("../../components/posthog.extractor/spec.yaml"),
+        driver: || Box::new(drivers::posthog::PosthogExtractor),
+    },
+    Builtin {
+        spec: include_str!("../../components/supabase.extractor/spec.yaml"),
+        driver: || Box::new(drivers::postgres::SupabaseExtractor),
+    },
+    Builtin {
+        spec: include_str!("../../components/supabase.writer/spec.yaml"),
+        driver: || Box::new(drivers::postgres::SupabaseWriter),
+    },
+];
+
+/// Every built-in component.
+pub fn all() -> impl Iterator<Item = &'static Builtin> {
+    EARLIER.iter().chain(IN_FOLDERS)
+}

@@ -1,0 +1,63 @@
+//! Files a writer produces: written under a temporary name beside the target, flushed to disk
+//! and renamed into place only when complete, so a failed step never leaves a partial file.
+
+use super::DriverError;
+use std::path::{Path, PathBuf};
+
+/// A target file being written; dropped without [`PendingFile::commit`], it leaves nothing.
+pub struct PendingFile {
+    temp: Option<PathBuf>,
+    target: PathBuf,
+}
+
+impl PendingFile {
+    /// A temporary name beside `target` (hidden, tagged, unique per process) for writing it.
+    pub fn beside(target: &Path, tag: &str) -> Self {
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let temp = target.with_file_name(format!(".{name}.{tag}-{}.tmp", std::process::id()));
+        Self { temp: Some(temp), target: target.to_path_buf() }
+    }
+
+    /// Where to write now.
+    pub fn path(&self) -> &Path {
+        self.temp.as_deref().expect("present until commit")
+    }
+
+    /// Flush the finished file to disk and move it into place.
+    pub fn commit(mut self) -> Result<(), DriverError> {
+        let temp = self.temp.take().expect("present until commit");
+        let done =
+            std::fs::File::open(&temp).and_then(|f| f.sync_all()).and_then(|_| std::fs::rename(&temp, &self.target));
+        done.map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            DriverError::at_target(format!(
+                "cannot move the finished file into place at {}: {e}",
+                self.target.display()
+            ))
+        })
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.temp.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Make sure `target`'s directory exists: created when `create_dirs`, else an error naming it.
+pub fn ensure_parent(target: &Path, create_dirs: bool) -> Result<(), DriverError> {
+    let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) else { return Ok(()) };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if !create_dirs {
+        return Err(DriverError::at_target(format!(
+            "directory {} does not exist and create_dirs is false",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| DriverError::at_target(format!("cannot create directory {}: {e}", dir.display())))
+}
