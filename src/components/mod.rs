@@ -30,7 +30,9 @@ macro_rules! components {
     };
 }
 
-components! {}
+components! {
+    json_extractor => JsonExtractor,
+}
 
 /// The components from before the folders: spec in `components/<name>/`, driver in `crate::drivers`.
 pub const EARLIER: &[Builtin] = &[

@@ -8,6 +8,7 @@ mod csv_edge_cases;
 mod dag;
 mod failures;
 mod graphql;
+mod json_files;
 mod mysql;
 mod params;
 mod postgres;

@@ -1,0 +1,89 @@
+//! `filesystem.json_extractor`: DuckDB's `read_json` over a JSON array or NDJSON file.
+//!
+//! Like the CSV extractor, the file's fields and types are detected once (`DESCRIBE` of the
+//! reader with the config's format, sample size and depth) and the step's view declares them, so
+//! binding the view again (by each reader) does not re-sample the file. Nested objects stay
+//! STRUCTs, arrays LISTs; a record whose value does not fit the detected type fails the step with
+//! DuckDB's error (raise `sample_size` or cast in a SQL step).
+
+use crate::drivers::{ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::exchange::{create_relation, quote_ident, quote_literal};
+use crate::project::resolve_path;
+use serde_json::{Map, Value};
+
+/// Reads a JSON or NDJSON file into the step's relation (a view).
+pub struct JsonExtractor;
+
+/// `read_json` arguments shared by detection and reading.
+fn reader_options(path: &str, config: &Map<String, Value>) -> Vec<String> {
+    let mut opts = vec![quote_literal(path)];
+    opts.push(format!("format = {}", quote_literal(config.str_opt("format").unwrap_or("auto"))));
+    let compression = match config.str_opt("compression").unwrap_or("auto") {
+        "auto" => "auto_detect",
+        "none" => "uncompressed",
+        other => other,
+    };
+    opts.push(format!("compression = {}", quote_literal(compression)));
+    opts
+}
+
+/// `{'name': 'TYPE', …}` for `read_json(columns = …)`.
+fn columns_literal(columns: &[(String, String)]) -> String {
+    let items: Vec<String> = columns.iter().map(|(n, t)| format!("{}: {}", quote_literal(n), quote_literal(t))).collect();
+    format!("{{{}}}", items.join(", "))
+}
+
+impl Driver for JsonExtractor {
+    fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
+        let raw = config.str_opt("path").ok_or_else(|| DriverError::Config("`path` is required".into()))?;
+        let path = resolve_path(ctx.base_dir, raw);
+        let is_glob = raw.contains(['*', '?', '[']);
+        if !is_glob && !path.is_file() {
+            return Err(DriverError::at_source(format!("file not found: {}", path.display())));
+        }
+        let path_text = std::path::absolute(&path).unwrap_or(path.clone()).display().to_string();
+        let unreadable = |e: duckdb::Error| {
+            DriverError::at_source(format!("cannot read JSON {}: {e}", path.display())).with_cause(e)
+        };
+        let mut detect = reader_options(&path_text, config);
+        let sample = config.get("sample_size").and_then(Value::as_u64).unwrap_or(20_480);
+        detect.push(format!("sample_size = {sample}"));
+        let depth = config.get("maximum_depth").and_then(Value::as_i64).unwrap_or(-1);
+        detect.push(format!("maximum_depth = {depth}"));
+        let mut stmt =
+            ctx.conn.prepare(&format!("DESCRIBE SELECT * FROM read_json({})", detect.join(", "))).map_err(unreadable)?;
+        let detected: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(unreadable)?;
+        let mut read = reader_options(&path_text, config);
+        read.push(format!("columns = {}", columns_literal(&detected)));
+        let select = match config.str_list("columns") {
+            Some(wanted) => {
+                for w in &wanted {
+                    if !detected.iter().any(|(n, _)| n == w) {
+                        let fields: Vec<&str> = detected.iter().map(|(n, _)| n.as_str()).collect();
+                        return Err(DriverError::Config(format!(
+                            "`columns` names `{w}`, which {} does not have (fields: {})",
+                            path.display(),
+                            fields.join(", ")
+                        )));
+                    }
+                }
+                wanted.iter().map(|w| quote_ident(w)).collect::<Vec<_>>().join(", ")
+            }
+            None => "*".to_string(),
+        };
+        let limit = config.get("limit").and_then(Value::as_u64).map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let query = format!("SELECT {select} FROM read_json({}){limit}", read.join(", "));
+        let (kind, rows) = create_relation(ctx.conn, ctx.step_id, &query, ctx.materialize).map_err(unreadable)?;
+        if let Some(n) = rows {
+            ctx.telemetry.metric("rows_read", n as f64, Some(ctx.step_id));
+        }
+        Ok(StepOutput { relation: Some(kind), rows, state: None })
+    }
+
+    fn can_be_view(&self) -> bool {
+        true
+    }
+}
