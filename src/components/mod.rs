@@ -32,6 +32,7 @@ macro_rules! components {
 
 components! {
     json_extractor => JsonExtractor,
+    json_writer => JsonWriter,
 }
 
 /// The components from before the folders: spec in `components/<name>/`, driver in `crate::drivers`.
