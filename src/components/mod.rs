@@ -33,6 +33,8 @@ macro_rules! components {
 components! {
     json_extractor => JsonExtractor,
     json_writer => JsonWriter,
+    parquet_extractor => ParquetExtractor,
+    parquet_writer => ParquetWriter,
 }
 
 /// The components from before the folders: spec in `components/<name>/`, driver in `crate::drivers`.

@@ -23,7 +23,7 @@ fn components_list_and_show() {
     let list = p.osiris(&["components", "list", "--json"]);
     list.expect_code(0);
     let items = list.json();
-    assert_eq!(items.as_array().unwrap().len(), 9);
+    assert_eq!(items.as_array().unwrap().len(), 13);
     let runnable: Vec<&str> = items
         .as_array()
         .unwrap()
@@ -37,6 +37,10 @@ fn components_list_and_show() {
             "duckdb.processor",
             "filesystem.csv_extractor",
             "filesystem.csv_writer",
+            "filesystem.json_extractor",
+            "filesystem.json_writer",
+            "filesystem.parquet_extractor",
+            "filesystem.parquet_writer",
             "graphql.extractor",
             "mysql.extractor",
             "mysql.writer",

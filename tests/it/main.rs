@@ -11,6 +11,7 @@ mod graphql;
 mod json_files;
 mod mysql;
 mod params;
+mod parquet_files;
 mod postgres;
 mod posthog;
 mod runtime;

@@ -1,0 +1,57 @@
+//! `filesystem.parquet_extractor`: a view over DuckDB's `read_parquet`.
+//!
+//! Parquet carries its schema, so nothing is detected or sampled: the view is bound from the
+//! files' footers, and a SQL step reading it gets projection and row-group pushdown from DuckDB.
+
+use crate::drivers::{ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::exchange::{create_relation, describe, quote_ident, quote_literal};
+use crate::project::resolve_path;
+use serde_json::{Map, Value};
+
+/// Reads Parquet files into the step's relation (a view).
+pub struct ParquetExtractor;
+
+impl Driver for ParquetExtractor {
+    fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
+        let raw = config.str_opt("path").ok_or_else(|| DriverError::Config("`path` is required".into()))?;
+        let path = resolve_path(ctx.base_dir, raw);
+        if !raw.contains(['*', '?', '[']) && !path.is_file() {
+            return Err(DriverError::at_source(format!("file not found: {}", path.display())));
+        }
+        let unreadable = |e: duckdb::Error| {
+            DriverError::at_source(format!("cannot read Parquet {}: {e}", path.display())).with_cause(e)
+        };
+        let path_text = std::path::absolute(&path).unwrap_or(path.clone()).display().to_string();
+        let mut args = vec![quote_literal(&path_text)];
+        for flag in ["hive_partitioning", "union_by_name", "filename"] {
+            args.push(format!("{flag} = {}", config.bool_or(flag, false)));
+        }
+        let source = format!("read_parquet({})", args.join(", "));
+        let select = match config.str_list("columns") {
+            Some(wanted) => {
+                let present: Vec<String> =
+                    describe(ctx.conn, &source).map_err(unreadable)?.into_iter().map(|(n, _)| n).collect();
+                if let Some(w) = wanted.iter().find(|w| !present.contains(w)) {
+                    return Err(DriverError::Config(format!(
+                        "`columns` names `{w}`, which {} does not have (columns: {})",
+                        path.display(),
+                        present.join(", ")
+                    )));
+                }
+                wanted.iter().map(|w| quote_ident(w)).collect::<Vec<_>>().join(", ")
+            }
+            None => "*".to_string(),
+        };
+        let limit = config.get("limit").and_then(Value::as_u64).map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let query = format!("SELECT {select} FROM {source}{limit}");
+        let (kind, rows) = create_relation(ctx.conn, ctx.step_id, &query, ctx.materialize).map_err(unreadable)?;
+        if let Some(n) = rows {
+            ctx.telemetry.metric("rows_read", n as f64, Some(ctx.step_id));
+        }
+        Ok(StepOutput { relation: Some(kind), rows, state: None })
+    }
+
+    fn can_be_view(&self) -> bool {
+        true
+    }
+}

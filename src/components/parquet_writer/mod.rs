@@ -1,0 +1,112 @@
+//! `filesystem.parquet_writer`: the input relation → Parquet by DuckDB's `COPY … (FORMAT parquet)`.
+//!
+//! A single file goes through [`PendingFile`] (temporary name, fsync, rename). A partitioned
+//! output is a directory: it is written complete under a temporary name beside the target, then
+//! the previous directory (if any) is moved aside, the new one renamed into place and the old one
+//! removed — readers see the old tree or the new one, never a half-written one (between the two
+//! renames the path is briefly absent).
+
+use crate::drivers::output_file::{ensure_parent, PendingFile};
+use crate::drivers::{single_input, sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::exchange::{quote_ident, quote_literal};
+use crate::project::resolve_path;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// Writes the single input to Parquet.
+pub struct ParquetWriter;
+
+/// `COPY` options from the config (PARTITION_BY excluded).
+fn copy_options(config: &Map<String, Value>) -> Vec<String> {
+    let mut opts = vec!["FORMAT parquet".to_string()];
+    opts.push(format!("COMPRESSION {}", quote_literal(config.str_opt("compression").unwrap_or("snappy"))));
+    if let Some(level) = config.get("compression_level").and_then(Value::as_u64) {
+        opts.push(format!("COMPRESSION_LEVEL {level}"));
+    }
+    let row_group = config.get("row_group_size").and_then(Value::as_u64).unwrap_or(122_880);
+    opts.push(format!("ROW_GROUP_SIZE {row_group}"));
+    opts
+}
+
+/// A sibling path of `target` tagged `tag`, unique to this process.
+fn sibling(target: &Path, tag: &str) -> PathBuf {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    target.with_file_name(format!(".{name}.{tag}-{}", std::process::id()))
+}
+
+/// Write a partitioned tree beside `target` and swap it in.
+fn write_partitioned(ctx: &StepContext, input: &str, target: &Path, mut opts: Vec<String>, by: &[String]) -> Result<u64, DriverError> {
+    let building = sibling(target, "osiris-new");
+    let io = |what: &str, p: &Path, e: std::io::Error| {
+        DriverError::at_target(format!("cannot {what} {}: {e}", p.display())).with_cause(e)
+    };
+    let _ = std::fs::remove_dir_all(&building);
+    let cols: Vec<String> = by.iter().map(|c| quote_ident(c)).collect();
+    opts.push(format!("PARTITION_BY ({})", cols.join(", ")));
+    let sql = format!(
+        "COPY (SELECT * FROM {}) TO {} ({})",
+        quote_ident(input),
+        quote_literal(&building.display().to_string()),
+        opts.join(", ")
+    );
+    let rows = match ctx.conn.execute(&sql, []) {
+        Ok(n) => n as u64,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&building);
+            return Err(sql_error(e));
+        }
+    };
+    let previous = sibling(target, "osiris-old");
+    let had_previous = target.exists();
+    if had_previous {
+        std::fs::rename(target, &previous).map_err(|e| io("move aside", target, e))?;
+    }
+    if let Err(e) = std::fs::rename(&building, target) {
+        if had_previous {
+            let _ = std::fs::rename(&previous, target);
+        }
+        let _ = std::fs::remove_dir_all(&building);
+        return Err(io("move into place", target, e));
+    }
+    if had_previous {
+        let _ = std::fs::remove_dir_all(&previous).or_else(|_| std::fs::remove_file(&previous));
+    }
+    Ok(rows)
+}
+
+impl Driver for ParquetWriter {
+    fn run(&self, ctx: &StepContext, config: &Map<String, Value>, inputs: &Inputs) -> Result<StepOutput, DriverError> {
+        let input = single_input(inputs, "a Parquet writer")?;
+        let raw = config.str_opt("path").ok_or_else(|| DriverError::Config("`path` is required".into()))?;
+        let target = resolve_path(ctx.base_dir, raw);
+        ensure_parent(&target, config.bool_or("create_dirs", true))?;
+        let opts = copy_options(config);
+        let rows = match config.str_list("partition_by").filter(|p| !p.is_empty()) {
+            Some(by) => write_partitioned(ctx, &input, &target, opts, &by)?,
+            None => {
+                let file = PendingFile::beside(&target, "osiris");
+                let sql = format!(
+                    "COPY (SELECT * FROM {}) TO {} ({})",
+                    quote_ident(&input),
+                    quote_literal(&file.path().display().to_string()),
+                    opts.join(", ")
+                );
+                let rows = ctx.conn.execute(&sql, []).map_err(sql_error)? as u64;
+                file.commit()?;
+                rows
+            }
+        };
+        ctx.telemetry.metric("rows_written", rows as f64, Some(ctx.step_id));
+        ctx.telemetry.event(
+            "artifact_created",
+            Some(ctx.step_id),
+            serde_json::json!({"artifact_type": "parquet", "path": target.display().to_string(), "rows": rows}),
+        );
+        Ok(StepOutput { relation: None, rows: Some(rows), state: None })
+    }
+
+    /// One `COPY (SELECT * FROM input)`: the input may be a pipe being filled.
+    fn reads_input_once(&self) -> bool {
+        true
+    }
+}
