@@ -5,6 +5,7 @@
 //! resolving connections: exit code 2 territory) and [`execute`] runs it (exit code 1 territory).
 
 pub mod allocator;
+mod dispatch;
 mod log;
 mod prepare;
 pub mod retention;

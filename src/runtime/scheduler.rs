@@ -1,13 +1,16 @@
 //! The DAG scheduler: runs steps as soon as their `needs` are done (never by file order),
 //! independent branches in parallel on up to `max_parallel` workers, each with its own DuckDB
-//! connection. The first failure stops new steps from starting; running ones finish. Ctrl-C
-//! interrupts DuckDB and records the run as cancelled.
+//! connection. A failed step skips its dependants; independent branches go on, and the run's
+//! error is the first failure. Ctrl-C interrupts DuckDB and records the run as cancelled.
+//! The decisions (what starts, which worker is kept, what a failure skips) are in
+//! [`super::dispatch`], unit-tested without threads or DuckDB; this file runs the workers.
 //!
 //! A streamed edge (an extractor whose one consumer is a writer reading only it) runs both steps
 //! at once: the consumer starts as soon as the extractor has published its view over a pipe
 //! (crate::exchange::stream), so the network read and the write overlap. The extractor keeps a
 //! worker slot free for its consumer, so edges can never wait on each other for workers.
 
+use super::dispatch::{Dispatch, State};
 use super::log::{now_rfc3339, RunLog};
 use super::run_dir::{append_index, create, new_run_id, write_json_atomic};
 use super::{ExecStep, Progress, RunError, RunOutcome, RunRequest, RunStatus, RuntimeError, StepReport, StepStatus};
@@ -41,10 +44,9 @@ struct EdgeFlags {
     producer_failed: Arc<AtomicBool>,
 }
 
-/// The scheduler's view of a streamed edge `producer → consumer`.
+/// A streamed edge `producer → consumer`, as the threads share it.
 struct Edge {
     flags: EdgeFlags,
-    published: bool,
 }
 
 impl Edge {
@@ -79,39 +81,9 @@ fn plan_edges(req: &RunRequest, materialize: &[bool], workers: usize) -> Vec<Opt
                 consumer_done: Arc::new(AtomicBool::new(false)),
                 producer_failed: Arc::new(AtomicBool::new(false)),
             };
-            Some(Edge { flags, published: false })
+            Some(Edge { flags })
         })
         .collect()
-}
-
-/// Whether producer `j` is running and streaming into step `i` (its view over the pipe exists).
-fn streams_into(edges: &[Option<Edge>], states: &[State], j: usize, i: usize) -> bool {
-    edges[j].as_ref().is_some_and(|e| e.consumer() == i && e.published && states[j] == State::Running)
-}
-
-/// Whether step `i` may take a worker now. A consumer awaited by a running producer takes the
-/// slot kept for it; any other step leaves one free for each producer's consumer that has not
-/// started, and a producer needs two (its own and its consumer's).
-fn has_slot(
-    i: usize,
-    is_awaited_consumer: bool,
-    edges: &[Option<Edge>],
-    states: &[State],
-    in_flight: usize,
-    workers: usize,
-) -> bool {
-    if is_awaited_consumer {
-        return in_flight < workers;
-    }
-    let reserved = edges
-        .iter()
-        .enumerate()
-        .filter(|(j, e)| {
-            e.as_ref().is_some_and(|e| states[*j] == State::Running && states[e.consumer()] == State::Pending)
-        })
-        .count();
-    let needed = if edges[i].is_some() { 2 } else { 1 };
-    in_flight + reserved + needed <= workers
 }
 
 /// Result of one step as a worker reports it.
@@ -121,13 +93,6 @@ struct Done {
     duration: Duration,
     /// An upstream view step whose evaluation is the real cause of a failure.
     culprit: Option<(usize, String)>,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum State {
-    Pending,
-    Running,
-    Finished(StepStatus),
 }
 
 /// Execute a prepared run. Errors only when no run directory could be created; every other
@@ -244,6 +209,25 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
 
 type Scheduled = (Vec<State>, Vec<Option<StepReport>>, Option<RunError>);
 
+/// Which steps must be tables: read by several steps (or none), not able to be views, or all
+/// under `--materialize all`. Extractors ignore their inputs (an absent `needs` only orders them
+/// after the previous step), so only transforms and writers count as readers of a relation.
+fn materialized(req: &RunRequest, needs: &[Vec<usize>]) -> Vec<bool> {
+    let mut consumers = vec![0usize; req.steps.len()];
+    for (i, _) in req.steps.iter().enumerate().filter(|(_, s)| s.mode != Mode::Extract) {
+        for &j in &needs[i] {
+            consumers[j] += 1;
+        }
+    }
+    req.steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            req.materialize_all || consumers[i] != 1 || !drivers::build(&s.component).is_some_and(|d| d.can_be_view())
+        })
+        .collect()
+}
+
 fn schedule(
     req: &RunRequest,
     exchange: &Exchange,
@@ -253,31 +237,15 @@ fn schedule(
 ) -> Scheduled {
     let n = req.steps.len();
     let index_of: HashMap<&str, usize> = req.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
-    let mut consumers = vec![0usize; n];
-    // Extractors ignore their inputs (an absent `needs` only orders them after the previous
-    // step), so only transforms and writers count as readers of a relation.
-    for s in req.steps.iter().filter(|s| s.mode != Mode::Extract) {
-        for need in &s.needs {
-            if let Some(&j) = index_of.get(need.as_str()) {
-                consumers[j] += 1;
-            }
-        }
-    }
-    let materialize: Vec<bool> = req
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            req.materialize_all || consumers[i] != 1 || !drivers::build(&s.component).is_some_and(|d| d.can_be_view())
-        })
-        .collect();
-    let mut states = vec![State::Pending; n];
+    let needs: Vec<Vec<usize>> =
+        req.steps.iter().map(|s| s.needs.iter().filter_map(|d| index_of.get(d.as_str()).copied()).collect()).collect();
+    let materialize = materialized(req, &needs);
     let mut reports: Vec<Option<StepReport>> = vec![None; n];
-    let mut relations: Vec<Option<RelationKind>> = vec![None; n];
     let mut error: Option<RunError> = None;
 
     let workers = req.max_parallel.clamp(1, n.max(1));
-    let mut edges = plan_edges(req, &materialize, workers);
+    let edges = plan_edges(req, &materialize, workers);
+    let mut dispatch = Dispatch::new(needs, edges.iter().map(|e| e.as_ref().map(Edge::consumer)).collect(), workers);
     let stream_flags: Vec<Option<EdgeFlags>> = edges.iter().map(|e| e.as_ref().map(|e| e.flags.clone())).collect();
     let mut conns = Vec::new();
     for _ in 0..workers {
@@ -285,7 +253,7 @@ fn schedule(
             Ok(c) => conns.push(c),
             Err(e) => {
                 return (
-                    states,
+                    dispatch.states().to_vec(),
                     reports,
                     Some(RunError {
                         step: None,
@@ -347,60 +315,34 @@ fn schedule(
             });
         }
         drop(done_tx);
-        let mut in_flight = 0usize;
         let mut interrupted = false;
         loop {
-            let stopping = error.is_some() || req.cancel.load(Ordering::SeqCst);
-            if stopping {
-                // A producer waits for its consumer; one that will not start must not be awaited.
-                for edge in edges.iter().flatten().filter(|e| states[e.consumer()] == State::Pending) {
+            if req.cancel.load(Ordering::SeqCst) {
+                dispatch.cancel();
+            }
+            // A producer waits for its consumer; one that will never start must not be awaited.
+            for j in dispatch.abandoned_edges() {
+                if let Some(edge) = &edges[j] {
                     edge.release();
                 }
-            } else {
-                for i in 0..n {
-                    let streamed_from = |j: usize| streams_into(&edges, &states, j, i);
-                    let is_awaited_consumer = (0..n).any(streamed_from);
-                    let ready = states[i] == State::Pending
-                        && has_slot(i, is_awaited_consumer, &edges, &states, in_flight, workers)
-                        && req.steps[i].needs.iter().all(|d| {
-                            index_of
-                                .get(d.as_str())
-                                .is_none_or(|&j| states[j] == State::Finished(StepStatus::Success) || streamed_from(j))
-                        });
-                    if ready {
-                        let inputs: Inputs = req.steps[i]
-                            .needs
-                            .iter()
-                            .filter_map(|d| {
-                                index_of
-                                    .get(d.as_str())
-                                    .filter(|&&j| relations[j].is_some() || streamed_from(j))
-                                    .map(|_| (d.clone(), d.clone()))
-                            })
-                            .collect();
-                        states[i] = State::Running;
-                        progress.step_started(&req.steps[i].id, &req.steps[i].component);
-                        if job_tx.send((i, inputs, is_awaited_consumer)).is_ok() {
-                            in_flight += 1;
-                        }
-                    }
-                }
             }
-            if in_flight == 0 {
+            for start in dispatch.start_ready() {
+                let i = start.step;
+                let inputs: Inputs =
+                    start.inputs.iter().map(|&j| (req.steps[j].id.clone(), req.steps[j].id.clone())).collect();
+                progress.step_started(&req.steps[i].id, &req.steps[i].component);
+                let _ = job_tx.send((i, inputs, start.streamed_input));
+            }
+            if dispatch.in_flight() == 0 {
                 break;
             }
             match done_rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(Report::Published(i)) => {
-                    if let Some(edge) = edges[i].as_mut() {
-                        edge.published = true;
-                    }
-                }
+                Ok(Report::Published(i)) => dispatch.published(i),
                 Ok(Report::Done(done)) => {
-                    in_flight -= 1;
                     let i = done.index;
                     let step = &req.steps[i];
                     // The producer streaming into this step may now finish.
-                    let fed_by = edges.iter().flatten().find(|e| e.consumer() == i && e.published);
+                    let fed_by = dispatch.fed_by(i).and_then(|j| edges[j].as_ref());
                     let upstream_failed = fed_by.is_some_and(|e| e.flags.producer_failed.load(Ordering::SeqCst));
                     if let Some(edge) = fed_by {
                         edge.release();
@@ -411,7 +353,6 @@ fn schedule(
                             if let Some(state) = &out.state {
                                 req.state.stage(&step.id, state.clone());
                             }
-                            relations[i] = out.relation;
                             relations_snapshot.lock().unwrap_or_else(|p| p.into_inner())[i] = out.relation;
                             log.event("step_complete", Some(&step.id), json!({"driver": step.component, "rows": out.rows, "duration_ms": duration_ms, "relation": out.relation}));
                             log.metric("step_duration_ms", duration_ms as f64, Some(&step.id));
@@ -430,41 +371,42 @@ fn schedule(
                             let message = req.redactor.redact(&e.to_string());
                             log.event("step_failed", Some(&step.id), json!({"driver": step.component, "kind": e.kind(), "error": message, "duration_ms": duration_ms}));
                             log.log("ERROR", &format!("step {} failed: {message}", step.id));
+                            if let Some((j, msg)) = done.culprit.as_ref().filter(|_| !cancelled) {
+                                let culprit = &req.steps[*j];
+                                let msg = req.redactor.redact(msg);
+                                log.event("step_failed", Some(&culprit.id), json!({"driver": culprit.component, "kind": "sql", "error": msg, "evaluated_by": step.id}));
+                                dispatch.blame(*j);
+                                if let Some(r) = reports[*j].as_mut() {
+                                    r.status = StepStatus::Failed;
+                                }
+                                if error.is_none() {
+                                    error = Some(RunError {
+                                        step: Some(culprit.id.clone()),
+                                        kind: "sql".into(),
+                                        message: format!(
+                                            "{msg} (step `{}` is a view, evaluated while running `{}`)",
+                                            culprit.id, step.id
+                                        ),
+                                    });
+                                }
+                            }
                             // When the producer streaming into this step failed, its own error
                             // (reported right after) is the run's error, not this consequence.
                             if error.is_none() && !upstream_failed {
-                                error = Some(match (&done.culprit, cancelled) {
-                                    (_, true) => RunError {
+                                error = Some(if cancelled {
+                                    RunError {
                                         step: Some(step.id.clone()),
                                         kind: "cancelled".into(),
                                         message: "the run was cancelled".into(),
-                                    },
-                                    (Some((j, msg)), false) => {
-                                        let culprit = &req.steps[*j];
-                                        let msg = req.redactor.redact(msg);
-                                        log.event("step_failed", Some(&culprit.id), json!({"driver": culprit.component, "kind": "sql", "error": msg, "evaluated_by": step.id}));
-                                        states[*j] = State::Finished(StepStatus::Failed);
-                                        if let Some(r) = reports[*j].as_mut() {
-                                            r.status = StepStatus::Failed;
-                                        }
-                                        RunError {
-                                            step: Some(culprit.id.clone()),
-                                            kind: "sql".into(),
-                                            message: format!(
-                                                "{msg} (step `{}` is a view, evaluated while running `{}`)",
-                                                culprit.id, step.id
-                                            ),
-                                        }
                                     }
-                                    (None, false) => {
-                                        RunError { step: Some(step.id.clone()), kind: e.kind().into(), message }
-                                    }
+                                } else {
+                                    RunError { step: Some(step.id.clone()), kind: e.kind().into(), message }
                                 });
                             }
                             (if cancelled { StepStatus::Cancelled } else { StepStatus::Failed }, None, None)
                         }
                     };
-                    states[i] = State::Finished(status);
+                    dispatch.finished(i, status, relation.is_some());
                     let report = StepReport {
                         id: step.id.clone(),
                         component: step.component.clone(),
@@ -493,6 +435,7 @@ fn schedule(
         }
         drop(job_tx);
     });
+    let states = dispatch.states().to_vec();
     if error.is_none() && req.cancel.load(Ordering::SeqCst) && states.contains(&State::Pending) {
         error = Some(RunError { step: None, kind: "cancelled".into(), message: "the run was cancelled".into() });
     }

@@ -75,3 +75,26 @@ fn a_failed_write_keeps_the_previous_output_file_intact() {
         std::fs::read_dir(p.path("out")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(names, ["result.csv"], "a temp file was left behind");
 }
+
+/// A failing branch skips the steps that depend on it; an independent branch still loads its
+/// target, and the run fails with the first error.
+#[test]
+fn a_failed_branch_skips_its_dependants_and_independent_ones_finish() {
+    let p = Project::new();
+    p.write("orders.csv", "id,name\n1,a\n2,b\n");
+    p.write(
+        "p.yaml",
+        "oml_version: \"0.1.0\"\nname: branches\nsteps:\n  - id: src\n    component: filesystem.csv_extractor\n    mode: read\n    config: {path: orders.csv}\n  - id: bad-sql\n    component: duckdb.processor\n    mode: transform\n    needs: [src]\n    config: {query: \"SELECT nope FROM src\"}\n  - id: write-bad\n    component: filesystem.csv_writer\n    mode: write\n    needs: [bad-sql]\n    config: {path: bad.csv}\n  - id: good-sql\n    component: duckdb.processor\n    mode: transform\n    needs: [src]\n    config: {query: \"SELECT id FROM src ORDER BY id\"}\n  - id: write-good\n    component: filesystem.csv_writer\n    mode: write\n    needs: [good-sql]\n    config: {path: good.csv}\n",
+    );
+    let r = p.osiris(&["run", "p.yaml", "--json", "--max-parallel", "1"]);
+    r.expect_code(1);
+    let v = r.json();
+    assert_eq!(v["error"]["step"], "bad-sql", "{v}");
+    let status = |id: &str| v["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap()["status"].clone();
+    assert_eq!(
+        ["src", "bad-sql", "write-bad", "good-sql", "write-good"].map(status),
+        ["success", "failed", "skipped", "success", "success"].map(serde_json::Value::from)
+    );
+    assert_eq!(p.read("good.csv"), "id\n1\n2\n");
+    assert!(!p.exists("bad.csv"));
+}
