@@ -23,32 +23,14 @@ fn components_list_and_show() {
     let list = p.osiris(&["components", "list", "--json"]);
     list.expect_code(0);
     let items = list.json();
-    assert_eq!(items.as_array().unwrap().len(), 13);
-    let runnable: Vec<&str> = items
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["runnable"] == true)
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        runnable,
-        [
-            "duckdb.processor",
-            "filesystem.csv_extractor",
-            "filesystem.csv_writer",
-            "filesystem.json_extractor",
-            "filesystem.json_writer",
-            "filesystem.parquet_extractor",
-            "filesystem.parquet_writer",
-            "graphql.extractor",
-            "mysql.extractor",
-            "mysql.writer",
-            "posthog.extractor",
-            "supabase.extractor",
-            "supabase.writer"
-        ]
-    );
+    let items = items.as_array().unwrap();
+    // Every listed component runs in this build; the list is the registry's, not this test's.
+    assert!(items.iter().all(|c| c["runnable"] == true), "{items:?}");
+    let names: Vec<&str> = items.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted by name: {names:?}");
+    for known in ["duckdb.processor", "filesystem.csv_extractor", "mysql.writer", "supabase.writer"] {
+        assert!(names.contains(&known), "{names:?}");
+    }
     let show = p.osiris(&["components", "show", "filesystem.csv_writer"]);
     show.expect_code(0);
     assert!(show.stdout.contains("newline") && show.stdout.contains("one of [\"lf\",\"crlf\"]"), "{show:?}");

@@ -16,5 +16,6 @@ mod postgres;
 mod posthog;
 mod runtime;
 mod secrets;
+mod snapshots;
 mod supabase_rest;
 mod validation;
