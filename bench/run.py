@@ -11,6 +11,8 @@ Workloads (on bench/data/orders_<rows>.csv from gen_orders.py):
            DOUBLE, two DATETIMEs of which one nullable, a 255-char note, BOOLEAN) and `wide`
            (every MariaDB type osiris maps), so no figure depends on one column mix
   mysql-load (with --mysql) CSV -> MariaDB via mysql.writer, against LOAD DATA LOCAL INFILE
+  parquet  CSV -> Parquet (snappy), against the DuckDB CLI's COPY ... (FORMAT parquet); then
+           checks that CSV -> Parquet -> CSV gives the same file as CSV -> CSV
   pg-load  (with --postgres) CSV -> PostgreSQL via supabase.writer, against psql \copy
   posthog / graphql (with --http ROWS,...) pages from a local server (http_servers.py); rows/s
 Prints wall time and peak RSS (median of --repeat runs) for each tool, and the osiris/DuckDB ratio.
@@ -77,6 +79,33 @@ steps:
     mode: write
     config: {{path: "{out}"}}
 """
+
+
+def parquet_workload(args, rows, csv, duck):
+    """CSV -> Parquet by osiris and by the DuckDB CLI, then the round trip checked by osiris."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    (WORK / "to.yaml").write_text(load_pipeline("bench-parquet", csv, "filesystem.parquet_writer",
+                                                f"path: \"{WORK / 'osiris.parquet'}\""))
+    sql = f"COPY (SELECT * FROM read_csv('{csv}')) TO '{WORK / 'duckdb.parquet'}' (FORMAT parquet)"
+    tools = {
+        "duckdb-cli": [duck, ":memory:", "-c", sql],
+        "osiris": [args.osiris, "run", str(WORK / "to.yaml"), "--quiet", "--runs-dir", str(WORK / "runs")],
+    }
+    out = compare(args, rows, "parquet", tools)
+    copy = lambda name, extractor, src, dst: (WORK / name).write_text(
+        f"oml_version: \"0.1.0\"\nname: {name[:-5]}\nsteps:\n  - id: extract\n    component: {extractor}\n    mode: read\n"
+        f"    config: {{path: \"{src}\"}}\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n"
+        f"    config: {{path: \"{dst}\"}}\n")
+    copy("back.yaml", "filesystem.parquet_extractor", WORK / "osiris.parquet", WORK / "back.csv")
+    copy("direct.yaml", "filesystem.csv_extractor", csv, WORK / "direct.csv")
+    for name in ("back.yaml", "direct.yaml"):
+        subprocess.check_call([args.osiris, "run", str(WORK / name), "--quiet", "--runs-dir", str(WORK / "runs")])
+    same = subprocess.run(["cmp", "-s", str(WORK / "back.csv"), str(WORK / "direct.csv")]).returncode == 0
+    print(f"{rows:>9} parquet    round trip CSV -> Parquet -> CSV == CSV -> CSV: {same}", file=sys.stderr)
+    if not same:
+        sys.exit("the Parquet round trip differs")
+    return out
 
 
 def load_pipeline(name, csv, writer, writer_config):
@@ -285,6 +314,8 @@ def main():
             results.extend(mysql_workload(args, rows, csv))
         if args.postgres:
             results.extend(pg_load(args, rows, csv))
+        if not args.skip_csv:
+            results.extend(parquet_workload(args, rows, csv, duck))
         for workload in ([] if args.skip_csv else QUERIES):
             shutil.rmtree(WORK, ignore_errors=True)
             WORK.mkdir(parents=True)
@@ -310,7 +341,7 @@ def main():
         elif tool == "osiris":
             ratio = f"{rows / wall:,.0f} rows/s"
         print(f"| {rows:,} | {workload} | {tool} | {wall:.2f} | {rss:.0f} | {ratio} |")
-    for workload in list(QUERIES) + ["mysql"] + [f"mysql-{s}" for s in MYSQL_SHAPES] + ["mysql-load", "pg-load", "posthog", "graphql"]:
+    for workload in list(QUERIES) + ["parquet", "mysql"] + [f"mysql-{s}" for s in MYSQL_SHAPES] + ["mysql-load", "pg-load", "posthog", "graphql"]:
         osi = {r[0]: r[4] for r in results if r[1] == workload and r[2] == "osiris"}
         if len(osi) >= 2:
             lo, hi = min(osi), max(osi)

@@ -152,7 +152,7 @@ pub fn write(
         prefer.push_str(",resolution=merge-duplicates");
         query.push(("on_conflict", plan.primary_key.join(",")));
     }
-    let batch_size = config.get("batch_size").and_then(Value::as_u64).unwrap_or(500).max(1) as usize;
+    let batch_size = config.get("batch_size").and_then(Value::as_u64).unwrap_or(100).max(1) as usize;
     let select: Vec<String> = plan
         .columns
         .iter()
