@@ -137,8 +137,13 @@ impl Invalid {
         Self { diagnostics: vec![d] }
     }
 
-    /// Fail when `diagnostics` holds at least one error, else hand back the warnings.
-    pub fn check(diagnostics: Vec<Diagnostic>) -> Result<Vec<Diagnostic>, Invalid> {
+    /// Fail when `diagnostics` holds at least one error, else hand back the warnings. Either
+    /// way the findings are put in reading order: errors first, then by file, line and column
+    /// (findings without a position keep their place before the positioned ones).
+    pub fn check(mut diagnostics: Vec<Diagnostic>) -> Result<Vec<Diagnostic>, Invalid> {
+        diagnostics.sort_by(|a, b| {
+            (!a.is_error(), &a.file, a.line, a.column).cmp(&(!b.is_error(), &b.file, b.line, b.column))
+        });
         if diagnostics.iter().any(Diagnostic::is_error) {
             Err(Invalid { diagnostics })
         } else {
@@ -176,6 +181,15 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn findings_come_errors_first_in_reading_order() {
+        let at = |kind: &str, line: u64| Diagnostic::error(kind, "x", "m").with_file("p.yaml").at(line, 1);
+        let warning = Diagnostic::warning("w", "x", "m").with_file("p.yaml").at(1, 1);
+        let invalid = Invalid::check(vec![at("late", 16), warning, at("early", 7)]).unwrap_err();
+        let kinds: Vec<&str> = invalid.diagnostics.iter().map(|d| d.kind.as_str()).collect();
+        assert_eq!(kinds, ["early", "late", "w"]);
+    }
 
     #[test]
     fn suggests_close_field_names() {

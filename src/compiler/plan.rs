@@ -90,8 +90,11 @@ pub fn check_step(step: &Step, registry: &Registry, producers: &HashMap<&str, bo
     out.extend(check_config(spec, &step.id, i, &step.config));
     let inputs: Vec<&String> =
         step.needs.iter().filter(|n| producers.get(n.as_str()).copied().unwrap_or(false)).collect();
+    // A `needs` entry naming no step is reported as such; counting inputs then would only add
+    // a consequence of the same mistake.
+    let names_unknown_step = step.needs.iter().any(|n| !producers.contains_key(n.as_str()));
     match step.mode {
-        Mode::Write if inputs.len() != 1 => out.push(
+        Mode::Write if inputs.len() != 1 && !names_unknown_step => out.push(
             Diagnostic::error(
                 "invalid_inputs",
                 format!("steps[{i}].needs"),
