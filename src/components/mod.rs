@@ -7,7 +7,10 @@
 //! `components/<name>/spec.yaml` and their driver in `crate::drivers`, listed in [`EARLIER`] until
 //! they move.
 
+pub mod config;
+
 use crate::drivers::{self, Driver};
+use serde_json::{Map, Value};
 
 /// A component compiled into this binary.
 #[derive(Clone, Copy)]
@@ -16,6 +19,18 @@ pub struct Builtin {
     pub spec: &'static str,
     /// Makes the component's driver.
     pub driver: fn() -> Box<dyn Driver>,
+    /// Its typed config, when it has one (every folder component does).
+    pub config: Option<TypedConfig>,
+}
+
+/// What the registry needs of a typed config: check a config (spec defaults filled in) and
+/// list the fields.
+#[derive(Clone, Copy)]
+pub struct TypedConfig {
+    /// Deserialise the config; the error says which field and why.
+    pub check: fn(&Map<String, Value>) -> Result<(), String>,
+    /// The struct's field names.
+    pub fields: fn() -> &'static [&'static str],
 }
 
 /// Declares each folder component's module and lists it: `module => DriverType`.
@@ -25,7 +40,14 @@ macro_rules! components {
 
         /// The components that live in their own folder under `src/components/`.
         pub const IN_FOLDERS: &[Builtin] = &[
-            $(Builtin { spec: include_str!(concat!(stringify!($module), "/spec.yaml")), driver: || Box::new($module::$driver) },)*
+            $(Builtin {
+                spec: include_str!(concat!(stringify!($module), "/spec.yaml")),
+                driver: || Box::new($module::$driver),
+                config: Some(TypedConfig {
+                    check: |c| config::parse::<$module::Config>(c).map(|_| ()),
+                    fields: config::fields_of::<$module::Config>,
+                }),
+            },)*
         ];
     };
 }
@@ -42,38 +64,47 @@ pub const EARLIER: &[Builtin] = &[
     Builtin {
         spec: include_str!("../../components/duckdb.processor/spec.yaml"),
         driver: || Box::new(drivers::DuckdbProcessor),
+        config: None,
     },
     Builtin {
         spec: include_str!("../../components/filesystem.csv_extractor/spec.yaml"),
         driver: || Box::new(drivers::CsvExtractor),
+        config: None,
     },
     Builtin {
         spec: include_str!("../../components/filesystem.csv_writer/spec.yaml"),
         driver: || Box::new(drivers::CsvWriter),
+        config: None,
     },
     Builtin {
         spec: include_str!("../../components/graphql.extractor/spec.yaml"),
         driver: || Box::new(drivers::graphql::GraphqlExtractor),
+        config: None,
     },
     Builtin {
         spec: include_str!("../../components/mysql.extractor/spec.yaml"),
         driver: || Box::new(drivers::mysql::MysqlExtractor),
+        config: None,
     },
     Builtin {
         spec: include_str!("../../components/mysql.writer/spec.yaml"),
         driver: || Box::new(drivers::mysql::MysqlWriter),
+        config: None,
     },
     Builtin {
         spec: include_str!("../../components/posthog.extractor/spec.yaml"),
         driver: || Box::new(drivers::posthog::PosthogExtractor),
+        config: None,
     },
     Builtin {
         spec: include_str!("../../components/supabase.extractor/spec.yaml"),
         driver: || Box::new(drivers::postgres::SupabaseExtractor),
+        config: None,
     },
     Builtin {
         spec: include_str!("../../components/supabase.writer/spec.yaml"),
         driver: || Box::new(drivers::postgres::SupabaseWriter),
+        config: None,
     },
 ];
 

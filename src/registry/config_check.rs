@@ -150,6 +150,22 @@ pub fn check_config(spec: &ComponentSpec, step_id: &str, index: usize, config: &
             }
         }
     }
+    // The driver's typed config is read from the same effective config; when the schema found
+    // nothing, a failure here is a struct the spec does not describe (a bug), still exit 2.
+    if out.is_empty() {
+        if let Some(typed) = crate::registry::Registry::builtin_shared().typed_config(&spec.name) {
+            if let Err(e) = (typed.check)(&effective) {
+                out.push(
+                    Diagnostic::error(
+                        "invalid_config",
+                        format!("steps[{index}].config"),
+                        format!("config of `{}` cannot be read: {e}", spec.name),
+                    )
+                    .with_step(step_id),
+                );
+            }
+        }
+    }
     out
 }
 

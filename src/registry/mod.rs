@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 pub struct Registry {
     specs: BTreeMap<String, ComponentSpec>,
     drivers: BTreeMap<String, fn() -> Box<dyn Driver>>,
+    typed: BTreeMap<String, components::TypedConfig>,
     fingerprint: String,
 }
 
@@ -42,6 +43,7 @@ impl Registry {
     fn parse_builtins() -> Self {
         let mut specs = BTreeMap::new();
         let mut drivers = BTreeMap::new();
+        let mut typed = BTreeMap::new();
         let mut texts: Vec<(String, &str)> = Vec::new();
         for builtin in components::all() {
             let doc =
@@ -51,6 +53,9 @@ impl Registry {
             assert!(!specs.contains_key(&name), "component {name} is listed twice");
             texts.push((name.clone(), builtin.spec));
             drivers.insert(name.clone(), builtin.driver);
+            if let Some(t) = builtin.config {
+                typed.insert(name.clone(), t);
+            }
             specs.insert(name, spec);
         }
         // By name, so the fingerprint does not depend on the order of the list.
@@ -60,7 +65,12 @@ impl Registry {
             hasher.update(name.as_bytes());
             hasher.update(text.as_bytes());
         }
-        Self { specs, drivers, fingerprint: format!("{:x}", hasher.finalize()) }
+        Self { specs, drivers, typed, fingerprint: format!("{:x}", hasher.finalize()) }
+    }
+
+    /// The typed config of component `name`, when it has one.
+    pub fn typed_config(&self, name: &str) -> Option<&components::TypedConfig> {
+        self.typed.get(name)
     }
 
     /// A new driver for component `name`.
@@ -145,6 +155,29 @@ mod tests {
         }
         assert_eq!(reg.capabilities("mysql.extractor").unwrap()["streaming"], true);
         assert_eq!(reg.capabilities("filesystem.csv_writer").unwrap()["readsInputOnce"], true);
+    }
+
+    #[test]
+    fn typed_configs_and_specs_agree_field_by_field() {
+        let reg = Registry::builtin();
+        let mut checked = 0;
+        for name in reg.names() {
+            let Some(typed) = reg.typed_config(name) else { continue };
+            let spec = reg.get(name).unwrap();
+            let mut from_spec: Vec<&str> = spec.properties().into_iter().filter(|p| *p != "connection").collect();
+            let mut from_struct: Vec<&str> = (typed.fields)().to_vec();
+            from_spec.sort();
+            from_struct.sort();
+            assert_eq!(from_struct, from_spec, "{name}: struct fields vs spec properties");
+            // Every example, with the spec's defaults filled in, is a valid typed config.
+            for ex in spec.raw["examples"].as_array().into_iter().flatten() {
+                let mut cfg = spec.defaults();
+                cfg.extend(ex["config"].as_object().unwrap().clone());
+                (typed.check)(&cfg).unwrap_or_else(|e| panic!("{name} example {}: {e}", ex["title"]));
+            }
+            checked += 1;
+        }
+        assert!(checked >= 4, "the folder components have typed configs");
     }
 
     #[test]

@@ -6,25 +6,76 @@
 //! STRUCTs, arrays LISTs; a record whose value does not fit the detected type fails the step with
 //! DuckDB's error (raise `sample_size` or cast in a SQL step).
 
-use crate::drivers::{ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::components::config::parse;
+use crate::drivers::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::{create_relation, quote_ident, quote_literal};
 use crate::project::resolve_path;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// Reads a JSON or NDJSON file into the step's relation (a view).
 pub struct JsonExtractor;
 
+/// The step's config (spec.yaml has the descriptions and defaults).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// File or glob.
+    pub path: String,
+    /// How records are laid out.
+    pub format: Format,
+    /// Compression of the file.
+    pub compression: Compression,
+    /// Top-level fields to keep, in this order.
+    pub columns: Option<Vec<String>>,
+    /// Records read to detect fields and types.
+    pub sample_size: u64,
+    /// Nesting levels typed as STRUCT/LIST (-1: all).
+    pub maximum_depth: i64,
+    /// Most records to read.
+    pub limit: Option<u64>,
+}
+
+/// JSON layout, as DuckDB's `format` names it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// Detect.
+    Auto,
+    /// One array of objects.
+    Array,
+    /// NDJSON.
+    NewlineDelimited,
+}
+
+/// Compression, as the spec names it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// Detect from the file name.
+    Auto,
+    /// gzip.
+    Gzip,
+    /// zstd.
+    Zstd,
+    /// Plain.
+    None,
+}
+
 /// `read_json` arguments shared by detection and reading.
-fn reader_options(path: &str, config: &Map<String, Value>) -> Vec<String> {
-    let mut opts = vec![quote_literal(path)];
-    opts.push(format!("format = {}", quote_literal(config.str_opt("format").unwrap_or("auto"))));
-    let compression = match config.str_opt("compression").unwrap_or("auto") {
-        "auto" => "auto_detect",
-        "none" => "uncompressed",
-        other => other,
+fn reader_options(path: &str, cfg: &Config) -> Vec<String> {
+    let format = match cfg.format {
+        Format::Auto => "auto",
+        Format::Array => "array",
+        Format::NewlineDelimited => "newline_delimited",
     };
-    opts.push(format!("compression = {}", quote_literal(compression)));
-    opts
+    let compression = match cfg.compression {
+        Compression::Auto => "auto_detect",
+        Compression::Gzip => "gzip",
+        Compression::Zstd => "zstd",
+        Compression::None => "uncompressed",
+    };
+    vec![quote_literal(path), format!("format = {}", quote_literal(format)), format!("compression = {}", quote_literal(compression))]
 }
 
 /// `{'name': 'TYPE', …}` for `read_json(columns = …)`.
@@ -35,9 +86,9 @@ fn columns_literal(columns: &[(String, String)]) -> String {
 
 impl Driver for JsonExtractor {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
-        let raw = config.str_opt("path").ok_or_else(|| DriverError::Config("`path` is required".into()))?;
-        let path = resolve_path(ctx.base_dir, raw);
-        let is_glob = raw.contains(['*', '?', '[']);
+        let cfg: Config = parse(config).map_err(DriverError::Config)?;
+        let path = resolve_path(ctx.base_dir, &cfg.path);
+        let is_glob = cfg.path.contains(['*', '?', '[']);
         if !is_glob && !path.is_file() {
             return Err(DriverError::at_source(format!("file not found: {}", path.display())));
         }
@@ -45,22 +96,20 @@ impl Driver for JsonExtractor {
         let unreadable = |e: duckdb::Error| {
             DriverError::at_source(format!("cannot read JSON {}: {e}", path.display())).with_cause(e)
         };
-        let mut detect = reader_options(&path_text, config);
-        let sample = config.get("sample_size").and_then(Value::as_u64).unwrap_or(20_480);
-        detect.push(format!("sample_size = {sample}"));
-        let depth = config.get("maximum_depth").and_then(Value::as_i64).unwrap_or(-1);
-        detect.push(format!("maximum_depth = {depth}"));
+        let mut detect = reader_options(&path_text, &cfg);
+        detect.push(format!("sample_size = {}", cfg.sample_size));
+        detect.push(format!("maximum_depth = {}", cfg.maximum_depth));
         let mut stmt =
             ctx.conn.prepare(&format!("DESCRIBE SELECT * FROM read_json({})", detect.join(", "))).map_err(unreadable)?;
         let detected: Vec<(String, String)> = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
             .and_then(|rows| rows.collect())
             .map_err(unreadable)?;
-        let mut read = reader_options(&path_text, config);
+        let mut read = reader_options(&path_text, &cfg);
         read.push(format!("columns = {}", columns_literal(&detected)));
-        let select = match config.str_list("columns") {
+        let select = match &cfg.columns {
             Some(wanted) => {
-                for w in &wanted {
+                for w in wanted {
                     if !detected.iter().any(|(n, _)| n == w) {
                         let fields: Vec<&str> = detected.iter().map(|(n, _)| n.as_str()).collect();
                         return Err(DriverError::Config(format!(
@@ -74,7 +123,7 @@ impl Driver for JsonExtractor {
             }
             None => "*".to_string(),
         };
-        let limit = config.get("limit").and_then(Value::as_u64).map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let limit = cfg.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
         let query = format!("SELECT {select} FROM read_json({}){limit}", read.join(", "));
         let (kind, rows) = create_relation(ctx.conn, ctx.step_id, &query, ctx.materialize).map_err(unreadable)?;
         if let Some(n) = rows {

@@ -1,25 +1,64 @@
 //! `filesystem.json_writer`: the input relation → NDJSON or a JSON array, by DuckDB's
 //! `COPY … TO (FORMAT json)`, through a temporary file renamed into place when complete.
 
+use crate::components::config::parse;
 use crate::drivers::output_file::{ensure_parent, PendingFile};
-use crate::drivers::{single_input, sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::drivers::{single_input, sql_error, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::{quote_ident, quote_literal};
 use crate::project::resolve_path;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// Writes the single input to a JSON file.
 pub struct JsonWriter;
 
+/// The step's config (spec.yaml has the descriptions and defaults).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Output file.
+    pub path: String,
+    /// NDJSON or one array.
+    pub format: Format,
+    /// Compression of the output.
+    pub compression: Compression,
+    /// Create missing parent directories.
+    pub create_dirs: bool,
+}
+
+/// Output layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// One object per line.
+    NewlineDelimited,
+    /// One JSON array.
+    Array,
+}
+
+/// Output compression, as DuckDB's COPY names it (`none` is `uncompressed`).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// Plain.
+    None,
+    /// gzip.
+    Gzip,
+    /// zstd.
+    Zstd,
+}
+
 impl Driver for JsonWriter {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let input = single_input(inputs, "a JSON writer")?;
-        let raw = config.str_opt("path").ok_or_else(|| DriverError::Config("`path` is required".into()))?;
-        let target = resolve_path(ctx.base_dir, raw);
-        ensure_parent(&target, config.bool_or("create_dirs", true))?;
-        let array = config.str_opt("format") == Some("array");
-        let compression = match config.str_opt("compression").unwrap_or("none") {
-            "none" => "uncompressed",
-            other => other,
+        let cfg: Config = parse(config).map_err(DriverError::Config)?;
+        let target = resolve_path(ctx.base_dir, &cfg.path);
+        ensure_parent(&target, cfg.create_dirs)?;
+        let array = cfg.format == Format::Array;
+        let compression = match cfg.compression {
+            Compression::None => "uncompressed",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
         };
         let file = PendingFile::beside(&target, "osiris");
         let sql = format!(

@@ -3,31 +3,53 @@
 //! Parquet carries its schema, so nothing is detected or sampled: the view is bound from the
 //! files' footers, and a SQL step reading it gets projection and row-group pushdown from DuckDB.
 
-use crate::drivers::{ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::components::config::parse;
+use crate::drivers::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::{create_relation, describe, quote_ident, quote_literal};
 use crate::project::resolve_path;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// Reads Parquet files into the step's relation (a view).
 pub struct ParquetExtractor;
 
+/// The step's config (spec.yaml has the descriptions and defaults).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// File or glob.
+    pub path: String,
+    /// `key=value` folders become columns.
+    pub hive_partitioning: bool,
+    /// Match differing files' columns by name.
+    pub union_by_name: bool,
+    /// Add a `filename` column.
+    pub filename: bool,
+    /// Columns to keep, in this order.
+    pub columns: Option<Vec<String>>,
+    /// Most rows to read.
+    pub limit: Option<u64>,
+}
+
 impl Driver for ParquetExtractor {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
-        let raw = config.str_opt("path").ok_or_else(|| DriverError::Config("`path` is required".into()))?;
-        let path = resolve_path(ctx.base_dir, raw);
-        if !raw.contains(['*', '?', '[']) && !path.is_file() {
+        let cfg: Config = parse(config).map_err(DriverError::Config)?;
+        let path = resolve_path(ctx.base_dir, &cfg.path);
+        if !cfg.path.contains(['*', '?', '[']) && !path.is_file() {
             return Err(DriverError::at_source(format!("file not found: {}", path.display())));
         }
         let unreadable = |e: duckdb::Error| {
             DriverError::at_source(format!("cannot read Parquet {}: {e}", path.display())).with_cause(e)
         };
         let path_text = std::path::absolute(&path).unwrap_or(path.clone()).display().to_string();
-        let mut args = vec![quote_literal(&path_text)];
-        for flag in ["hive_partitioning", "union_by_name", "filename"] {
-            args.push(format!("{flag} = {}", config.bool_or(flag, false)));
-        }
-        let source = format!("read_parquet({})", args.join(", "));
-        let select = match config.str_list("columns") {
+        let source = format!(
+            "read_parquet({}, hive_partitioning = {}, union_by_name = {}, filename = {})",
+            quote_literal(&path_text),
+            cfg.hive_partitioning,
+            cfg.union_by_name,
+            cfg.filename
+        );
+        let select = match &cfg.columns {
             Some(wanted) => {
                 let present: Vec<String> =
                     describe(ctx.conn, &source).map_err(unreadable)?.into_iter().map(|(n, _)| n).collect();
@@ -42,7 +64,7 @@ impl Driver for ParquetExtractor {
             }
             None => "*".to_string(),
         };
-        let limit = config.get("limit").and_then(Value::as_u64).map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let limit = cfg.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
         let query = format!("SELECT {select} FROM {source}{limit}");
         let (kind, rows) = create_relation(ctx.conn, ctx.step_id, &query, ctx.materialize).map_err(unreadable)?;
         if let Some(n) = rows {

@@ -6,25 +6,75 @@
 //! removed — readers see the old tree or the new one, never a half-written one (between the two
 //! renames the path is briefly absent).
 
+use crate::components::config::parse;
 use crate::drivers::output_file::{ensure_parent, PendingFile};
-use crate::drivers::{single_input, sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::drivers::{single_input, sql_error, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::{quote_ident, quote_literal};
 use crate::project::resolve_path;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 /// Writes the single input to Parquet.
 pub struct ParquetWriter;
 
+/// The step's config (spec.yaml has the descriptions and defaults).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Output file, or directory with `partition_by`.
+    pub path: String,
+    /// Column chunk compression.
+    pub compression: Compression,
+    /// Level for zstd or gzip.
+    pub compression_level: Option<u64>,
+    /// Rows per row group.
+    pub row_group_size: u64,
+    /// Columns naming the `key=value` folders.
+    pub partition_by: Option<Vec<String>>,
+    /// Create missing parent directories.
+    pub create_dirs: bool,
+}
+
+/// Parquet compression codecs, as DuckDB's COPY names them.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// Snappy (DuckDB's default).
+    Snappy,
+    /// zstd.
+    Zstd,
+    /// gzip.
+    Gzip,
+    /// LZ4.
+    Lz4,
+    /// Brotli.
+    Brotli,
+    /// None.
+    Uncompressed,
+}
+
+impl Compression {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Snappy => "snappy",
+            Self::Zstd => "zstd",
+            Self::Gzip => "gzip",
+            Self::Lz4 => "lz4",
+            Self::Brotli => "brotli",
+            Self::Uncompressed => "uncompressed",
+        }
+    }
+}
+
 /// `COPY` options from the config (PARTITION_BY excluded).
-fn copy_options(config: &Map<String, Value>) -> Vec<String> {
+fn copy_options(cfg: &Config) -> Vec<String> {
     let mut opts = vec!["FORMAT parquet".to_string()];
-    opts.push(format!("COMPRESSION {}", quote_literal(config.str_opt("compression").unwrap_or("snappy"))));
-    if let Some(level) = config.get("compression_level").and_then(Value::as_u64) {
+    opts.push(format!("COMPRESSION {}", quote_literal(cfg.compression.name())));
+    if let Some(level) = cfg.compression_level {
         opts.push(format!("COMPRESSION_LEVEL {level}"));
     }
-    let row_group = config.get("row_group_size").and_then(Value::as_u64).unwrap_or(122_880);
-    opts.push(format!("ROW_GROUP_SIZE {row_group}"));
+    opts.push(format!("ROW_GROUP_SIZE {}", cfg.row_group_size));
     opts
 }
 
@@ -77,12 +127,12 @@ fn write_partitioned(ctx: &StepContext, input: &str, target: &Path, mut opts: Ve
 impl Driver for ParquetWriter {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let input = single_input(inputs, "a Parquet writer")?;
-        let raw = config.str_opt("path").ok_or_else(|| DriverError::Config("`path` is required".into()))?;
-        let target = resolve_path(ctx.base_dir, raw);
-        ensure_parent(&target, config.bool_or("create_dirs", true))?;
-        let opts = copy_options(config);
-        let rows = match config.str_list("partition_by").filter(|p| !p.is_empty()) {
-            Some(by) => write_partitioned(ctx, &input, &target, opts, &by)?,
+        let cfg: Config = parse(config).map_err(DriverError::Config)?;
+        let target = resolve_path(ctx.base_dir, &cfg.path);
+        ensure_parent(&target, cfg.create_dirs)?;
+        let opts = copy_options(&cfg);
+        let rows = match cfg.partition_by.as_deref().filter(|p| !p.is_empty()) {
+            Some(by) => write_partitioned(ctx, &input, &target, opts, by)?,
             None => {
                 let file = PendingFile::beside(&target, "osiris");
                 let sql = format!(
