@@ -3,7 +3,7 @@
 //! A new component is one folder here, `src/components/<module>/` holding `spec.yaml` (name,
 //! modes, JSON Schema of its config, examples) and `mod.rs` (its driver), plus **one line** in the
 //! `components!` list below; nothing else in the code base lists components
-//! (docs/adding-a-component.md). The nine components that predate the folders keep their spec in
+//! (docs/adding-a-component.md). The components that predate the folders keep their spec in
 //! `components/<name>/spec.yaml` and their driver in `crate::drivers`, listed in [`EARLIER`] until
 //! they move.
 
@@ -53,6 +53,8 @@ macro_rules! components {
 }
 
 components! {
+    duckdb_processor => DuckdbProcessor,
+    csv_writer => CsvWriter,
     json_extractor => JsonExtractor,
     json_writer => JsonWriter,
     parquet_extractor => ParquetExtractor,
@@ -62,18 +64,8 @@ components! {
 /// The components from before the folders: spec in `components/<name>/`, driver in `crate::drivers`.
 pub const EARLIER: &[Builtin] = &[
     Builtin {
-        spec: include_str!("../../components/duckdb.processor/spec.yaml"),
-        driver: || Box::new(drivers::DuckdbProcessor),
-        config: None,
-    },
-    Builtin {
         spec: include_str!("../../components/filesystem.csv_extractor/spec.yaml"),
         driver: || Box::new(drivers::CsvExtractor),
-        config: None,
-    },
-    Builtin {
-        spec: include_str!("../../components/filesystem.csv_writer/spec.yaml"),
-        driver: || Box::new(drivers::CsvWriter),
         config: None,
     },
     Builtin {

@@ -6,8 +6,6 @@
 
 mod csv_extractor;
 mod csv_numbers;
-mod csv_writer;
-mod duckdb_processor;
 pub mod graphql;
 pub mod health;
 mod json_table;
@@ -18,8 +16,6 @@ pub mod posthog;
 mod streaming;
 
 pub use csv_extractor::CsvExtractor;
-pub use csv_writer::CsvWriter;
-pub use duckdb_processor::DuckdbProcessor;
 
 use crate::connections::ResolvedConnection;
 use crate::exchange::RelationKind;

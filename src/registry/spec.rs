@@ -1,4 +1,4 @@
-//! A component spec: the data in `components/<name>/spec.yaml`.
+//! A component spec: the data in its `spec.yaml` (listed in [`crate::components`]).
 
 use serde_json::{Map, Value};
 

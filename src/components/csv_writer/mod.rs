@@ -8,8 +8,10 @@
 //! target encoding cannot represent fails the step naming it. `chunk_size` has no effect (DuckDB
 //! writes in its own vectors).
 
-use super::output_file::{ensure_parent, PendingFile};
-use super::{single_input, sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::components::config::parse;
+use crate::drivers::output_file::{ensure_parent, PendingFile};
+use crate::drivers::{single_input, sql_error, Driver, DriverError, Inputs, StepContext, StepOutput};
+use serde::Deserialize;
 use crate::exchange::{describe, is_numeric_type, quote_ident, quote_literal};
 use crate::project::resolve_path;
 use serde_json::{Map, Value};
@@ -19,23 +21,99 @@ use std::path::Path;
 /// Writes the single input to a CSV file.
 pub struct CsvWriter;
 
+/// The step's config (spec.yaml has the descriptions and defaults).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Output file.
+    pub path: String,
+    /// Field separator (one character).
+    pub delimiter: String,
+    /// Write a header row.
+    pub header: bool,
+    /// Text encoding of the output.
+    pub encoding: Encoding,
+    /// Line terminator.
+    pub newline: Newline,
+    /// Which fields are quoted.
+    pub quoting: Quoting,
+    /// Accepted for the original's pipelines; DuckDB writes in its own vectors.
+    pub chunk_size: u64,
+    /// Create missing parent directories.
+    pub create_dirs: bool,
+}
+
+/// Output encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Encoding {
+    /// UTF-8 (DuckDB's own output).
+    #[serde(rename = "utf-8")]
+    Utf8,
+    /// UTF-16 little-endian with a BOM, as Python writes it.
+    #[serde(rename = "utf-16")]
+    Utf16,
+    /// 7-bit ASCII.
+    #[serde(rename = "ascii")]
+    Ascii,
+    /// ISO-8859-1.
+    #[serde(rename = "latin-1")]
+    Latin1,
+}
+
+impl Encoding {
+    /// The spec's name.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Utf8 => "utf-8",
+            Self::Utf16 => "utf-16",
+            Self::Ascii => "ascii",
+            Self::Latin1 => "latin-1",
+        }
+    }
+}
+
+/// Line terminators.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Newline {
+    /// `\n`.
+    Lf,
+    /// `\r\n`.
+    Crlf,
+}
+
+/// Quoting rules.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quoting {
+    /// Only where CSV needs it.
+    Minimal,
+    /// Every value.
+    All,
+    /// Every value of a non-numeric column.
+    Nonnumeric,
+}
+
 impl Driver for CsvWriter {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let input = single_input(inputs, "a CSV writer")?;
-        let raw_path = config.str_opt("path").ok_or_else(|| DriverError::Config("`path` is required".into()))?;
-        let target = resolve_path(ctx.base_dir, raw_path);
-        ensure_parent(&target, config.bool_or("create_dirs", true))?;
+        let cfg: Config = parse(config).map_err(DriverError::Config)?;
+        let target = resolve_path(ctx.base_dir, &cfg.path);
+        ensure_parent(&target, cfg.create_dirs)?;
         let source = quote_ident(&input);
         let mut opts = vec!["FORMAT csv".to_string()];
-        opts.push(format!("HEADER {}", config.bool_or("header", true)));
-        opts.push(format!("DELIMITER {}", quote_literal(config.str_opt("delimiter").unwrap_or(","))));
+        opts.push(format!("HEADER {}", cfg.header));
+        opts.push(format!("DELIMITER {}", quote_literal(&cfg.delimiter)));
         opts.push("QUOTE '\"'".into());
         opts.push("ESCAPE '\"'".into());
-        let newline = if config.str_opt("newline") == Some("crlf") { "\r\n" } else { "\n" };
+        let newline = match cfg.newline {
+            Newline::Crlf => "\r\n",
+            Newline::Lf => "\n",
+        };
         opts.push(format!("NEW_LINE {}", quote_literal(newline)));
-        match config.str_opt("quoting").unwrap_or("minimal") {
-            "all" => opts.push("FORCE_QUOTE *".into()),
-            "nonnumeric" => {
+        match cfg.quoting {
+            Quoting::All => opts.push("FORCE_QUOTE *".into()),
+            Quoting::Nonnumeric => {
                 let cols: Vec<String> = describe(ctx.conn, &source)
                     .map_err(sql_error)?
                     .into_iter()
@@ -46,9 +124,8 @@ impl Driver for CsvWriter {
                     opts.push(format!("FORCE_QUOTE ({})", cols.join(", ")));
                 }
             }
-            _ => {}
+            Quoting::Minimal => {}
         }
-        let encoding = config.str_opt("encoding").unwrap_or("utf-8");
         let utf8 = PendingFile::beside(&target, "osiris");
         let sql = format!(
             "COPY (SELECT * FROM {source}) TO {} ({})",
@@ -56,11 +133,11 @@ impl Driver for CsvWriter {
             opts.join(", ")
         );
         let rows = ctx.conn.execute(&sql, []).map_err(sql_error)? as u64;
-        if encoding == "utf-8" {
+        if cfg.encoding == Encoding::Utf8 {
             utf8.commit()?;
         } else {
             let encoded = PendingFile::beside(&target, "osiris-enc");
-            transcode(utf8.path(), encoded.path(), encoding)?;
+            transcode(utf8.path(), encoded.path(), cfg.encoding)?;
             encoded.commit()?;
         }
         ctx.telemetry.metric("rows_written", rows as f64, Some(ctx.step_id));
@@ -81,17 +158,17 @@ impl Driver for CsvWriter {
 
 /// Re-encode a UTF-8 file as `encoding` (utf-16 with a BOM, as Python writes it; latin-1; ascii),
 /// line by line so memory stays bounded.
-fn transcode(src: &Path, dst: &Path, encoding: &str) -> Result<(), DriverError> {
+fn transcode(src: &Path, dst: &Path, encoding: Encoding) -> Result<(), DriverError> {
     let io = |e: std::io::Error| DriverError::at_target(format!("cannot write {}: {e}", dst.display()));
     let mut reader = BufReader::new(std::fs::File::open(src).map_err(io)?);
     let mut out = BufWriter::new(std::fs::File::create(dst).map_err(io)?);
-    if encoding == "utf-16" {
+    if encoding == Encoding::Utf16 {
         out.write_all(&[0xFF, 0xFE]).map_err(io)?;
     }
     let limit = match encoding {
-        "latin-1" => 0xFF,
-        "ascii" => 0x7F,
-        _ => u32::MAX,
+        Encoding::Latin1 => 0xFF,
+        Encoding::Ascii => 0x7F,
+        Encoding::Utf8 | Encoding::Utf16 => u32::MAX,
     };
     let mut line = String::new();
     let mut line_no = 0u64;
@@ -105,7 +182,7 @@ fn transcode(src: &Path, dst: &Path, encoding: &str) -> Result<(), DriverError> 
         buf.clear();
         for ch in line.chars() {
             let cp = ch as u32;
-            if encoding == "utf-16" {
+            if encoding == Encoding::Utf16 {
                 let mut units = [0u16; 2];
                 for u in ch.encode_utf16(&mut units) {
                     buf.extend_from_slice(&u.to_le_bytes());
@@ -113,7 +190,7 @@ fn transcode(src: &Path, dst: &Path, encoding: &str) -> Result<(), DriverError> 
             } else if cp <= limit {
                 buf.push(cp as u8);
             } else {
-                return Err(DriverError::at_target(format!("character {ch:?} (U+{cp:04X}) on output line {line_no} cannot be encoded as {encoding}; use encoding: utf-8")));
+                return Err(DriverError::at_target(format!("character {ch:?} (U+{cp:04X}) on output line {line_no} cannot be encoded as {}; use encoding: utf-8", encoding.name())));
             }
         }
         out.write_all(&buf).map_err(io)?;
