@@ -164,7 +164,14 @@ mod tests {
         for name in reg.names() {
             let Some(typed) = reg.typed_config(name) else { continue };
             let spec = reg.get(name).unwrap();
-            let mut from_spec: Vec<&str> = spec.properties().into_iter().filter(|p| *p != "connection").collect();
+            // Its properties and the fields a connection supplies (merged in before the driver runs).
+            let mut from_spec: Vec<&str> = spec
+                .properties()
+                .into_iter()
+                .chain(spec.connection_fields.iter().map(|f| f.name.as_str()))
+                .filter(|p| *p != "connection")
+                .collect();
+            from_spec.dedup();
             let mut from_struct: Vec<&str> = (typed.fields)().to_vec();
             from_spec.sort();
             from_struct.sort();

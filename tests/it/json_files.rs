@@ -121,3 +121,16 @@ fn a_failing_write_leaves_the_previous_file() {
         0
     );
 }
+
+/// A filesystem connection's `base_dir` is where the extractor's relative path resolves.
+#[test]
+fn a_filesystem_connection_supplies_the_base_dir() {
+    let p = Project::new();
+    p.write("lake/events.ndjson", EVENTS);
+    p.write("osiris_connections.yaml", "connections:\n  filesystem:\n    lake: {base_dir: lake}\n");
+    let out = p.run_ok(
+        &pipeline("{connection: \"@filesystem.lake\", path: events.ndjson}", "SELECT count(*) AS n FROM input_df"),
+        "out.csv",
+    );
+    assert_eq!(out, "n\n3\n");
+}

@@ -22,6 +22,9 @@ pub struct JsonExtractor;
 pub struct Config {
     /// File or glob.
     pub path: String,
+    /// From the filesystem connection: where relative paths resolve (applied as
+    /// `StepContext::base_dir`).
+    pub base_dir: Option<String>,
     /// How records are laid out.
     pub format: Format,
     /// Compression of the file.

@@ -19,6 +19,9 @@ pub struct ParquetExtractor;
 pub struct Config {
     /// File or glob.
     pub path: String,
+    /// From the filesystem connection: where relative paths resolve (applied as
+    /// `StepContext::base_dir`).
+    pub base_dir: Option<String>,
     /// `key=value` folders become columns.
     pub hive_partitioning: bool,
     /// Match differing files' columns by name.
