@@ -54,6 +54,7 @@ macro_rules! components {
 
 components! {
     duckdb_processor => DuckdbProcessor,
+    csv_extractor => CsvExtractor,
     csv_writer => CsvWriter,
     json_extractor => JsonExtractor,
     json_writer => JsonWriter,
@@ -63,11 +64,6 @@ components! {
 
 /// The components from before the folders: spec in `components/<name>/`, driver in `crate::drivers`.
 pub const EARLIER: &[Builtin] = &[
-    Builtin {
-        spec: include_str!("../../components/filesystem.csv_extractor/spec.yaml"),
-        driver: || Box::new(drivers::CsvExtractor),
-        config: None,
-    },
     Builtin {
         spec: include_str!("../../components/graphql.extractor/spec.yaml"),
         driver: || Box::new(drivers::graphql::GraphqlExtractor),

@@ -4,8 +4,7 @@
 //! the resolved connection, where relative paths resolve, telemetry, cancellation); it never
 //! prints and never reads global state. The registry is a plain `match` in [`build`].
 
-mod csv_extractor;
-mod csv_numbers;
+pub(crate) mod csv_numbers;
 pub mod graphql;
 pub mod health;
 mod json_table;
@@ -14,8 +13,6 @@ pub(crate) mod output_file;
 pub mod postgres;
 pub mod posthog;
 mod streaming;
-
-pub use csv_extractor::CsvExtractor;
 
 use crate::connections::ResolvedConnection;
 use crate::exchange::RelationKind;

@@ -14,13 +14,108 @@
 //! - `compression`: `infer` and `gzip` are read natively; `bz2`, `zip`, `xz` are not supported by
 //!   DuckDB's reader and fail with a clear error.
 
-use super::{csv_numbers, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::components::config::parse;
+use crate::drivers::{csv_numbers, Driver, DriverError, Inputs, StepContext, StepOutput};
+use indexmap::IndexMap;
+use serde::Deserialize;
 use crate::exchange::{create_relation, quote_ident, quote_literal};
 use crate::project::resolve_path;
 use serde_json::{Map, Value};
 
 /// Reads a CSV file into the step's relation.
 pub struct CsvExtractor;
+
+/// The step's config (spec.yaml has the descriptions and defaults).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// File to read.
+    pub path: String,
+    /// From the filesystem connection: where relative paths resolve (`StepContext::base_dir`).
+    pub base_dir: Option<String>,
+    /// Field separator.
+    pub delimiter: String,
+    /// Text encoding of the file.
+    pub encoding: Encoding,
+    /// Whether (or on which row) there is a header.
+    pub header: Header,
+    /// Columns to keep, in this order.
+    pub columns: Option<Vec<String>>,
+    /// Rows skipped at the start.
+    pub skip_rows: u64,
+    /// Most rows to read.
+    pub limit: Option<u64>,
+    /// Which columns are parsed as dates.
+    pub parse_dates: ParseDates,
+    /// Column → type (pandas or DuckDB names).
+    pub dtype: Option<IndexMap<String, String>>,
+    /// Extra NULL markers.
+    pub na_values: Option<Vec<String>>,
+    /// Accepted for the original's pipelines; DuckDB reads in its own vectors.
+    pub chunk_size: u64,
+    /// Accepted; DuckDB always skips blank lines.
+    pub skip_blank_lines: bool,
+    /// Lines starting with this character are ignored.
+    pub comment: Option<String>,
+    /// Compression of the file.
+    pub compression: Compression,
+}
+
+/// File encodings the spec allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Encoding {
+    /// UTF-8.
+    #[serde(rename = "utf-8")]
+    Utf8,
+    /// UTF-16 (BOM decides the byte order).
+    #[serde(rename = "utf-16")]
+    Utf16,
+    /// ASCII, read as UTF-8.
+    #[serde(rename = "ascii")]
+    Ascii,
+    /// ISO-8859-1.
+    #[serde(rename = "latin-1")]
+    Latin1,
+    /// ISO-8859-1 by its other name.
+    #[serde(rename = "iso-8859-1")]
+    Iso88591,
+}
+
+/// `header: true|false` or the row holding it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum Header {
+    /// First row is (or is not) the header.
+    Present(bool),
+    /// Row N is the header.
+    Row(u64),
+}
+
+/// `parse_dates: true|false` or the columns to parse.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ParseDates {
+    /// All (true) or none (false).
+    All(bool),
+    /// Only these columns.
+    Columns(Vec<String>),
+}
+
+/// Compression as the spec names it (pandas' names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// From the file name.
+    Infer,
+    /// gzip.
+    Gzip,
+    /// bzip2 (not read by DuckDB).
+    Bz2,
+    /// zip (not read by DuckDB).
+    Zip,
+    /// xz (not read by DuckDB).
+    Xz,
+}
 
 const TYPES_WITHOUT_DATES: &str = "['BOOLEAN', 'BIGINT', 'DOUBLE', 'VARCHAR']";
 const TYPES_WITH_DATES: &str =
@@ -53,46 +148,42 @@ fn struct_literal(pairs: &[(String, String)]) -> String {
 }
 
 /// The options shared by sniffing and reading: the file and the dialect the config states.
-fn base_options(path: &str, config: &Map<String, Value>) -> Result<Vec<String>, DriverError> {
+fn base_options(path: &str, cfg: &Config) -> Result<Vec<String>, DriverError> {
     let mut opts = vec![quote_literal(path)];
-    let delim = config.str_opt("delimiter").unwrap_or(",");
-    opts.push(format!("delim = {}", quote_literal(delim)));
+    opts.push(format!("delim = {}", quote_literal(&cfg.delimiter)));
     opts.push("quote = '\"'".into());
     opts.push("escape = '\"'".into());
-    let skip = config.get("skip_rows").and_then(Value::as_u64).unwrap_or(0);
-    match config.get("header") {
-        Some(Value::Number(n)) => {
+    match cfg.header {
+        Header::Row(n) => {
             opts.push("header = true".into());
-            opts.push(format!("skip = {}", skip + n.as_u64().unwrap_or(0)));
+            opts.push(format!("skip = {}", cfg.skip_rows + n));
         }
-        other => {
-            let header = other.and_then(Value::as_bool).unwrap_or(true);
+        Header::Present(header) => {
             opts.push(format!("header = {header}"));
-            opts.push(format!("skip = {skip}"));
+            opts.push(format!("skip = {}", cfg.skip_rows));
         }
     }
-    let encoding = match config.str_opt("encoding").unwrap_or("utf-8") {
-        "utf-8" | "ascii" => "utf-8",
-        // Decoded to a UTF-8 copy by `decode_utf16_file`: DuckDB's own decoder rejects surrogate
-        // pairs (any character outside the Basic Multilingual Plane, such as emoji).
-        "utf-16" => "utf-8",
-        "latin-1" | "iso-8859-1" => "latin-1",
-        other => return Err(DriverError::Config(format!("unsupported encoding `{other}`"))),
+    let encoding = match cfg.encoding {
+        // utf-16 is decoded to a UTF-8 copy by `decode_utf16_file`: DuckDB's own decoder rejects
+        // surrogate pairs (any character outside the Basic Multilingual Plane, such as emoji).
+        Encoding::Utf8 | Encoding::Ascii | Encoding::Utf16 => "utf-8",
+        Encoding::Latin1 | Encoding::Iso88591 => "latin-1",
     };
     opts.push(format!("encoding = {}", quote_literal(encoding)));
     let mut nulls = vec![String::new()];
-    nulls.extend(config.str_list("na_values").unwrap_or_default());
+    nulls.extend(cfg.na_values.iter().flatten().cloned());
     opts.push(format!("nullstr = [{}]", nulls.iter().map(|s| quote_literal(s)).collect::<Vec<_>>().join(", ")));
     opts.push("allow_quoted_nulls = false".into());
-    if let Some(c) = config.str_opt("comment").filter(|c| !c.is_empty()) {
+    if let Some(c) = cfg.comment.as_deref().filter(|c| !c.is_empty()) {
         opts.push(format!("comment = {}", quote_literal(c)));
     }
-    match config.str_opt("compression").unwrap_or("infer") {
-        "infer" => opts.push("compression = 'auto'".into()),
-        "gzip" => opts.push("compression = 'gzip'".into()),
+    match cfg.compression {
+        Compression::Infer => opts.push("compression = 'auto'".into()),
+        Compression::Gzip => opts.push("compression = 'gzip'".into()),
         other => {
             return Err(DriverError::Config(format!(
-                "compression `{other}` is not supported by DuckDB's CSV reader; decompress the file first or use gzip"
+                "compression `{}` is not supported by DuckDB's CSV reader; decompress the file first or use gzip",
+                format!("{other:?}").to_lowercase()
             )))
         }
     }
@@ -237,8 +328,8 @@ fn is_temporal(duck_type: &str) -> bool {
 
 impl Driver for CsvExtractor {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
-        let raw_path = config.str_opt("path").ok_or_else(|| DriverError::Config("`path` is required".into()))?;
-        let path = resolve_path(ctx.base_dir, raw_path);
+        let cfg: Config = parse(config).map_err(DriverError::Config)?;
+        let path = resolve_path(ctx.base_dir, &cfg.path);
         if !path.exists() {
             return Err(DriverError::at_source(format!("file not found: {}", path.display())));
         }
@@ -249,7 +340,7 @@ impl Driver for CsvExtractor {
             return Err(DriverError::at_source(format!("file is empty (no header, no rows): {}", path.display())));
         }
         let mut path_str = std::path::absolute(&path).unwrap_or(path.clone()).display().to_string();
-        if config.str_opt("encoding") == Some("utf-16") {
+        if cfg.encoding == Encoding::Utf16 {
             let dir = ctx.run_dir.join("artifacts").join(ctx.step_id);
             let decoded = dir.join("decoded-utf8.csv");
             std::fs::create_dir_all(&dir)
@@ -257,23 +348,18 @@ impl Driver for CsvExtractor {
                 .map_err(|e| DriverError::at_source(format!("cannot decode {} as utf-16: {e}", path.display())))?;
             path_str = decoded.display().to_string();
         }
-        let types: Vec<(String, String)> = config
-            .get("dtype")
-            .and_then(Value::as_object)
-            .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|t| (k.clone(), duckdb_type(t)))).collect())
-            .unwrap_or_default();
-        let base = base_options(&path_str, config)?;
+        let types: Vec<(String, String)> =
+            cfg.dtype.iter().flatten().map(|(k, t)| (k.clone(), duckdb_type(t))).collect();
+        let base = base_options(&path_str, &cfg)?;
         let read_error = |e: duckdb::Error| DriverError::at_source(format!("cannot read CSV {}: {e}", path.display()));
-        let parse_dates = config.get("parse_dates");
-        let candidates = if matches!(parse_dates, Some(Value::Bool(true)) | Some(Value::Array(_))) {
-            TYPES_WITH_DATES
-        } else {
-            TYPES_WITHOUT_DATES
+        let candidates = match &cfg.parse_dates {
+            ParseDates::All(true) | ParseDates::Columns(_) => TYPES_WITH_DATES,
+            ParseDates::All(false) => TYPES_WITHOUT_DATES,
         };
         let mut sniffed = sniff(ctx.conn, &base, candidates, &types).map_err(read_error)?;
-        if let Some(Value::Array(listed)) = parse_dates {
+        if let ParseDates::Columns(listed) = &cfg.parse_dates {
             // Only the listed columns become dates; the others keep their text.
-            let listed: Vec<&str> = listed.iter().filter_map(Value::as_str).collect();
+            let listed: Vec<&str> = listed.iter().map(String::as_str).collect();
             for want in &listed {
                 if !sniffed.columns.iter().any(|(n, _)| n == want) {
                     return Err(DriverError::Config(format!(
@@ -331,20 +417,20 @@ impl Driver for CsvExtractor {
             Some((_, ty)) => csv_numbers::guarded(&quote_ident(&columns[i].0), &columns[i].0, ty),
             None => quote_ident(&columns[i].0),
         };
-        let header = !matches!(config.get("header"), Some(Value::Bool(false)));
+        let header = !matches!(cfg.header, Header::Present(false));
         let mut select: Vec<String> = if header {
             (0..columns.len()).map(|i| format!("{} AS {}", column_expr(i), quote_ident(&columns[i].0))).collect()
         } else {
             (0..columns.len()).map(|i| format!("{} AS {}", column_expr(i), quote_ident(&i.to_string()))).collect()
         };
-        if let Some(wanted) = config.str_list("columns") {
+        if let Some(wanted) = &cfg.columns {
             let names: Vec<String> = if header {
                 columns.iter().map(|(n, _)| n.clone()).collect()
             } else {
                 (0..columns.len()).map(|i| i.to_string()).collect()
             };
             select = Vec::new();
-            for w in &wanted {
+            for w in wanted {
                 let i = names.iter().position(|n| n == w).ok_or_else(|| {
                     DriverError::Config(format!(
                         "`columns` names `{w}`, which {} does not have (columns: {})",
@@ -355,7 +441,7 @@ impl Driver for CsvExtractor {
                 select.push(format!("{} AS {}", column_expr(i), quote_ident(w)));
             }
         }
-        let limit = config.get("limit").and_then(Value::as_u64).map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+        let limit = cfg.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
         let query = format!("SELECT {} FROM {source}{limit}", select.join(", "));
         let (kind, rows) = create_relation(ctx.conn, ctx.step_id, &query, ctx.materialize)
             .map_err(|e| DriverError::at_source(format!("cannot read CSV {}: {e}", path.display())))?;
