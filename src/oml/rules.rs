@@ -165,6 +165,13 @@ pub fn check_steps(doc: &Value) -> (Vec<Step>, Vec<Diagnostic>) {
             }
         }
         let component = match obj.get("component") {
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                push(
+                    Diagnostic::error("missing_step_field", at("component"), "`component` is empty")
+                        .with_hint("name a component, e.g. filesystem.csv_extractor; see `osiris components list`"),
+                );
+                String::new()
+            }
             Some(Value::String(s)) => s.clone(),
             Some(_) => {
                 push(Diagnostic::error("invalid_component_type", at("component"), "component must be a string"));

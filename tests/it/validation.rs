@@ -124,6 +124,17 @@ fn unknown_component_suggests_the_closest() {
     );
 }
 
+/// An empty component is invalid input (it used to pass validation and panic in `run`).
+#[test]
+fn an_empty_component_is_invalid_input_not_a_panic() {
+    for command in [&["validate", "p.yaml", "--json"][..], &["run", "p.yaml", "--json"][..]] {
+        let p = project(&BASE.replace("component: filesystem.csv_writer", "component: \"\""));
+        let r = p.osiris(command);
+        r.expect_code(2);
+        assert!(r.stdout.contains("`component` is empty") && !r.stderr.contains("panicked"), "{r:?}");
+    }
+}
+
 #[test]
 fn a_connection_reference_without_a_connections_file() {
     let pipeline = BASE.replace(
