@@ -166,6 +166,10 @@ pub fn parse_time_micros(text: &str) -> Option<i64> {
     let sec = parts.next()?;
     let (s, frac) = sec.split_once('.').unwrap_or((sec, ""));
     let s: i64 = s.parse().ok()?;
+    // Digits only: the text comes from a server and is sliced by bytes below.
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let frac_micros: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<6}")[..6].parse().ok()? };
     let total = ((h * 60 + m) * 60 + s) * 1_000_000 + frac_micros;
     Some(if neg { -total } else { total })
@@ -181,6 +185,7 @@ mod tests {
         assert_eq!(parse_time_micros("-00:00:01.5"), Some(-1_500_000));
         assert_eq!(parse_time_micros("12:34:56.000123"), Some(((12 * 60 + 34) * 60 + 56) * 1_000_000 + 123));
         assert_eq!(parse_time_micros("bad"), None);
+        assert_eq!(parse_time_micros("00:00:01.é5"), None, "a non-digit fraction is refused, not sliced");
     }
 
     fn rendered(v: mysql::Value, how: Convert) -> String {

@@ -557,6 +557,10 @@ fn uuid_bytes(text: &[u8]) -> Option<[u8; 16]> {
         32 => text.to_vec(),
         _ => return None,
     };
+    // A dash anywhere else would leave fewer digits: an odd count panicked, 30 stored a wrong UUID.
+    if hex.len() != 32 {
+        return None;
+    }
     let nibble = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let mut bytes = [0u8; 16];
     for (i, pair) in hex.chunks(2).enumerate() {
@@ -621,6 +625,8 @@ mod tests {
         assert_eq!(pg_timestamp(-i64::MAX), i64::MIN);
         assert_eq!(uuid_bytes(b"6f1c3e0e-2b7a-4a57-9f55-0c1f2a3b4c5d").unwrap()[0], 0x6f);
         assert_eq!(uuid_bytes(b"6-f1c3e0e2b7a-4a57-9f55-0c1f2a3b4c5d"), None);
+        assert_eq!(uuid_bytes(b"6f1c3e0e-2b7a-4a57-9f55-0c1f2a3b4c-d"), None, "an odd digit count");
+        assert_eq!(uuid_bytes(b"6f1c3e0e-2b7a-4a57-9f55-0c1f2a3b-c-d"), None, "30 digits");
     }
 
     #[test]
