@@ -86,8 +86,10 @@ pub fn resolve(doc: &Value, inputs: &ParamInputs) -> (Value, Map<String, Value>,
 
     for (name, raw) in &inputs.env {
         if let Some(d) = known(name, true) {
-            let typed = values.get(&d).map_or_else(|| Value::String(raw.clone()), |like| coerce(raw, like));
-            supply(&mut values, d, typed, format!("OSIRIS_PARAM_{name}"));
+            match values.get(&d).map_or_else(|| Ok(Value::String(raw.clone())), |like| coerce(raw, like)) {
+                Ok(typed) => supply(&mut values, d, typed, format!("OSIRIS_PARAM_{name}")),
+                Err(kind) => findings.push(mistyped(&d, raw, kind, &format!("OSIRIS_PARAM_{name}"))),
+            }
         }
     }
 
@@ -127,8 +129,10 @@ pub fn resolve(doc: &Value, inputs: &ParamInputs) -> (Value, Map<String, Value>,
     for (name, raw) in &inputs.cli {
         match known(name, false) {
             Some(name) => {
-                let typed = values.get(&name).map_or_else(|| Value::String(raw.clone()), |like| coerce(raw, like));
-                supply(&mut values, name, typed, "--param".to_string());
+                match values.get(&name).map_or_else(|| Ok(Value::String(raw.clone())), |like| coerce(raw, like)) {
+                    Ok(typed) => supply(&mut values, name, typed, "--param".to_string()),
+                    Err(kind) => findings.push(mistyped(&name, raw, kind, "--param")),
+                }
             }
             None => {
                 let mut d = Diagnostic::error(
@@ -171,6 +175,16 @@ pub fn resolve(doc: &Value, inputs: &ParamInputs) -> (Value, Map<String, Value>,
     (resolved, values, profile, findings)
 }
 
+/// A value for a declared param that is not of its default's type.
+fn mistyped(name: &str, raw: &str, kind: &str, source: &str) -> Diagnostic {
+    Diagnostic::error(
+        "invalid_param_type",
+        format!("params.{name}"),
+        format!("{source} gives parameter `{name}` the value `{raw}`, which is not {kind} like its declared default"),
+    )
+    .with_hint(format!("pass {kind}, or declare `{name}` with a string default to take any text"))
+}
+
 /// Names of the `${params.NAME}` placeholders in the document outside `params:` and `profiles:`,
 /// in order of first use.
 fn placeholders_outside_declarations(doc: &Value) -> Vec<String> {
@@ -199,19 +213,23 @@ fn placeholders_outside_declarations(doc: &Value) -> Vec<String> {
     out
 }
 
-/// Give a command-line or environment string the type of the declared default.
-fn coerce(raw: &str, like: &Value) -> Value {
-    let parsed = match like {
-        Value::Number(n) if n.is_i64() || n.is_u64() => raw.trim().parse::<i64>().ok().map(Value::from),
-        Value::Number(_) => raw.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number),
+/// Give a command-line or environment string the type of the declared default; Err names the
+/// type when the text is not one (an integer param given `abc` is invalid input, not a string).
+fn coerce(raw: &str, like: &Value) -> Result<Value, &'static str> {
+    match like {
+        Value::Number(n) if n.is_i64() || n.is_u64() => {
+            raw.trim().parse::<i64>().map(Value::from).map_err(|_| "an integer")
+        }
+        Value::Number(_) => {
+            raw.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).ok_or("a number")
+        }
         Value::Bool(_) => match raw.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "1" => Some(Value::Bool(true)),
-            "false" | "no" | "0" => Some(Value::Bool(false)),
-            _ => None,
+            "true" | "yes" | "1" => Ok(Value::Bool(true)),
+            "false" | "no" | "0" => Ok(Value::Bool(false)),
+            _ => Err("a boolean (true/false)"),
         },
-        _ => None,
-    };
-    parsed.unwrap_or_else(|| Value::String(raw.to_string()))
+        _ => Ok(Value::String(raw.to_string())),
+    }
 }
 
 /// `${params.NAME}`, compiled once: it is matched against every string of the document.
@@ -340,6 +358,18 @@ mod tests {
         let (_, f) = run(doc, &[], &[], Some("eu"));
         let kinds: Vec<&str> = f.iter().map(|d| d.kind.as_str()).collect();
         assert_eq!(kinds, ["unknown_param", "unresolved_param"]);
+    }
+
+    #[test]
+    fn a_value_not_of_the_declared_type_is_an_error() {
+        let doc = json!({"params": {"n": 5, "on": true, "x": 1.5}, "steps": [{"a": "${params.n}", "b": "${params.on}", "c": "${params.x}"}]});
+        let (_, f) = run(doc.clone(), &[("n", "abc"), ("on", "maybe")], &[("X", "1,5")], None);
+        let kinds: Vec<&str> = f.iter().map(|d| d.kind.as_str()).collect();
+        assert_eq!(kinds, ["invalid_param_type"; 3]);
+        assert!(f.iter().any(|d| d.message.contains("`abc`, which is not an integer")), "{f:?}");
+        let (v, f) = run(doc, &[("n", " 7 "), ("on", "yes")], &[("X", "2.5")], None);
+        assert!(f.is_empty(), "{f:?}");
+        assert_eq!(v["steps"][0], json!({"a": 7, "b": true, "c": 2.5}));
     }
 
     #[test]

@@ -59,3 +59,21 @@ fn a_param_no_placeholder_uses_is_a_typo_and_invalid() {
     assert!(r.stdout.contains("did you mean `region`?"), "{r:?}");
     assert!(!p.exists("out.csv"));
 }
+
+/// A declared integer parameter given text is invalid input naming the value, not a string
+/// spliced into SQL.
+#[test]
+fn a_param_not_of_its_declared_type_is_invalid_input() {
+    let p = Project::new();
+    p.write("in.csv", "x\n1\n5\n");
+    p.write(
+        "p.yaml",
+        "oml_version: \"0.1.0\"\nname: typed\nparams:\n  min: 1\nsteps:\n  - id: extract\n    component: filesystem.csv_extractor\n    mode: read\n    config: {path: in.csv}\n  - id: pick\n    component: duckdb.processor\n    mode: transform\n    needs: [extract]\n    config:\n      query: \"SELECT x FROM input_df WHERE x >= ${params.min}\"\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    needs: [pick]\n    config: {path: out.csv}\n",
+    );
+    let r = p.osiris(&["run", "p.yaml", "--param", "min=1 OR 1=1", "--json"]);
+    r.expect_code(2);
+    assert_eq!(r.json()["errors"][0]["type"], "invalid_param_type", "{r:?}");
+    assert!(!p.exists("out.csv"));
+    p.osiris(&["run", "p.yaml", "--param", "min=5", "--quiet"]).expect_code(0);
+    assert_eq!(p.read("out.csv"), "x\n5\n");
+}
