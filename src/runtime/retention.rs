@@ -4,9 +4,12 @@
 //! for staged extractions, the extracted rows as text (149 MB for 1M orders rows). Nothing else
 //! removes them, so they accumulate. The policy mirrors the original's `retention.run_logs_days`:
 //! a run older than `keep_days` is removed, except the `keep_runs` newest runs of each pipeline
-//! (so the last run of every pipeline stays inspectable however old it is). A directory without
-//! `status.json` is a run in progress or one that was killed; it is judged by its modification
-//! time. The run index loses the removed runs' records (rewritten through a temp file).
+//! (so the last run of every pipeline stays inspectable however old it is). Only directories
+//! that are runs are considered: named like a run id and holding the `manifest.yaml` every run
+//! writes first — `--runs-dir .osiris` must not take `state/` or `index/` for runs. A run without
+//! `status.json` is in progress or was killed; it is judged by the newest of its directory, event
+//! and log modification times, so a long run that is still writing is never removed. The run index
+//! loses the removed runs' records (rewritten through a temp file).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -99,12 +102,16 @@ fn list_runs(runs_dir: &Path) -> std::io::Result<Vec<RunDir>> {
             continue;
         }
         let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !looks_like_run_id(&name) || !path.join("manifest.yaml").is_file() {
+            continue;
+        }
         let status: Option<Value> =
             std::fs::read_to_string(path.join("status.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
         let started_at = status.as_ref().and_then(|s| s["started_at"].as_str()).and_then(parse_rfc3339);
         let started = match started_at {
             Some(t) => t,
-            None => entry.metadata()?.modified()?,
+            None => last_activity(&path)?,
         };
         runs.push(RunDir {
             run_id: entry.file_name().to_string_lossy().into_owned(),
@@ -114,6 +121,29 @@ fn list_runs(runs_dir: &Path) -> std::io::Result<Vec<RunDir>> {
         });
     }
     Ok(runs)
+}
+
+/// `YYYYMMDDTHHMMSSZ-xxxxxx`, as `run_dir::new_run_id` makes them.
+fn looks_like_run_id(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() == 23
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'T'
+        && b[9..15].iter().all(u8::is_ascii_digit)
+        && b[15] == b'Z'
+        && b[16] == b'-'
+        && b[17..].iter().all(u8::is_ascii_hexdigit)
+}
+
+/// The newest modification time of a run dir and the files a running run appends to.
+fn last_activity(dir: &Path) -> std::io::Result<SystemTime> {
+    let mut newest = std::fs::metadata(dir)?.modified()?;
+    for f in ["events.jsonl", "osiris.log", "metrics.jsonl"] {
+        if let Ok(t) = std::fs::metadata(dir.join(f)).and_then(|m| m.modified()) {
+            newest = newest.max(t);
+        }
+    }
+    Ok(newest)
 }
 
 fn parse_rfc3339(text: &str) -> Option<SystemTime> {
@@ -155,10 +185,19 @@ fn drop_from_index(runs_dir: &Path, removed: &[Expired]) -> std::io::Result<()> 
 mod tests {
     use super::*;
 
+    #[test]
+    fn only_run_ids_name_runs() {
+        assert!(looks_like_run_id(&crate::runtime::run_dir::new_run_id()));
+        for other in ["state", "index", "20261129T224506Z", "20261129T224506Z-1b067g", "x20261129T224506Z-1b067c"] {
+            assert!(!looks_like_run_id(other), "{other}");
+        }
+    }
+
     fn run(runs: &Path, id: &str, pipeline: &str, started_at: &str) {
         let dir = runs.join(id);
         std::fs::create_dir_all(dir.join("staged")).unwrap();
         std::fs::write(dir.join("staged/x.csv"), vec![b'x'; 1000]).unwrap();
+        std::fs::write(dir.join("manifest.yaml"), "pipeline: {}\n").unwrap();
         let status = serde_json::json!({"run_id": id, "pipeline": pipeline, "started_at": started_at});
         std::fs::write(dir.join("status.json"), status.to_string()).unwrap();
     }
@@ -167,30 +206,42 @@ mod tests {
     fn old_runs_go_except_the_newest_of_each_pipeline_and_the_index_follows() {
         let root = tempfile::tempdir().unwrap();
         let runs = root.path().join("runs");
-        run(&runs, "a-old", "a", "2026-01-01T00:00:00Z");
-        run(&runs, "a-older", "a", "2025-12-01T00:00:00Z");
-        run(&runs, "b-old", "b", "2026-01-02T00:00:00Z");
-        run(&runs, "a-new", "a", "2026-11-24T00:00:00Z");
+        run(&runs, "20260101T000000Z-00000a", "a", "2026-01-01T00:00:00Z");
+        run(&runs, "20251201T000000Z-00000b", "a", "2025-12-01T00:00:00Z");
+        run(&runs, "20260102T000000Z-00000c", "b", "2026-01-02T00:00:00Z");
+        run(&runs, "20261124T000000Z-00000d", "a", "2026-11-24T00:00:00Z");
         std::fs::create_dir_all(root.path().join("index")).unwrap();
-        let index: String = ["a-old", "a-older", "b-old", "a-new"]
-            .iter()
-            .map(|id| format!("{}\n", serde_json::json!({"run_id": id})))
-            .collect();
+        let index: String = [
+            "20260101T000000Z-00000a",
+            "20251201T000000Z-00000b",
+            "20260102T000000Z-00000c",
+            "20261124T000000Z-00000d",
+        ]
+        .iter()
+        .map(|id| format!("{}\n", serde_json::json!({"run_id": id})))
+        .collect();
         std::fs::write(root.path().join("index/runs.jsonl"), index).unwrap();
         let now = parse_rfc3339("2026-11-25T00:00:00Z").unwrap();
         let policy = Policy { keep_days: 7, keep_runs: 1 };
 
         let dry = prune(&runs, policy, now, true).unwrap();
         let names = |p: &Pruned| p.removed.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>();
-        assert_eq!(names(&dry), vec!["a-old", "a-older"]);
-        assert!(runs.join("a-old").exists(), "a dry run deletes nothing");
+        assert_eq!(names(&dry), vec!["20260101T000000Z-00000a", "20251201T000000Z-00000b"]);
+        assert!(runs.join("20260101T000000Z-00000a").exists(), "a dry run deletes nothing");
 
         let done = prune(&runs, policy, now, false).unwrap();
-        assert_eq!((names(&done), done.kept), (vec!["a-old".to_string(), "a-older".to_string()], 2));
+        assert_eq!(
+            (names(&done), done.kept),
+            (vec!["20260101T000000Z-00000a".to_string(), "20251201T000000Z-00000b".to_string()], 2)
+        );
         assert!(done.bytes_freed >= 2000);
-        assert!(!runs.join("a-old").exists() && runs.join("a-new").exists() && runs.join("b-old").exists());
+        assert!(
+            !runs.join("20260101T000000Z-00000a").exists()
+                && runs.join("20261124T000000Z-00000d").exists()
+                && runs.join("20260102T000000Z-00000c").exists()
+        );
         let left = std::fs::read_to_string(root.path().join("index/runs.jsonl")).unwrap();
         assert_eq!(left.lines().count(), 2);
-        assert!(left.contains("b-old") && left.contains("a-new"));
+        assert!(left.contains("20260102T000000Z-00000c") && left.contains("20261124T000000Z-00000d"));
     }
 }

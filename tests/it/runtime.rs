@@ -131,6 +131,13 @@ fn maintenance_removes_runs_past_retention_but_the_newest_of_each_pipeline() {
     assert_eq!(all["removed"].as_array().unwrap().len(), 1);
     assert!(!new_dir.exists());
 
+    // Pointed at the wrong directory, it removes nothing that is not a run.
+    p.write(".osiris/state/p/cursor.json", "{\"since\": 1}");
+    let wrong = p.osiris(&["maintenance", "--runs-dir", ".osiris", "--keep-days", "0", "--keep-runs", "0", "--json"]);
+    wrong.expect_code(0);
+    assert_eq!(wrong.json()["removed"].as_array().unwrap().len(), 0, "{wrong:?}");
+    assert!(p.exists(".osiris/state/p/cursor.json") && p.exists(".osiris/index/runs.jsonl"));
+
     let bad = p.osiris_env(&["maintenance"], &[("OSIRIS_RETENTION_RUN_LOGS_DAYS", "a week")]);
     bad.expect_code(2);
     assert!(bad.stderr.contains("OSIRIS_RETENTION_RUN_LOGS_DAYS"), "{bad:?}");
