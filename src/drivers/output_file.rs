@@ -11,10 +11,14 @@ pub struct PendingFile {
 }
 
 impl PendingFile {
-    /// A temporary name beside `target` (hidden, tagged, unique per process) for writing it.
+    /// A temporary name beside `target` for writing it: hidden, tagged, and with 64 random bits,
+    /// so another user of a shared directory cannot plant a symlink under the name in advance.
     pub fn beside(target: &Path, tag: &str) -> Self {
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let temp = target.with_file_name(format!(".{name}.{tag}-{}.tmp", std::process::id()));
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).unwrap_or_default();
+        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let temp = target.with_file_name(format!(".{name}.{tag}-{}-{suffix}.tmp", std::process::id()));
         Self { temp: Some(temp), target: target.to_path_buf() }
     }
 
