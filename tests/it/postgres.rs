@@ -165,6 +165,20 @@ fn exact_csv_decimals_and_128_bit_integers_reach_postgres() {
     );
 }
 
+/// `table: schema.name` writes `name` in `schema`, not a table called "schema.name".
+#[test]
+fn a_dotted_table_names_its_schema() {
+    let s = schema("dotted", &[]);
+    let p = project();
+    run(&p, &write_pipeline("SELECT 1 AS id", &format!("table: {s}.people"))).expect_code(0);
+    assert_eq!(
+        texts(&format!(
+            "SELECT table_schema || '|' || table_name FROM information_schema.tables WHERE table_schema = '{s}'"
+        )),
+        [format!("{s}|people")]
+    );
+}
+
 #[test]
 fn types_round_trip_postgres_to_duckdb_to_postgres() {
     let s = schema(

@@ -66,12 +66,11 @@ impl WritePlan {
                 return Err(DriverError::Config(format!("primary_key column `{k}` is not in the input `{input}`")));
             }
         }
+        let table = config.str_opt("table").ok_or_else(|| DriverError::Config("`table` is required".into()))?;
+        let (schema, table) = split_table(table, config.str_opt("schema").unwrap_or("public"))?;
         Ok(Self {
-            schema: config.str_opt("schema").unwrap_or("public").to_string(),
-            table: config
-                .str_opt("table")
-                .ok_or_else(|| DriverError::Config("`table` is required".into()))?
-                .to_string(),
+            schema,
+            table,
             mode,
             primary_key,
             create_if_missing: config.bool_or("create_if_missing", true),
@@ -131,6 +130,21 @@ impl Driver for SupabaseWriter {
         };
         ctx.telemetry.metric("rows_written", rows as f64, Some(ctx.step_id));
         Ok(StepOutput { relation: None, rows: Some(rows), state: None })
+    }
+}
+
+/// `table: public.users` means schema `public`, table `users` (as `psql` and the Supabase client
+/// read it), not a table named `public.users`. With `schema` set to another schema as well, the
+/// two disagree: a config error rather than a guess.
+fn split_table(table: &str, schema: &str) -> Result<(String, String), DriverError> {
+    match table.split_once('.') {
+        None => Ok((schema.to_string(), table.to_string())),
+        Some((s, t)) if !s.is_empty() && !t.is_empty() && !t.contains('.') && (schema == "public" || schema == s) => {
+            Ok((s.to_string(), t.to_string()))
+        }
+        Some(_) => Err(DriverError::Config(format!(
+            "`table: {table}` names a schema (or several dots) while `schema` is `{schema}`; give the schema in one place"
+        ))),
     }
 }
 
@@ -345,5 +359,19 @@ pub fn save_ddl(ctx: &StepContext, ddl: &str) {
     let dir = ctx.run_dir.join("artifacts").join(ctx.step_id);
     if std::fs::create_dir_all(&dir).is_ok() {
         let _ = std::fs::write(dir.join("ddl_plan.sql"), format!("{ddl};\n"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dotted_table_names_its_schema() {
+        assert_eq!(split_table("users", "sales").unwrap(), ("sales".into(), "users".into()));
+        assert_eq!(split_table("public.users", "public").unwrap(), ("public".into(), "users".into()));
+        assert_eq!(split_table("crm.users", "public").unwrap(), ("crm".into(), "users".into()));
+        assert!(split_table("crm.users", "sales").is_err());
+        assert!(split_table("a.b.c", "public").is_err());
     }
 }
