@@ -93,7 +93,18 @@ where
     let inbox = Inbox { messages, spent: spent_tx };
     let result = std::thread::scope(|scope| {
         scope.spawn(move || {
-            if let Err(e) = produce(&sender) {
+            // A panic must reach the consumer as a failure: a channel closed by unwinding looks
+            // like the end of the rows, and a streamed writer would commit a truncated load.
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| produce(&sender))).unwrap_or_else(|p| {
+                    let what = p
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    Err(DriverError::Internal(format!("the source reader panicked: {what}")))
+                });
+            if let Err(e) = outcome {
                 let _ = sender.messages.send(Err(e));
             }
         });
