@@ -160,7 +160,8 @@ pub fn send(
             }
             Err(e) => {
                 let message = network_message(&e);
-                if last {
+                // A refused redirect is a decision, not a network hiccup: trying again changes nothing.
+                if last || e.is_redirect() {
                     return Err(HttpError::Network { message, attempts });
                 }
                 let wait = backoff(policy, attempts - 1);
@@ -173,10 +174,40 @@ pub fn send(
     }
 }
 
+/// Most redirects followed for one request.
+const MAX_REDIRECTS: usize = 10;
+
+/// `scheme://host:port` of a URL, for messages (no path, no query, no credentials).
+fn origin(url: &reqwest::Url) -> String {
+    format!("{}://{}:{}", url.scheme(), url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0))
+}
+
+/// Redirects are followed only within one origin (same scheme, host and port). Requests carry
+/// credentials in headers reqwest does not know are secret (`apikey`, `X-API-Key`, custom
+/// headers), so a redirect elsewhere — or from https to http — would hand them to whoever
+/// answers there; it fails the request instead, naming both origins.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let Some(previous) = attempt.previous().last() else { return attempt.follow() };
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        let (from, to) = (origin(previous), origin(attempt.url()));
+        if from == to {
+            attempt.follow()
+        } else {
+            attempt.error(format!(
+                "the server at {from} redirected to {to}; osiris never sends credentials to another origin or over plain http — configure the final URL instead"
+            ))
+        }
+    })
+}
+
 /// A blocking client with a request timeout; `validate_tls` false accepts any certificate.
 pub fn client(timeout: Duration, validate_tls: bool) -> Result<reqwest::blocking::Client, String> {
     reqwest::blocking::Client::builder()
         .timeout(timeout)
+        .redirect(same_origin_redirects())
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .user_agent(concat!("osiris/", env!("CARGO_PKG_VERSION")))
         .danger_accept_invalid_certs(!validate_tls)

@@ -275,3 +275,26 @@ fn the_doctor_redacts_a_key_the_server_echoes() {
     assert!(!r.stdout.contains(KEY) && !r.stderr.contains(KEY), "{r:?}");
     drop(rt);
 }
+
+/// A redirect to another origin is refused: the key never reaches the other server.
+#[test]
+fn credentials_never_follow_a_redirect_to_another_origin() {
+    let rt = runtime();
+    let (first, elsewhere) = rt.block_on(async {
+        let elsewhere = MockServer::start().await;
+        Mock::given(path("/rest/v1/")).respond_with(ResponseTemplate::new(200)).mount(&elsewhere).await;
+        let first = MockServer::start().await;
+        Mock::given(path("/rest/v1/"))
+            .respond_with(ResponseTemplate::new(302).insert_header("Location", format!("{}/rest/v1/", elsewhere.uri())))
+            .mount(&first)
+            .await;
+        (first, elsewhere)
+    });
+    let p = project(&first.uri());
+    let r = p.osiris_env(&["connections", "doctor", "--json"], &[("SUPA_KEY", KEY)]);
+    r.expect_code(1);
+    let received = rt.block_on(elsewhere.received_requests()).unwrap_or_default();
+    assert!(received.is_empty(), "the other origin was called: {received:?}");
+    assert_eq!(r.json()["results"][0]["status"], "failure", "{r:?}");
+    drop(rt);
+}
