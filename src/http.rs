@@ -23,11 +23,28 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// Upper bound of one backoff delay (a server's `Retry-After` is honoured up to 5 minutes).
     pub max_delay: Duration,
+    /// Whether a request the server may have received can be sent again.
+    pub resend: Resend,
+}
+
+/// When a failed request may be sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resend {
+    /// Reads and idempotent writes: after any retryable failure.
+    Always,
+    /// Writes that would apply twice (a plain insert): only when the server cannot have acted on
+    /// it — the connection was never made, or it answered 429 Too Many Requests.
+    OnlyUnsent,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_retries: 3, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(30) }
+        Self {
+            max_retries: 3,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            resend: Resend::Always,
+        }
     }
 }
 
@@ -79,7 +96,8 @@ pub fn excerpt(body: &str) -> String {
     }
 }
 
-fn retryable(status: StatusCode) -> bool {
+/// Statuses worth another attempt: 429 and the transient 5xx.
+pub fn retryable(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || matches!(status.as_u16(), 500 | 502 | 503 | 504)
 }
 
@@ -145,7 +163,8 @@ pub fn send(
             Ok(response) if response.status().is_success() => return Ok(response),
             Ok(response) => {
                 let status = response.status();
-                if !retryable(status) || last {
+                let maybe_applied = policy.resend == Resend::OnlyUnsent && status != StatusCode::TOO_MANY_REQUESTS;
+                if !retryable(status) || last || maybe_applied {
                     let body = response.text().unwrap_or_default();
                     return Err(HttpError::Status { status, body: excerpt(&body), attempts });
                 }
@@ -163,6 +182,12 @@ pub fn send(
                 // A refused redirect is a decision, not a network hiccup: trying again changes nothing.
                 if last || e.is_redirect() {
                     return Err(HttpError::Network { message, attempts });
+                }
+                if policy.resend == Resend::OnlyUnsent && !e.is_connect() {
+                    return Err(HttpError::Network {
+                        message: format!("{message}; not sent again, since the server may have applied it"),
+                        attempts,
+                    });
                 }
                 let wait = backoff(policy, attempts - 1);
                 on_retry(&message, wait);
@@ -221,7 +246,12 @@ mod tests {
 
     #[test]
     fn backoff_doubles_within_jitter_and_cap() {
-        let p = RetryPolicy { max_retries: 5, base_delay: Duration::from_secs(1), max_delay: Duration::from_secs(5) };
+        let p = RetryPolicy {
+            max_retries: 5,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(5),
+            resend: Resend::Always,
+        };
         let d0 = backoff(&p, 0);
         let d2 = backoff(&p, 2);
         assert!(d0 >= Duration::from_millis(500) && d0 <= Duration::from_millis(1500), "{d0:?}");

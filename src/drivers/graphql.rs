@@ -134,6 +134,8 @@ impl Request {
                 max_retries: config.get("max_retries").and_then(Value::as_u64).unwrap_or(3) as u32,
                 base_delay: Duration::from_secs_f64(retry_delay.max(0.0)),
                 max_delay: Duration::from_secs(300),
+                // GraphQL queries are reads (POST is only the transport).
+                resend: crate::http::Resend::Always,
             },
         })
     }

@@ -298,3 +298,36 @@ fn credentials_never_follow_a_redirect_to_another_origin() {
     assert_eq!(r.json()["results"][0]["status"], "failure", "{r:?}");
     drop(rt);
 }
+
+/// A plain insert that failed after reaching the server (503) is not sent again — the server may
+/// have applied it, and a second copy would duplicate rows; an upsert's batch is resent.
+#[test]
+fn a_503_insert_is_not_resent_but_an_upsert_is() {
+    let serve = |rt: &tokio::runtime::Runtime| {
+        let server = rt.block_on(MockServer::start());
+        rt.block_on(async {
+            table_exists(&server, "people").await;
+            Mock::given(method("POST"))
+                .respond_with(ResponseTemplate::new(503))
+                .up_to_n_times(1)
+                .with_priority(1)
+                .mount(&server)
+                .await;
+            Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)).with_priority(2).mount(&server).await;
+        });
+        server
+    };
+    let rt = runtime();
+    let append = serve(&rt);
+    let p = project(&append.uri());
+    let r = run_writer(&p, 100, "table: people, batch_size: 100");
+    r.expect_code(1);
+    assert_eq!(posted(&append, &rt).len(), 1, "the insert was sent once");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("HTTP 503") && msg.contains("not sent again"), "{msg}");
+    let upsert = serve(&rt);
+    let p = project(&upsert.uri());
+    run_writer(&p, 100, "table: people, batch_size: 100, write_mode: upsert, primary_key: [id]").expect_code(0);
+    assert_eq!(posted(&upsert, &rt).len(), 2, "the upsert batch was sent again");
+    drop(rt);
+}

@@ -18,7 +18,7 @@ use crate::drivers::json_table::JsonTable;
 use crate::drivers::{sql_error, ConfigExt, DriverError, StepContext};
 use crate::exchange::chunk_load::scratch_path;
 use crate::exchange::quote_ident;
-use crate::http::{self, HttpError, RetryPolicy};
+use crate::http::{self, HttpError, Resend, RetryPolicy};
 use duckdb::arrow::array::{Array, StringArray};
 use duckdb::arrow::compute::cast;
 use duckdb::arrow::datatypes::DataType;
@@ -82,15 +82,24 @@ impl RestTarget {
         &self,
         ctx: &StepContext,
         what: &str,
+        resend: Resend,
         build: impl FnMut() -> RequestBuilder,
     ) -> Result<reqwest::blocking::Response, DriverError> {
-        http::send(&self.policy, ctx.cancel, build, ctx.retry_event(Some(what))).map_err(|e| match &e {
+        let policy = RetryPolicy { resend, ..self.policy };
+        http::send(&policy, ctx.cancel, build, ctx.retry_event(Some(what))).map_err(|e| match &e {
             HttpError::Cancelled => DriverError::Cancelled,
-            HttpError::Status { status, body, attempts } => DriverError::at_target(format!(
-                "Supabase REST {what} failed with HTTP {status} after {attempts} attempt(s): {}",
-                postgrest_message(body)
-            ))
-            .with_cause(e),
+            HttpError::Status { status, body, attempts } => {
+                let not_resent = if resend == Resend::OnlyUnsent && http::retryable(*status) {
+                    "; not sent again: the server may have applied it and a plain insert would duplicate rows (write_mode: upsert can be retried)"
+                } else {
+                    ""
+                };
+                DriverError::at_target(format!(
+                    "Supabase REST {what} failed with HTTP {status} after {attempts} attempt(s): {}{not_resent}",
+                    postgrest_message(body)
+                ))
+                .with_cause(e)
+            }
             other => DriverError::at_target(format!("Supabase REST {what} failed: {other}")).with_cause(e),
         })
     }
@@ -126,7 +135,7 @@ pub fn write(
     );
     let table = &plan.table;
     // REST cannot create tables: say so up front instead of failing on the first batch.
-    rest.send(ctx, "table check", || rest.request(reqwest::Method::GET, table).query(&[("select", "*"), ("limit", "0")]))
+    rest.send(ctx, "table check", Resend::Always, || rest.request(reqwest::Method::GET, table).query(&[("select", "*"), ("limit", "0")]))
         .map_err(|e| match e {
             e if e.http_status() == Some(404) => DriverError::Config(format!(
                 "table {}.{table} does not exist and the REST API cannot create it ({e}); create it first or give the connection a pg_dsn (create_if_missing works there)",
@@ -140,7 +149,7 @@ pub fn write(
                 "write_mode replace over REST needs primary_key (rows are deleted by key)".into(),
             ));
         };
-        rest.send(ctx, "delete before replace", || {
+        rest.send(ctx, "delete before replace", Resend::Always, || {
             rest.request(reqwest::Method::DELETE, table)
                 .query(&[(key.as_str(), "not.is.null")])
                 .header("Prefer", "return=minimal")
@@ -173,7 +182,9 @@ pub fn write(
         let payload = std::mem::replace(body, String::from("["));
         batches += 1;
         let what = format!("insert of batch {batches} (rows {}-{})", *rows + 1, *rows + *in_batch as u64);
-        rest.send(ctx, &what, || {
+        // A plain insert applied twice duplicates rows; an upsert (merge-duplicates) does not.
+        let resend = if plan.mode == "upsert" { Resend::Always } else { Resend::OnlyUnsent };
+        rest.send(ctx, &what, resend, || {
             rest.request(reqwest::Method::POST, table)
                 .query(&query)
                 .header("Prefer", &prefer)
@@ -233,7 +244,7 @@ pub fn extract(ctx: &StepContext, config: &Map<String, Value>) -> Result<u64, Dr
         page_params.push(("limit".into(), page_size.to_string()));
         page_params.push(("offset".into(), offset.to_string()));
         let response = rest
-            .send(ctx, "select", || rest.request(reqwest::Method::GET, table).query(&page_params))
+            .send(ctx, "select", Resend::Always, || rest.request(reqwest::Method::GET, table).query(&page_params))
             .map_err(|e| match e {
                 // Reading through the REST channel: its failure is the source's.
                 DriverError::Target { message, cause } => DriverError::Source { message, cause },

@@ -84,6 +84,8 @@ impl PosthogClient {
                 max_retries: 5,
                 base_delay: Duration::from_secs(1),
                 max_delay: Duration::from_secs(60),
+                // HogQL queries are reads.
+                resend: crate::http::Resend::Always,
             },
         })
     }
