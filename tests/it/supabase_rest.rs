@@ -331,3 +331,25 @@ fn a_503_insert_is_not_resent_but_an_upsert_is() {
     assert_eq!(posted(&upsert, &rt).len(), 2, "the upsert batch was sent again");
     drop(rt);
 }
+
+/// A table name cannot steer the service key to another endpoint of the API.
+#[test]
+fn a_table_name_cannot_reach_other_endpoints() {
+    let rt = runtime();
+    let server = rt.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(wiremock::matchers::any()).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+        server
+    });
+    let p = project(&server.uri());
+    let r = run_writer(&p, 10, "table: \"rpc/delete_everything\"");
+    r.expect_code(1);
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("not a table name"), "{r:?}");
+    assert_key_hidden(&p, &r);
+    // With dots it is refused as a schema/table clash before any request, too.
+    run_writer(&p, 10, "table: \"../../storage/v1/bucket\"").expect_code(1);
+    let received = rt.block_on(server.received_requests()).unwrap_or_default();
+    assert!(received.is_empty(), "nothing may be sent: {received:?}");
+    assert_key_hidden(&p, &r);
+    drop(rt);
+}

@@ -68,10 +68,11 @@ impl RestTarget {
         })
     }
 
+    /// A request for `table` (checked by [`rest_table`]), the table name one encoded path segment.
     fn request(&self, method: reqwest::Method, table: &str) -> RequestBuilder {
         let profile = if method == reqwest::Method::GET { "Accept-Profile" } else { "Content-Profile" };
         self.client
-            .request(method, format!("{}/rest/v1/{}", self.base, table))
+            .request(method, format!("{}/rest/v1/{}", self.base, encode_segment(table)))
             .header("apikey", self.key.expose())
             .bearer_auth(self.key.expose())
             .header(profile, &self.schema)
@@ -105,6 +106,35 @@ impl RestTarget {
     }
 }
 
+/// A table name as PostgREST's `/rest/v1/<table>` takes it. The URL carries the service key, so
+/// a name must not reach other endpoints of the API (`../../storage/v1/bucket`, `rpc/fn`, a query
+/// string): path separators, `?`, `#`, `%` and dot-only names are refused.
+fn rest_table(table: &str) -> Result<&str, DriverError> {
+    let bad = table.trim().is_empty()
+        || table.chars().all(|c| c == '.')
+        || table.contains(['/', '\\', '?', '#', '%'])
+        || table.chars().any(char::is_control);
+    if bad {
+        return Err(DriverError::Config(format!(
+            "`{table}` is not a table name the REST API can address (no /, \\, ?, #, % or dot-only names)"
+        )));
+    }
+    Ok(table)
+}
+
+/// Percent-encode what a path segment cannot hold literally (spaces and non-ASCII included).
+fn encode_segment(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'$') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// PostgREST's `{code, message, details, hint}` as one line; other bodies as they are.
 pub fn postgrest_message(body: &str) -> String {
     match serde_json::from_str::<Value>(body) {
@@ -133,7 +163,7 @@ pub fn write(
         ctx.step_id,
         "supabase.writer is using the REST API: the load is not atomic (a failure leaves earlier batches written); give the connection a pg_dsn for a transactional load",
     );
-    let table = &plan.table;
+    let table = rest_table(&plan.table)?;
     // REST cannot create tables: say so up front instead of failing on the first batch.
     rest.send(ctx, "table check", Resend::Always, || rest.request(reqwest::Method::GET, table).query(&[("select", "*"), ("limit", "0")]))
         .map_err(|e| match e {
@@ -224,7 +254,7 @@ pub fn write(
 /// Read over REST, page by page; returns rows read.
 pub fn extract(ctx: &StepContext, config: &Map<String, Value>) -> Result<u64, DriverError> {
     let rest = RestTarget::new(config, ctx.connection)?;
-    let table = config.str_opt("table").ok_or_else(|| DriverError::Config("`table` is required".into()))?;
+    let table = rest_table(config.str_opt("table").ok_or_else(|| DriverError::Config("`table` is required".into()))?)?;
     let page_size = config.get("limit").and_then(Value::as_u64).unwrap_or(1000).max(1);
     let mut offset = config.get("offset").and_then(Value::as_u64).unwrap_or(0);
     let mut params: Vec<(String, String)> =
@@ -301,4 +331,18 @@ pub fn doctor(connection: &ResolvedConnection) -> Option<HealthReport> {
         ),
     };
     Some(report.timed(started))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_stay_inside_the_rest_endpoint() {
+        for bad in ["../../storage/v1/bucket", "rpc/fn", "t?select=*", "..", "a#b", "a%2Fb", ""] {
+            assert!(rest_table(bad).is_err(), "{bad}");
+        }
+        assert_eq!(rest_table("people").unwrap(), "people");
+        assert_eq!(encode_segment("Straße 1"), "Stra%C3%9Fe%201");
+    }
 }
