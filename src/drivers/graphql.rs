@@ -13,7 +13,8 @@
 //! - Pagination (`pagination_enabled`): after each page the cursor (`pagination_cursor_field`) and
 //!   has-next flag (`pagination_has_next_field`) are read at `pagination_path` in the same response
 //!   and the cursor goes into `variables[pagination_variable_name]`; it stops when there is no next
-//!   page, no cursor, or after `max_pages` pages (0 = no limit).
+//!   page, no cursor, or after `max_pages` pages (0 = no limit). A cursor the server hands out a
+//!   second time fails the step: the paging would never end.
 //! - Records become columns through the JSON table loader (json_table.rs): `flatten_result` makes
 //!   nested objects `parent_child` columns; lists stay JSON; columns appear and widen as pages do.
 
@@ -244,6 +245,8 @@ impl Driver for GraphqlExtractor {
         let scratch = scratch_path(ctx.run_dir, ctx.step_id).map_err(|e| DriverError::at_source(e.to_string()))?;
         let mut table = JsonTable::new(ctx.step_id, scratch, config.bool_or("flatten_result", true));
         let mut pages = 0u64;
+        // Cursors already followed: a server handing one out again would page forever.
+        let mut seen_cursors = std::collections::HashSet::new();
         let result = (|| loop {
             let response = request.post(ctx, &json!({"query": query, "variables": variables}))?;
             if let Some(errors) = graphql_errors(&response) {
@@ -265,6 +268,11 @@ impl Driver for GraphqlExtractor {
             let cursor = info.and_then(|i| i.get(cursor_field)).filter(|c| !c.is_null());
             match cursor {
                 Some(c) if has_next => {
+                    if !seen_cursors.insert(c.to_string()) {
+                        return Err(DriverError::at_source(format!(
+                            "the GraphQL API returned cursor {c} again after page {pages}: paging does not advance, so the extraction stops instead of looping (check pagination_cursor_field and pagination_variable_name)"
+                        )));
+                    }
                     variables.insert(cursor_variable.to_string(), c.clone());
                 }
                 _ => return Ok(()),

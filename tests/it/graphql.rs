@@ -311,3 +311,27 @@ fn doctor_runs_an_introspection_query_with_the_connection_auth() {
     assert_eq!(v["results"][0]["category"], "auth", "{v}");
     assert!(!bad.stdout.contains("wrong-token-1234") && !ok.stdout.contains(TOKEN));
 }
+
+/// A server whose cursor never advances fails the step instead of paging forever.
+#[test]
+fn a_cursor_that_does_not_advance_fails_instead_of_looping() {
+    use wiremock::{matchers::method, Mock, MockServer, ResponseTemplate};
+    let rt = runtime();
+    let server = rt.block_on(async {
+        let server = MockServer::start().await;
+        let page = serde_json::json!({"data": {"items": {"edges": [{"node": {"id": 1}}], "pageInfo": {"endCursor": "same", "hasNextPage": true}}}});
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(200).set_body_json(page)).mount(&server).await;
+        server
+    });
+    let p = Project::new();
+    p.write(
+        "p.yaml",
+        &format!("oml_version: \"0.1.0\"\nname: gql\nsteps:\n  - id: items\n    component: graphql.extractor\n    mode: read\n    config:\n      endpoint: \"{}\"\n      query: \"query($after: String) {{ items(after: $after) {{ edges {{ node {{ id }} }} pageInfo {{ endCursor hasNextPage }} }} }}\"\n      data_path: data.items.edges.node\n      pagination_enabled: true\n      pagination_path: data.items.pageInfo\n", server.uri()),
+    );
+    let r = p.osiris(&["run", "p.yaml", "--json"]);
+    r.expect_code(1);
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("paging does not advance"), "{r:?}");
+    let calls = rt.block_on(server.received_requests()).unwrap_or_default().len();
+    assert_eq!(calls, 2, "the first page, then the one that repeats the cursor");
+    drop(rt);
+}
