@@ -320,6 +320,44 @@ pub(crate) fn single_input(inputs: &Inputs, what: &str) -> Result<String, Driver
     }
 }
 
+/// The text a panic carried (`panic!("…")` gives a `&str` or a `String`), for an internal error.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+/// Create the step's relation from `query` (a view unless the step must be materialised) and
+/// report what an extractor reports: `rows_read` when the rows were counted.
+pub(crate) fn extracted_relation(ctx: &StepContext, query: &str) -> duckdb::Result<StepOutput> {
+    let (kind, rows) = crate::exchange::create_relation(ctx.conn, ctx.step_id, query, ctx.materialize)?;
+    if let Some(n) = rows {
+        ctx.telemetry.metric("rows_read", n as f64, Some(ctx.step_id));
+    }
+    Ok(StepOutput { relation: Some(kind), rows, state: None })
+}
+
+/// `"a", "b"` for the `columns` a step keeps, or `*`; a name `present` lacks is a config error
+/// listing what `path` has (`noun`: "columns", "fields").
+pub(crate) fn select_list(
+    wanted: Option<&[String]>,
+    present: &[String],
+    path: &Path,
+    noun: &str,
+) -> Result<String, DriverError> {
+    let Some(wanted) = wanted else { return Ok("*".to_string()) };
+    if let Some(w) = wanted.iter().find(|w| !present.contains(w)) {
+        return Err(DriverError::Config(format!(
+            "`columns` names `{w}`, which {} does not have ({noun}: {})",
+            path.display(),
+            present.join(", ")
+        )));
+    }
+    Ok(wanted.iter().map(|w| crate::exchange::quote_ident(w)).collect::<Vec<_>>().join(", "))
+}
+
 /// A failed DuckDB statement, its error kept as the cause.
 pub(crate) fn sql_error(e: duckdb::Error) -> DriverError {
     DriverError::sql(e.to_string()).with_cause(e)

@@ -1,7 +1,8 @@
 //! Files a writer produces: written under a temporary name beside the target, flushed to disk
 //! and renamed into place only when complete, so a failed step never leaves a partial file.
 
-use super::DriverError;
+use super::{sql_error, DriverError, StepContext, StepOutput};
+use crate::exchange::{quote_ident, quote_literal};
 use std::path::{Path, PathBuf};
 
 /// A target file being written; dropped without [`PendingFile::commit`], it leaves nothing.
@@ -64,4 +65,30 @@ pub fn ensure_parent(target: &Path, create_dirs: bool) -> Result<(), DriverError
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| DriverError::at_target(format!("cannot create directory {}: {e}", dir.display())))
+}
+
+/// `COPY (SELECT * FROM input) TO target (options)` through a [`PendingFile`]: the previous file
+/// stays until the new one is complete. Returns the rows written.
+pub fn copy_into_file(ctx: &StepContext, input: &str, target: &Path, options: &str) -> Result<u64, DriverError> {
+    let file = PendingFile::beside(target, "osiris");
+    let sql = format!(
+        "COPY (SELECT * FROM {}) TO {} ({options})",
+        quote_ident(input),
+        quote_literal(&file.path().display().to_string())
+    );
+    let rows = ctx.conn.execute(&sql, []).map_err(sql_error)? as u64;
+    file.commit()?;
+    Ok(rows)
+}
+
+/// What a file writer reports once `target` holds `rows` rows: the `rows_written` metric, an
+/// `artifact_created` event of `artifact_type`, and the step's output.
+pub fn written(ctx: &StepContext, artifact_type: &str, target: &Path, rows: u64) -> StepOutput {
+    ctx.telemetry.metric("rows_written", rows as f64, Some(ctx.step_id));
+    ctx.telemetry.event(
+        "artifact_created",
+        Some(ctx.step_id),
+        serde_json::json!({"artifact_type": artifact_type, "path": target.display().to_string(), "rows": rows}),
+    );
+    StepOutput { relation: None, rows: Some(rows), state: None }
 }

@@ -97,12 +97,7 @@ where
             // like the end of the rows, and a streamed writer would commit a truncated load.
             let outcome =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| produce(&sender))).unwrap_or_else(|p| {
-                    let what = p
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
-                    Err(DriverError::Internal(format!("the source reader panicked: {what}")))
+                    Err(DriverError::Internal(format!("the source reader panicked: {}", super::panic_message(&*p))))
                 });
             if let Err(e) = outcome {
                 let _ = sender.messages.send(Err(e));

@@ -481,16 +481,8 @@ fn run_step(
         resume_dir: &resume_dir,
         stream: stream.map(|(out, _)| out),
     };
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.run(&ctx, &step.config, inputs))).unwrap_or_else(
-        |p| {
-            let what = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            Err(DriverError::Internal(format!("driver panicked: {what}")))
-        },
-    )
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.run(&ctx, &step.config, inputs)))
+        .unwrap_or_else(|p| Err(DriverError::Internal(format!("driver panicked: {}", drivers::panic_message(&*p)))))
 }
 
 /// When a step fails while reading views, find the upstream view step whose own query fails

@@ -15,10 +15,10 @@
 //!   DuckDB's reader and fail with a clear error.
 
 use crate::components::config::parse;
-use crate::drivers::{csv_numbers, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::drivers::{csv_numbers, extracted_relation, Driver, DriverError, Inputs, StepContext, StepOutput};
 use indexmap::IndexMap;
 use serde::Deserialize;
-use crate::exchange::{create_relation, quote_ident, quote_literal};
+use crate::exchange::{quote_ident, quote_literal};
 use crate::project::resolve_path;
 use serde_json::{Map, Value};
 
@@ -443,12 +443,8 @@ impl Driver for CsvExtractor {
         }
         let limit = cfg.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
         let query = format!("SELECT {} FROM {source}{limit}", select.join(", "));
-        let (kind, rows) = create_relation(ctx.conn, ctx.step_id, &query, ctx.materialize)
-            .map_err(|e| DriverError::at_source(format!("cannot read CSV {}: {e}", path.display())))?;
-        if let Some(n) = rows {
-            ctx.telemetry.metric("rows_read", n as f64, Some(ctx.step_id));
-        }
-        Ok(StepOutput { relation: Some(kind), rows, state: None })
+        extracted_relation(ctx, &query)
+            .map_err(|e| DriverError::at_source(format!("cannot read CSV {}: {e}", path.display())))
     }
 
     fn can_be_view(&self) -> bool {

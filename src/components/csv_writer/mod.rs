@@ -9,7 +9,7 @@
 //! writes in its own vectors).
 
 use crate::components::config::parse;
-use crate::drivers::output_file::{ensure_parent, PendingFile};
+use crate::drivers::output_file::{ensure_parent, written, PendingFile};
 use crate::drivers::{single_input, sql_error, Driver, DriverError, Inputs, StepContext, StepOutput};
 use serde::Deserialize;
 use crate::exchange::{describe, is_numeric_type, quote_ident, quote_literal};
@@ -140,13 +140,7 @@ impl Driver for CsvWriter {
             transcode(utf8.path(), encoded.path(), cfg.encoding)?;
             encoded.commit()?;
         }
-        ctx.telemetry.metric("rows_written", rows as f64, Some(ctx.step_id));
-        ctx.telemetry.event(
-            "artifact_created",
-            Some(ctx.step_id),
-            serde_json::json!({"artifact_type": "csv", "path": target.display().to_string(), "rows": rows}),
-        );
-        Ok(StepOutput { relation: None, rows: Some(rows), state: None })
+        Ok(written(ctx, "csv", &target, rows))
     }
 
     /// One `COPY (SELECT * FROM input)`; `quoting: nonnumeric` only binds the input to learn

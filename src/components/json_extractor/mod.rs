@@ -7,8 +7,8 @@
 //! DuckDB's error (raise `sample_size` or cast in a SQL step).
 
 use crate::components::config::parse;
-use crate::drivers::{Driver, DriverError, Inputs, StepContext, StepOutput};
-use crate::exchange::{create_relation, quote_ident, quote_literal};
+use crate::drivers::{extracted_relation, select_list, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::exchange::quote_literal;
 use crate::project::resolve_path;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -110,29 +110,11 @@ impl Driver for JsonExtractor {
             .map_err(unreadable)?;
         let mut read = reader_options(&path_text, &cfg);
         read.push(format!("columns = {}", columns_literal(&detected)));
-        let select = match &cfg.columns {
-            Some(wanted) => {
-                for w in wanted {
-                    if !detected.iter().any(|(n, _)| n == w) {
-                        let fields: Vec<&str> = detected.iter().map(|(n, _)| n.as_str()).collect();
-                        return Err(DriverError::Config(format!(
-                            "`columns` names `{w}`, which {} does not have (fields: {})",
-                            path.display(),
-                            fields.join(", ")
-                        )));
-                    }
-                }
-                wanted.iter().map(|w| quote_ident(w)).collect::<Vec<_>>().join(", ")
-            }
-            None => "*".to_string(),
-        };
+        let fields: Vec<String> = detected.iter().map(|(n, _)| n.clone()).collect();
+        let select = select_list(cfg.columns.as_deref(), &fields, &path, "fields")?;
         let limit = cfg.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
         let query = format!("SELECT {select} FROM read_json({}){limit}", read.join(", "));
-        let (kind, rows) = create_relation(ctx.conn, ctx.step_id, &query, ctx.materialize).map_err(unreadable)?;
-        if let Some(n) = rows {
-            ctx.telemetry.metric("rows_read", n as f64, Some(ctx.step_id));
-        }
-        Ok(StepOutput { relation: Some(kind), rows, state: None })
+        extracted_relation(ctx, &query).map_err(unreadable)
     }
 
     fn can_be_view(&self) -> bool {

@@ -2,9 +2,9 @@
 //! `COPY … TO (FORMAT json)`, through a temporary file renamed into place when complete.
 
 use crate::components::config::parse;
-use crate::drivers::output_file::{ensure_parent, PendingFile};
-use crate::drivers::{single_input, sql_error, Driver, DriverError, Inputs, StepContext, StepOutput};
-use crate::exchange::{quote_ident, quote_literal};
+use crate::drivers::output_file::{copy_into_file, ensure_parent, written};
+use crate::drivers::{single_input, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::exchange::quote_literal;
 use crate::project::resolve_path;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -60,22 +60,9 @@ impl Driver for JsonWriter {
             Compression::Gzip => "gzip",
             Compression::Zstd => "zstd",
         };
-        let file = PendingFile::beside(&target, "osiris");
-        let sql = format!(
-            "COPY (SELECT * FROM {}) TO {} (FORMAT json, ARRAY {array}, COMPRESSION {})",
-            quote_ident(&input),
-            quote_literal(&file.path().display().to_string()),
-            quote_literal(compression)
-        );
-        let rows = ctx.conn.execute(&sql, []).map_err(sql_error)? as u64;
-        file.commit()?;
-        ctx.telemetry.metric("rows_written", rows as f64, Some(ctx.step_id));
-        ctx.telemetry.event(
-            "artifact_created",
-            Some(ctx.step_id),
-            serde_json::json!({"artifact_type": "json", "path": target.display().to_string(), "rows": rows}),
-        );
-        Ok(StepOutput { relation: None, rows: Some(rows), state: None })
+        let options = format!("FORMAT json, ARRAY {array}, COMPRESSION {}", quote_literal(compression));
+        let rows = copy_into_file(ctx, &input, &target, &options)?;
+        Ok(written(ctx, "json", &target, rows))
     }
 
     /// One `COPY (SELECT * FROM input)`: the input may be a pipe being filled.

@@ -4,8 +4,8 @@
 //! files' footers, and a SQL step reading it gets projection and row-group pushdown from DuckDB.
 
 use crate::components::config::parse;
-use crate::drivers::{Driver, DriverError, Inputs, StepContext, StepOutput};
-use crate::exchange::{create_relation, describe, quote_ident, quote_literal};
+use crate::drivers::{extracted_relation, select_list, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::exchange::{describe, quote_literal};
 use crate::project::resolve_path;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -52,28 +52,16 @@ impl Driver for ParquetExtractor {
             cfg.union_by_name,
             cfg.filename
         );
-        let select = match &cfg.columns {
+        let select = match cfg.columns.as_deref() {
             Some(wanted) => {
                 let present: Vec<String> =
                     describe(ctx.conn, &source).map_err(unreadable)?.into_iter().map(|(n, _)| n).collect();
-                if let Some(w) = wanted.iter().find(|w| !present.contains(w)) {
-                    return Err(DriverError::Config(format!(
-                        "`columns` names `{w}`, which {} does not have (columns: {})",
-                        path.display(),
-                        present.join(", ")
-                    )));
-                }
-                wanted.iter().map(|w| quote_ident(w)).collect::<Vec<_>>().join(", ")
+                select_list(Some(wanted), &present, &path, "columns")?
             }
             None => "*".to_string(),
         };
         let limit = cfg.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
-        let query = format!("SELECT {select} FROM {source}{limit}");
-        let (kind, rows) = create_relation(ctx.conn, ctx.step_id, &query, ctx.materialize).map_err(unreadable)?;
-        if let Some(n) = rows {
-            ctx.telemetry.metric("rows_read", n as f64, Some(ctx.step_id));
-        }
-        Ok(StepOutput { relation: Some(kind), rows, state: None })
+        extracted_relation(ctx, &format!("SELECT {select} FROM {source}{limit}")).map_err(unreadable)
     }
 
     fn can_be_view(&self) -> bool {

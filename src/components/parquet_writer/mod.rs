@@ -7,7 +7,7 @@
 //! renames the path is briefly absent).
 
 use crate::components::config::parse;
-use crate::drivers::output_file::{ensure_parent, PendingFile};
+use crate::drivers::output_file::{copy_into_file, ensure_parent, written};
 use crate::drivers::{single_input, sql_error, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::{quote_ident, quote_literal};
 use crate::project::resolve_path;
@@ -133,26 +133,9 @@ impl Driver for ParquetWriter {
         let opts = copy_options(&cfg);
         let rows = match cfg.partition_by.as_deref().filter(|p| !p.is_empty()) {
             Some(by) => write_partitioned(ctx, &input, &target, opts, by)?,
-            None => {
-                let file = PendingFile::beside(&target, "osiris");
-                let sql = format!(
-                    "COPY (SELECT * FROM {}) TO {} ({})",
-                    quote_ident(&input),
-                    quote_literal(&file.path().display().to_string()),
-                    opts.join(", ")
-                );
-                let rows = ctx.conn.execute(&sql, []).map_err(sql_error)? as u64;
-                file.commit()?;
-                rows
-            }
+            None => copy_into_file(ctx, &input, &target, &opts.join(", "))?,
         };
-        ctx.telemetry.metric("rows_written", rows as f64, Some(ctx.step_id));
-        ctx.telemetry.event(
-            "artifact_created",
-            Some(ctx.step_id),
-            serde_json::json!({"artifact_type": "parquet", "path": target.display().to_string(), "rows": rows}),
-        );
-        Ok(StepOutput { relation: None, rows: Some(rows), state: None })
+        Ok(written(ctx, "parquet", &target, rows))
     }
 
     /// One `COPY (SELECT * FROM input)`: the input may be a pipe being filled.
