@@ -12,14 +12,9 @@ pub struct PendingFile {
 }
 
 impl PendingFile {
-    /// A temporary name beside `target` for writing it: hidden, tagged, and with 64 random bits,
-    /// so another user of a shared directory cannot plant a symlink under the name in advance.
+    /// A temporary name beside `target` for writing it ([`unguessable_sibling`] + `.tmp`).
     pub fn beside(target: &Path, tag: &str) -> Self {
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let mut random = [0u8; 8];
-        getrandom::fill(&mut random).unwrap_or_default();
-        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
-        let temp = target.with_file_name(format!(".{name}.{tag}-{}-{suffix}.tmp", std::process::id()));
+        let temp = unguessable_sibling(target, tag).with_added_extension("tmp");
         Self { temp: Some(temp), target: target.to_path_buf() }
     }
 
@@ -49,6 +44,16 @@ impl Drop for PendingFile {
             let _ = std::fs::remove_file(p);
         }
     }
+}
+
+/// `.<name>.<tag>-<pid>-<64 random bits in hex>` beside `target`: hidden, and not a name another
+/// user of a shared directory can plant a symlink under in advance.
+pub fn unguessable_sibling(target: &Path, tag: &str) -> PathBuf {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).unwrap_or_default();
+    let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    target.with_file_name(format!(".{name}.{tag}-{}-{suffix}", std::process::id()))
 }
 
 /// Make sure `target`'s directory exists: created when `create_dirs`, else an error naming it.

@@ -7,13 +7,13 @@
 //! renames the path is briefly absent).
 
 use crate::components::config::parse;
-use crate::drivers::output_file::{copy_into_file, ensure_parent, written};
+use crate::drivers::output_file::{copy_into_file, ensure_parent, unguessable_sibling, written};
 use crate::drivers::{single_input, sql_error, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::{quote_ident, quote_literal};
 use crate::project::resolve_path;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Writes the single input to Parquet.
 pub struct ParquetWriter;
@@ -78,15 +78,9 @@ fn copy_options(cfg: &Config) -> Vec<String> {
     opts
 }
 
-/// A sibling path of `target` tagged `tag`, unique to this process.
-fn sibling(target: &Path, tag: &str) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    target.with_file_name(format!(".{name}.{tag}-{}", std::process::id()))
-}
-
 /// Write a partitioned tree beside `target` and swap it in.
 fn write_partitioned(ctx: &StepContext, input: &str, target: &Path, mut opts: Vec<String>, by: &[String]) -> Result<u64, DriverError> {
-    let building = sibling(target, "osiris-new");
+    let building = unguessable_sibling(target, "osiris-new");
     let io = |what: &str, p: &Path, e: std::io::Error| {
         DriverError::at_target(format!("cannot {what} {}: {e}", p.display())).with_cause(e)
     };
@@ -106,7 +100,7 @@ fn write_partitioned(ctx: &StepContext, input: &str, target: &Path, mut opts: Ve
             return Err(sql_error(e));
         }
     };
-    let previous = sibling(target, "osiris-old");
+    let previous = unguessable_sibling(target, "osiris-old");
     let had_previous = target.exists();
     if had_previous {
         std::fs::rename(target, &previous).map_err(|e| io("move aside", target, e))?;
