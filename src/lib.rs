@@ -18,6 +18,7 @@ pub mod http;
 pub mod oml;
 pub mod project;
 pub mod registry;
+pub mod report;
 pub mod runtime;
 
 pub use diagnostics::{Diagnostic, Invalid, Severity};

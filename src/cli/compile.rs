@@ -32,7 +32,12 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
     let compiled = compiler::compile(&plan, &registry);
     let base = osiris::project::base_dir_for(&a.pipeline);
     let slug = a.pipeline.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "pipeline".into());
-    let dir = a.out.clone().unwrap_or_else(|| compiled.default_dir(&base, &slug));
+    let settings = osiris::project::settings(&base).map(|(_, s)| s).unwrap_or_default();
+    let build_dir = match settings["filesystem"]["build_dir"].as_str().filter(|d| !d.is_empty()) {
+        Some(d) => osiris::project::resolve_path(&base, d),
+        None => base.join("build"),
+    };
+    let dir = a.out.clone().unwrap_or_else(|| compiled.default_dir(&build_dir, &slug));
     let manifest_path = compiled.write_to(&dir)?;
     compiler::record_last_compile(&base, &manifest_path, &compiled)?;
     if a.json {

@@ -1,11 +1,9 @@
 //! `osiris connections list|doctor`.
 
 use super::output::{invalid, print_json};
-use osiris::connections::{ConnectionsFile, Redactor};
-use osiris::drivers::health::HealthReport;
+use osiris::connections::ConnectionsFile;
 use serde_json::json;
 use std::path::PathBuf;
-use std::time::Instant;
 
 /// Subcommands of `connections`.
 #[derive(clap::Subcommand)]
@@ -78,42 +76,8 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
                 Err(d) => return Ok(invalid(&osiris::Invalid::one(d), json)),
             };
             let wanted = name.map(|n| n.trim_start_matches('@').to_string());
-            let mut results = Vec::new();
-            let mut failures = 0;
-            for (family, aliases) in &file.families {
-                for alias in aliases.keys() {
-                    let reference = format!("{family}.{alias}");
-                    if wanted.as_ref().is_some_and(|w| *w != reference) {
-                        continue;
-                    }
-                    let t = Instant::now();
-                    // Servers echo what they were sent: every reply passes the redactor.
-                    let mut redactor = Redactor::default();
-                    let resolved = file.resolve(family, Some(alias));
-                    if let Ok(c) = &resolved {
-                        c.register_secrets(&mut redactor);
-                    }
-                    let report = match resolved {
-                        Err(d) => HealthReport::error(d.message),
-                        Ok(c) => match osiris::drivers::health_check(family) {
-                            Some(check) => check(&c),
-                            None => HealthReport::skipped(format!(
-                                "no health check for `{family}` in this build yet; the connection resolves"
-                            )),
-                        },
-                    };
-                    if report.is_failed() {
-                        failures += 1;
-                    }
-                    let mut item = serde_json::to_value(&report)?;
-                    redactor.redact_json(&mut item);
-                    item["connection"] = json!(format!("@{reference}"));
-                    if item.get("latency_ms").is_none() {
-                        item["latency_ms"] = json!(t.elapsed().as_millis() as u64);
-                    }
-                    results.push(item);
-                }
-            }
+            let results = osiris::drivers::health::doctor(&file, wanted.as_deref());
+            let failures = results.iter().filter(|r| r["status"] == "failure" || r["status"] == "error").count();
             if json {
                 print_json(&json!({"results": results}));
             } else {

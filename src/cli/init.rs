@@ -13,8 +13,42 @@ pub struct Args {
     force: bool,
 }
 
-const OSIRIS_YAML: &str =
-    "# osiris project settings. Relative paths in pipelines resolve against this directory.\nversion: \"1\"\n";
+/// A complete osiris.yaml: every setting osiris reads, at its default, with what it does.
+const OSIRIS_YAML: &str = "\
+# osiris project settings. Relative paths in pipelines resolve against this directory.
+# Environment variables win over this file: OSIRIS_HOME (project root), OSIRIS_FILESYSTEM_BASE,
+# OSIRIS_PROFILE, OSIRIS_RETENTION_RUN_LOGS_DAYS, OSIRIS_AIOP_* (see docs/operating.md).
+version: \"2.0\"
+
+filesystem:
+  # Root of everything below (relative to this file). Empty: this directory.
+  base_path: \"\"
+  # Run directories (events, metrics, status, pipeline_data.duckdb). The run index and the AIOP
+  # packages live beside it (../index, ../aiop) unless aiop_dir says otherwise.
+  run_logs_dir: .osiris/runs
+  # AI Operation Packages; default: beside run_logs_dir.
+  # aiop_dir: aiop
+  retention:
+    # `osiris maintenance` / `osiris logs gc` remove runs older than this (the newest run of each
+    # pipeline always stays).
+    run_logs_days: 7
+
+aiop:
+  # An AI Operation Package after every run: summary.json, run-card.md, annex/.
+  enabled: true
+  # Upper bound of summary.json; beyond it the timeline's tail is dropped (metadata.truncated).
+  max_core_bytes: 300000
+  # low: run start/end and errors; medium: plus step starts and completions; high: every event.
+  timeline_density: medium
+  run_card: true
+  annex:
+    enabled: true
+  # previous: compare rows and duration with the previous run of the pipeline; none: do not.
+  delta: previous
+  retention:
+    # Packages kept per pipeline by `osiris logs aiop prune`.
+    keep_runs: 50
+";
 const CONNECTIONS: &str = "\
 # Connections referenced from pipelines as `connection: \"@family.alias\"`.
 # Secrets: write ${ENV_VAR} here and put the value in the environment or .env (never in pipelines).
@@ -95,4 +129,23 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
         a.dir.display()
     );
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The written file names only settings osiris knows, each at the value osiris uses without it.
+    #[test]
+    fn the_written_settings_are_known_and_are_the_defaults() {
+        let v: serde_json::Value = serde_saphyr::from_str(super::OSIRIS_YAML).unwrap();
+        assert_eq!(osiris::project::unknown_settings(&v), Vec::<String>::new());
+        let runs = Path::new("p/.osiris/runs");
+        let written = osiris::report::aiop::Settings::configured(runs, Path::new("p"), &v).unwrap().unwrap();
+        let default = osiris::report::aiop::Settings::configured(runs, Path::new("p"), &serde_json::Value::Null)
+            .unwrap()
+            .unwrap();
+        assert_eq!(serde_json::to_value(written).unwrap(), serde_json::to_value(default).unwrap());
+        assert_eq!(super::super::runs_dir(None, Path::new("p"), &v), Path::new("p/.osiris/runs"));
+    }
 }

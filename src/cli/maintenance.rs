@@ -21,9 +21,12 @@ Examples:
   osiris maintenance --dry-run          # what would go, and how many bytes
   osiris maintenance --keep-days 1 --json")]
 pub struct Args {
-    /// Runs directory to prune.
-    #[arg(long, default_value_os_t = super::default_runs_dir())]
-    runs_dir: PathBuf,
+    /// `clean` (the original's spelling; the same as no action).
+    #[arg(value_parser = ["clean"])]
+    action: Option<String>,
+    /// Runs directory to prune (default: the project's, see `osiris run --help`).
+    #[arg(long)]
+    runs_dir: Option<PathBuf>,
     /// Keep runs younger than this many days.
     #[arg(long)]
     keep_days: Option<u64>,
@@ -47,9 +50,10 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
             return Ok(2);
         }
     };
-    let policy = Policy { keep_days, keep_runs: a.keep_runs };
-    let pruned = prune(&a.runs_dir, policy, std::time::SystemTime::now(), a.dry_run)
-        .with_context(|| format!("cannot prune {}", a.runs_dir.display()))?;
+    let policy = Policy { keep_days, keep_runs: a.keep_runs, max_bytes: None };
+    let (runs_dir, _, _) = super::project_runs_dir(a.runs_dir)?;
+    let pruned = prune(&runs_dir, policy, std::time::SystemTime::now(), a.dry_run)
+        .with_context(|| format!("cannot prune {}", runs_dir.display()))?;
     if a.json {
         print_json(&serde_json::to_value(&pruned)?);
         return Ok(0);

@@ -50,8 +50,8 @@ enum Command {
     /// List and check connections (secrets are always masked).
     #[command(subcommand)]
     Connections(connections::Command),
-    /// Inspect past runs.
-    #[command(subcommand)]
+    /// Inspect past runs: list, show, HTML report, AIOP, bundles, cleanup.
+    #[command(subcommand, after_help = logs::LOGS_HELP)]
     Logs(logs::Command),
     /// Remove run directories older than the retention period (see --help).
     Maintenance(maintenance::Args),
@@ -113,7 +113,30 @@ impl ParamArgs {
     }
 }
 
-/// Default runs directory.
-fn default_runs_dir() -> PathBuf {
-    PathBuf::from(".osiris").join("runs")
+/// The runs directory: `--runs-dir` when given, else `filesystem.run_logs_dir` of osiris.yaml
+/// (relative to `filesystem.base_path` / `OSIRIS_FILESYSTEM_BASE`, else the project root), else
+/// `<project root>/.osiris/runs` — the current directory standing in for the root outside a
+/// project. The run index and AIOP packages live beside it (`../index`, `../aiop`).
+fn runs_dir(flag: Option<PathBuf>, root: &std::path::Path, settings: &serde_json::Value) -> PathBuf {
+    if let Some(f) = flag {
+        return f;
+    }
+    let fs = &settings["filesystem"];
+    let base = std::env::var("OSIRIS_FILESYSTEM_BASE")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .or_else(|| fs["base_path"].as_str().filter(|b| !b.is_empty()).map(str::to_string))
+        .map(|b| osiris::project::resolve_path(root, &b))
+        .unwrap_or_else(|| root.to_path_buf());
+    match fs["run_logs_dir"].as_str().filter(|d| !d.is_empty()) {
+        Some(d) => osiris::project::resolve_path(&base, d),
+        None => base.join(".osiris").join("runs"),
+    }
+}
+
+/// The project settings for the current directory and the runs directory they give.
+fn project_runs_dir(flag: Option<PathBuf>) -> anyhow::Result<(PathBuf, PathBuf, serde_json::Value)> {
+    let cwd = std::env::current_dir()?;
+    let (root, settings) = osiris::project::settings(&cwd)?;
+    Ok((runs_dir(flag, &root, &settings), root, settings))
 }

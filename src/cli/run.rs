@@ -8,7 +8,6 @@ use osiris::registry::Registry;
 use osiris::runtime::{
     execute as execute_run, prepare, Progress, RunOptions, RunSource, RunStatus, StepReport, StepStatus,
 };
-use serde_json::json;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,9 +31,10 @@ pub struct Args {
     /// Connections file (default: $OSIRIS_CONNECTIONS, ./osiris_connections.yaml, then the pipeline's dir).
     #[arg(long)]
     connections: Option<PathBuf>,
-    /// Where run directories are created.
-    #[arg(long, default_value_os_t = super::default_runs_dir())]
-    runs_dir: PathBuf,
+    /// Where run directories are created (default: filesystem.run_logs_dir of osiris.yaml, else
+    /// .osiris/runs in the project).
+    #[arg(long)]
+    runs_dir: Option<PathBuf>,
     /// Maximum steps running at once (default: number of CPUs).
     #[arg(long)]
     max_parallel: Option<usize>,
@@ -83,10 +83,27 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
         let cancel = Arc::clone(&cancel);
         let _ = ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst));
     }
+    let (runs_dir, root, settings) = super::project_runs_dir(a.runs_dir)?;
+    if !a.json {
+        for key in osiris::project::unknown_settings(&settings) {
+            eprintln!(
+                "warning: {}: unknown setting `{key}` (ignored)",
+                root.join(osiris::project::PROJECT_FILE).display()
+            );
+        }
+    }
+    let aiop = match osiris::report::aiop::Settings::configured(&runs_dir, &root, &settings) {
+        Ok(s) => s,
+        Err(e) => {
+            let d = osiris::Diagnostic::error("invalid_settings", "aiop", e.to_string());
+            return Ok(invalid(&osiris::Invalid::one(d), a.json));
+        }
+    };
     let opts = RunOptions {
         params: a.params.inputs(),
         connections_file: a.connections,
-        runs_dir: a.runs_dir,
+        runs_dir,
+        aiop,
         max_parallel: a
             .max_parallel
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
@@ -109,14 +126,7 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
     let outcome = execute_run(req, &bars).context("run could not start")?;
     bars.clear();
     if a.json {
-        let steps: Vec<_> = outcome.steps.iter().map(|s| json!({"id": s.id, "component": s.component, "status": s.status, "rows": s.rows, "duration_ms": s.duration_ms, "relation": s.relation})).collect();
-        let mut v = json!({"status": outcome.status, "run_id": outcome.run_id, "run_dir": outcome.run_dir, "duration_ms": outcome.duration_ms, "steps": steps});
-        if let Some(e) = &outcome.error {
-            v["error"] = json!(e);
-        }
-        if !outcome.warnings.is_empty() {
-            v["warnings"] = json!(outcome.warnings);
-        }
+        let mut v = osiris::runtime::outcome_json(&outcome);
         redactor.redact_json(&mut v);
         print_json(&v);
     } else {

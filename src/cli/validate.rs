@@ -30,12 +30,13 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
     let opts = RunOptions {
         params: a.params.inputs(),
         connections_file: a.connections,
-        runs_dir: super::default_runs_dir(),
+        runs_dir: std::path::PathBuf::from(".osiris").join("runs"),
         max_parallel: 1,
         materialize_all: false,
         memory_limit: osiris::exchange::DEFAULT_MEMORY_LIMIT.into(),
         cancel: Default::default(),
         full_refresh: false,
+        aiop: None,
     };
     match prepare(&RunSource::Pipeline(pipeline.clone()), opts, &registry) {
         Ok(req) => {
@@ -67,9 +68,20 @@ fn validate_project(connections: Option<PathBuf>, as_json: bool) -> anyhow::Resu
             }
         }
     }
+    let unknown = match osiris::project::settings(&std::env::current_dir()?) {
+        Ok((_, settings)) => osiris::project::unknown_settings(&settings),
+        Err(e) => {
+            problems.push(
+                osiris::Diagnostic::error("invalid_settings", "root", e.to_string())
+                    .with_file(e.path.display().to_string()),
+            );
+            Vec::new()
+        }
+    };
     if as_json {
+        let warnings: Vec<String> = unknown.iter().map(|k| format!("osiris.yaml: unknown setting `{k}`")).collect();
         print_json(
-            &json!({"valid": problems.is_empty(), "project_root": project, "connections_file": file.path, "errors": problems}),
+            &json!({"valid": problems.is_empty(), "project_root": project, "connections_file": file.path, "errors": problems, "warnings": warnings}),
         );
     } else {
         match &project {
@@ -82,6 +94,9 @@ fn validate_project(connections: Option<PathBuf>, as_json: bool) -> anyhow::Resu
         }
         for p in &problems {
             eprintln!("{p}");
+        }
+        for k in &unknown {
+            eprintln!("warning: osiris.yaml: unknown setting `{k}` (ignored)");
         }
     }
     Ok(if problems.is_empty() { 0 } else { 2 })

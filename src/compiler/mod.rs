@@ -140,9 +140,10 @@ impl Compiled {
         Ok(path)
     }
 
-    /// The default output directory: `<base>/build/pipelines/[<profile>/]<slug>/<short>-<hash>`.
-    pub fn default_dir(&self, base: &Path, slug: &str) -> PathBuf {
-        let mut d = base.join("build").join("pipelines");
+    /// The default output directory: `<build_dir>/pipelines/[<profile>/]<slug>/<short>-<hash>`
+    /// (`build_dir` is the project's `build/` unless `filesystem.build_dir` says otherwise).
+    pub fn default_dir(&self, build_dir: &Path, slug: &str) -> PathBuf {
+        let mut d = build_dir.join("pipelines");
         if let Some(p) = &self.manifest.meta.profile {
             d = d.join(p);
         }

@@ -242,6 +242,21 @@ impl ConnectionsFile {
         Ok(ResolvedConnection { family: family.to_string(), alias: alias.to_string(), fields, secrets })
     }
 
+    /// A redactor seeded with the secrets of every connection that resolves, for outputs made
+    /// outside a run (reports, AIOP exports, bundles): whatever a run could have leaked, these
+    /// outputs scrub too.
+    pub fn redactor(&self) -> Redactor {
+        let mut r = Redactor::default();
+        for (family, aliases) in &self.families {
+            for alias in aliases.keys() {
+                if let Ok(c) = self.resolve(family, Some(alias)) {
+                    c.register_secrets(&mut r);
+                }
+            }
+        }
+        r
+    }
+
     /// Every alias with secrets masked and env references shown as written; for `connections list`.
     pub fn masked(&self) -> Value {
         let mut out = Map::new();

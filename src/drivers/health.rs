@@ -142,6 +142,45 @@ impl HealthReport {
     }
 }
 
+/// Check every connection of `file` (or only `wanted`, `family.alias`): each result is the
+/// [`HealthReport`] as JSON with `connection` and `latency_ms`, redacted with the connection's own
+/// secrets (servers echo what they were sent). `connections doctor` and the MCP tool both render
+/// this.
+pub fn doctor(file: &crate::connections::ConnectionsFile, wanted: Option<&str>) -> Vec<serde_json::Value> {
+    let mut results = Vec::new();
+    for (family, aliases) in &file.families {
+        for alias in aliases.keys() {
+            let reference = format!("{family}.{alias}");
+            if wanted.is_some_and(|w| w != reference) {
+                continue;
+            }
+            let started = Instant::now();
+            let mut redactor = crate::connections::Redactor::default();
+            let resolved = file.resolve(family, Some(alias));
+            if let Ok(c) = &resolved {
+                c.register_secrets(&mut redactor);
+            }
+            let report = match resolved {
+                Err(d) => HealthReport::error(d.message),
+                Ok(c) => match super::health_check(family) {
+                    Some(check) => check(&c),
+                    None => HealthReport::skipped(format!(
+                        "no health check for `{family}` in this build yet; the connection resolves"
+                    )),
+                },
+            };
+            let mut item = serde_json::to_value(&report).expect("a report serializes");
+            redactor.redact_json(&mut item);
+            item["connection"] = serde_json::json!(format!("@{reference}"));
+            if item.get("latency_ms").is_none() {
+                item["latency_ms"] = serde_json::json!(started.elapsed().as_millis() as u64);
+            }
+            results.push(item);
+        }
+    }
+    results
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

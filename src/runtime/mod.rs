@@ -15,7 +15,7 @@ pub mod state;
 
 pub use log::{now_rfc3339, RunLog};
 pub use prepare::{prepare, RunOptions, RunSource};
-pub use run_dir::{index_path, new_run_id};
+pub use run_dir::{append_locked, index_path, new_run_id, slugify};
 pub use scheduler::execute;
 
 use crate::connections::{Redactor, ResolvedConnection};
@@ -75,6 +75,13 @@ pub struct RunRequest {
     pub warnings: Vec<crate::Diagnostic>,
     /// Incremental state of the pipeline's steps.
     pub state: state::StateStore,
+    /// The active profile the manifest was compiled for.
+    pub profile: Option<String>,
+    /// The compiled manifest this run came from, when it was run from one (`osiris compile`'s
+    /// build dir): the index's `build_manifest_path`.
+    pub manifest_path: Option<PathBuf>,
+    /// Where the run's AI Operation Package goes; None when `aiop.enabled` is false.
+    pub aiop: Option<crate::report::aiop::Settings>,
 }
 
 /// A step's final state.
@@ -107,6 +114,15 @@ pub struct StepReport {
     /// `table` or `view` for steps that produce a relation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relation: Option<RelationKind>,
+    /// When the step started, in milliseconds after the run started (None: it never started).
+    /// With `duration_ms` it places the step on the report's timeline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<u64>,
+    /// `extract`, `transform` or `write`.
+    pub mode: Mode,
+    /// The step's own error (redacted), when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The run's overall state.
@@ -161,6 +177,46 @@ pub struct RunOutcome {
     pub duration_ms: u64,
     /// Warnings steps raised (`step: message`).
     pub warnings: Vec<String>,
+    /// Rows delivered: the sum over writers, or over extractors when the pipeline has no writer
+    /// (`rows_source` says which) — the original's `total_rows`.
+    pub total_rows: u64,
+    /// `writers` or `extractors`: which steps `total_rows` sums.
+    pub rows_source: &'static str,
+    /// The run's AI Operation Package directory, when one was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aiop_dir: Option<PathBuf>,
+}
+
+/// The `osiris run --json` object of an outcome (also MCP's `pipeline_run` result).
+pub fn outcome_json(outcome: &RunOutcome) -> serde_json::Value {
+    let steps: Vec<_> = outcome
+        .steps
+        .iter()
+        .map(|s| serde_json::json!({"id": s.id, "component": s.component, "status": s.status, "rows": s.rows, "duration_ms": s.duration_ms, "relation": s.relation}))
+        .collect();
+    let mut v = serde_json::json!({"status": outcome.status, "run_id": outcome.run_id, "run_dir": outcome.run_dir,
+        "duration_ms": outcome.duration_ms, "total_rows": outcome.total_rows, "rows_source": outcome.rows_source, "steps": steps});
+    if let Some(e) = &outcome.error {
+        v["error"] = serde_json::json!(e);
+    }
+    if !outcome.warnings.is_empty() {
+        v["warnings"] = serde_json::json!(outcome.warnings);
+    }
+    if let Some(dir) = &outcome.aiop_dir {
+        v["aiop_dir"] = serde_json::json!(dir);
+    }
+    v
+}
+
+/// `total_rows` and its source from step reports: writers' rows when there is a writer, else
+/// extractors' rows.
+pub fn total_rows(steps: &[StepReport]) -> (u64, &'static str) {
+    let sum = |mode: Mode| steps.iter().filter(|s| s.mode == mode).filter_map(|s| s.rows).sum::<u64>();
+    if steps.iter().any(|s| s.mode == Mode::Write) {
+        (sum(Mode::Write), "writers")
+    } else {
+        (sum(Mode::Extract), "extractors")
+    }
 }
 
 /// Receives progress while a run executes (the CLI draws bars; others ignore it).

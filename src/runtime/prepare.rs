@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub cancel: Arc<AtomicBool>,
     /// Ignore committed incremental state and resume spools (`--full-refresh`).
     pub full_refresh: bool,
+    /// Where the AI Operation Package goes (None: not written).
+    pub aiop: Option<crate::report::aiop::Settings>,
 }
 
 struct Source {
@@ -54,6 +56,9 @@ struct Source {
     document: Option<oml::Document>,
     file_index: HashMap<String, usize>,
     warnings: Vec<Diagnostic>,
+    profile: Option<String>,
+    /// The manifest file, when running a compiled one.
+    manifest_path: Option<PathBuf>,
 }
 
 fn from_pipeline(path: &Path, params: &ParamInputs, registry: &Registry) -> Result<Source, Invalid> {
@@ -70,6 +75,8 @@ fn from_pipeline(path: &Path, params: &ParamInputs, registry: &Registry) -> Resu
         file_index: plan.steps.iter().map(|s| (s.id.clone(), s.index)).collect(),
         document: Some(plan.pipeline.document.clone()),
         warnings: plan.warnings,
+        profile: compiled.manifest.meta.profile.clone(),
+        manifest_path: None,
     })
 }
 
@@ -107,9 +114,11 @@ fn from_manifest(path: &Path, registry: &Registry) -> Result<Source, Invalid> {
         manifest_yaml: loaded.text.clone(),
         cfgs: loaded.cfgs.clone(),
         file_index: loaded.manifest.steps.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect(),
+        profile: loaded.manifest.meta.profile.clone(),
         steps: loaded.manifest.steps,
         document: None,
         warnings,
+        manifest_path: std::path::absolute(path).ok(),
     })
 }
 
@@ -204,5 +213,8 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
         redactor,
         cancel: opts.cancel,
         warnings: src.warnings,
+        profile: src.profile,
+        manifest_path: src.manifest_path,
+        aiop: opts.aiop,
     })
 }

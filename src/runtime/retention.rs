@@ -24,6 +24,9 @@ pub struct Policy {
     pub keep_days: u64,
     /// This many newest runs of each pipeline are kept whatever their age.
     pub keep_runs: usize,
+    /// After the age rule, the oldest remaining runs (except each pipeline's `keep_runs` newest)
+    /// go until the runs directory holds at most this many bytes.
+    pub max_bytes: Option<u64>,
 }
 
 /// One run directory the policy removes.
@@ -64,17 +67,32 @@ pub fn prune(runs_dir: &Path, policy: Policy, now: SystemTime, dry_run: bool) ->
     runs.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| b.run_id.cmp(&a.run_id)));
     let cutoff = now.checked_sub(Duration::from_secs(policy.keep_days * 86_400)).unwrap_or(SystemTime::UNIX_EPOCH);
     let mut seen: HashMap<Option<String>, usize> = HashMap::new();
-    let mut removed = Vec::new();
-    let mut kept = 0;
+    let mut doomed = Vec::new();
+    // (run, bytes, protected), newest first.
+    let mut remaining = Vec::new();
     for run in runs {
         let rank = seen.entry(run.pipeline.clone()).or_default();
         *rank += 1;
         let protected = run.pipeline.is_some() && *rank <= policy.keep_runs;
-        if protected || run.started >= cutoff {
-            kept += 1;
-            continue;
-        }
         let bytes = size_of(&run.path);
+        if protected || run.started >= cutoff {
+            remaining.push((run, bytes, protected));
+        } else {
+            doomed.push((run, bytes));
+        }
+    }
+    if let Some(max) = policy.max_bytes {
+        let mut total: u64 = remaining.iter().map(|(_, b, _)| b).sum();
+        while total > max {
+            let Some(i) = remaining.iter().rposition(|(_, _, protected)| !protected) else { break };
+            let (run, bytes, _) = remaining.remove(i);
+            total -= bytes;
+            doomed.push((run, bytes));
+        }
+    }
+    let kept = remaining.len();
+    let mut removed = Vec::new();
+    for (run, bytes) in doomed {
         if !dry_run {
             std::fs::remove_dir_all(&run.path)?;
         }
@@ -124,7 +142,7 @@ fn list_runs(runs_dir: &Path) -> std::io::Result<Vec<RunDir>> {
 }
 
 /// `YYYYMMDDTHHMMSSZ-xxxxxx`, as `run_dir::new_run_id` makes them.
-fn looks_like_run_id(name: &str) -> bool {
+pub fn looks_like_run_id(name: &str) -> bool {
     let b = name.as_bytes();
     b.len() == 23
         && b[..8].iter().all(u8::is_ascii_digit)
@@ -146,13 +164,14 @@ fn last_activity(dir: &Path) -> std::io::Result<SystemTime> {
     Ok(newest)
 }
 
-fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+/// An RFC 3339 time as a `SystemTime`.
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
     Some(SystemTime::from(t))
 }
 
 /// Bytes of the files under `dir` (best effort).
-fn size_of(dir: &Path) -> u64 {
+pub fn size_of(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries
         .flatten()
@@ -222,7 +241,7 @@ mod tests {
         .collect();
         std::fs::write(root.path().join("index/runs.jsonl"), index).unwrap();
         let now = parse_rfc3339("2026-11-25T00:00:00Z").unwrap();
-        let policy = Policy { keep_days: 7, keep_runs: 1 };
+        let policy = Policy { keep_days: 7, keep_runs: 1, max_bytes: None };
 
         let dry = prune(&runs, policy, now, true).unwrap();
         let names = |p: &Pruned| p.removed.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>();

@@ -12,7 +12,7 @@
 
 use super::dispatch::{Dispatch, State};
 use super::log::{now_rfc3339, RunLog};
-use super::run_dir::{append_index, create, new_run_id, write_json_atomic};
+use super::run_dir::{append_index, create, new_run_id, slugify, write_json_atomic, IndexRecord};
 use super::{ExecStep, Progress, RunError, RunOutcome, RunRequest, RunStatus, RuntimeError, StepReport, StepStatus};
 use crate::drivers::{self, DriverError, Inputs, StepContext, StepOutput, Telemetry};
 use crate::exchange::stream::StreamOut;
@@ -91,6 +91,8 @@ struct Done {
     index: usize,
     result: Result<StepOutput, DriverError>,
     duration: Duration,
+    /// When the step started, after the run started.
+    offset: Duration,
     /// An upstream view step whose evaluation is the real cause of a failure.
     culprit: Option<(usize, String)>,
 }
@@ -117,7 +119,7 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
 
     let (states, reports, error) = match Exchange::create(&run_dir, &req.exchange) {
         Ok(exchange) => {
-            let r = schedule(&req, &exchange, &log, &run_dir, progress);
+            let r = schedule(&req, &exchange, &log, &run_dir, progress, started);
             if let Err(e) = exchange.checkpoint() {
                 log.log("WARN", &format!("checkpoint failed: {e}"));
             }
@@ -165,6 +167,9 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
                 rows: None,
                 duration_ms: 0,
                 relation: None,
+                started_ms: None,
+                mode: s.mode,
+                error: None,
             })
         })
         .collect();
@@ -175,6 +180,12 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
     let duration_ms = started.elapsed().as_millis() as u64;
     let completed = steps.iter().filter(|s| s.status == StepStatus::Success).count();
     let status_name = serde_json::to_value(status).expect("serializes");
+    let (total_rows, rows_source) = super::total_rows(&steps);
+    // The original's closing events, so tools written for its events.jsonl read ours.
+    log.event("cleanup_complete", None, json!({"steps_executed": completed, "total_rows": total_rows}));
+    if let Some(e) = &error {
+        log.event("run_error", None, json!({"step_id": e.step, "kind": e.kind, "message": e.message}));
+    }
     log.event(
         "run_end",
         None,
@@ -190,21 +201,78 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
         "status": status_name, "ok": status == RunStatus::Success, "exit_code": status.exit_code(),
         "reason": match status { RunStatus::Success => "", RunStatus::Failed => "execution_failed", RunStatus::Cancelled => "cancelled" },
         "started_at": started_at, "finished_at": now_rfc3339(), "duration_ms": duration_ms,
-        "steps_total": steps.len(), "steps_completed": completed, "steps": steps, "error": error,
+        "steps_total": steps.len(), "steps_completed": completed, "total_rows": total_rows,
+        "rows_source": rows_source, "profile": req.profile, "peak_rss_bytes": peak_rss_bytes(),
+        "steps": steps, "error": error,
     });
     if let Err(e) = write_json_atomic(&run_dir.join("status.json"), &status_json, &req.redactor) {
         log.log("ERROR", &format!("cannot write status.json: {e}"));
     }
-    let index = json!({
-        "run_id": run_id, "pipeline": req.pipeline_name, "status": status_name, "started_at": started_at,
-        "duration_ms": duration_ms, "run_dir": run_dir, "manifest_hash": req.manifest_hash,
-        "steps_total": steps.len(), "steps_completed": completed,
-    });
-    if let Err(e) = append_index(&req.runs_dir, &index, &req.redactor) {
+    let slug = slugify(&req.pipeline_name);
+    let aiop_dir = req.aiop.as_ref().map(|a| a.run_dir(req.profile.as_deref(), &slug, &req.manifest_hash, &run_id));
+    let record = IndexRecord {
+        run_id: &run_id,
+        pipeline_slug: &slug,
+        profile: req.profile.as_deref(),
+        manifest_hash: &req.manifest_hash,
+        run_ts: &started_at,
+        status: status_name.as_str().unwrap_or_default(),
+        duration_ms,
+        run_dir: &run_dir,
+        aiop_dir: aiop_dir.as_deref(),
+        build_manifest_path: req.manifest_path.as_deref(),
+        pipeline: &req.pipeline_name,
+        steps_total: steps.len(),
+        steps_completed: completed,
+        total_rows,
+    };
+    if let Err(e) = append_index(&req.runs_dir, &record.to_json(), &req.redactor) {
         log.log("ERROR", &format!("cannot update the run index: {e}"));
     }
     log.flush();
-    Ok(RunOutcome { status, run_id, run_dir, steps, error, duration_ms, warnings: log.warnings() })
+    let outcome = RunOutcome {
+        status,
+        run_id,
+        run_dir,
+        steps,
+        error,
+        duration_ms,
+        warnings: log.warnings(),
+        total_rows,
+        rows_source,
+        aiop_dir: None,
+    };
+    finish_with_aiop(&req, outcome, aiop_dir)
+}
+
+/// The process's peak resident memory so far (Linux `ru_maxrss`, KiB), in bytes. For a CLI run
+/// that is the run's peak; a long-lived process (MCP server) reports its own lifetime's peak.
+fn peak_rss_bytes() -> Option<u64> {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    (unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0).then(|| usage.ru_maxrss.max(0) as u64 * 1024)
+}
+
+/// Write the run's AI Operation Package (after every run, as the original's `finally` does). A
+/// failure to write it is a warning in `osiris.log`, never a different run status.
+fn finish_with_aiop(
+    req: &RunRequest,
+    mut outcome: RunOutcome,
+    dir: Option<std::path::PathBuf>,
+) -> Result<RunOutcome, RuntimeError> {
+    let (Some(settings), Some(dir)) = (&req.aiop, dir) else { return Ok(outcome) };
+    match crate::report::aiop::export(&outcome.run_dir, &dir, settings, &req.redactor) {
+        Ok(_) => outcome.aiop_dir = Some(dir),
+        Err(e) => {
+            let line =
+                format!("{}\n", req.redactor.redact(&format!("cannot write the AIOP to {}: {e}", dir.display())));
+            let _ = std::fs::OpenOptions::new()
+                .append(true)
+                .open(outcome.run_dir.join("osiris.log"))
+                .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+        }
+    }
+    Ok(outcome)
 }
 
 type Scheduled = (Vec<State>, Vec<Option<StepReport>>, Option<RunError>);
@@ -234,6 +302,7 @@ fn schedule(
     log: &RunLog,
     run_dir: &std::path::Path,
     progress: &dyn Progress,
+    run_started: Instant,
 ) -> Scheduled {
     let n = req.steps.len();
     let index_of: HashMap<&str, usize> = req.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
@@ -309,7 +378,9 @@ fn schedule(
                     }
                     _ => None,
                 };
-                if done_tx.send(Report::Done(Done { index: i, result, duration: t.elapsed(), culprit })).is_err() {
+                let offset = t.duration_since(run_started);
+                let done = Done { index: i, result, duration: t.elapsed(), offset, culprit };
+                if done_tx.send(Report::Done(done)).is_err() {
                     break;
                 }
             });
@@ -348,7 +419,7 @@ fn schedule(
                         edge.release();
                     }
                     let duration_ms = done.duration.as_millis() as u64;
-                    let (status, rows, relation) = match done.result {
+                    let (status, rows, relation, step_error) = match done.result {
                         Ok(out) => {
                             if let Some(state) = &out.state {
                                 req.state.stage(&step.id, state.clone());
@@ -364,20 +435,28 @@ fn schedule(
                                     out.rows.map(|r| r.to_string()).unwrap_or_else(|| "view,".into())
                                 ),
                             );
-                            (StepStatus::Success, out.rows, out.relation)
+                            (StepStatus::Success, out.rows, out.relation, None)
                         }
                         Err(e) => {
                             let cancelled = matches!(e, DriverError::Cancelled) || req.cancel.load(Ordering::SeqCst);
                             let message = req.redactor.redact(&e.to_string());
                             log.event("step_failed", Some(&step.id), json!({"driver": step.component, "kind": e.kind(), "error": message, "duration_ms": duration_ms}));
+                            // The original's name for the same event (its `duration` is seconds).
+                            log.event("step_error", Some(&step.id), json!({"driver": step.component, "error": message, "duration": done.duration.as_secs_f64()}));
                             log.log("ERROR", &format!("step {} failed: {message}", step.id));
                             if let Some((j, msg)) = done.culprit.as_ref().filter(|_| !cancelled) {
                                 let culprit = &req.steps[*j];
                                 let msg = req.redactor.redact(msg);
                                 log.event("step_failed", Some(&culprit.id), json!({"driver": culprit.component, "kind": "sql", "error": msg, "evaluated_by": step.id}));
+                                log.event(
+                                    "step_error",
+                                    Some(&culprit.id),
+                                    json!({"driver": culprit.component, "error": msg}),
+                                );
                                 dispatch.blame(*j);
                                 if let Some(r) = reports[*j].as_mut() {
                                     r.status = StepStatus::Failed;
+                                    r.error = Some(msg.clone());
                                 }
                                 if error.is_none() {
                                     error = Some(RunError {
@@ -400,10 +479,15 @@ fn schedule(
                                         message: "the run was cancelled".into(),
                                     }
                                 } else {
-                                    RunError { step: Some(step.id.clone()), kind: e.kind().into(), message }
+                                    RunError {
+                                        step: Some(step.id.clone()),
+                                        kind: e.kind().into(),
+                                        message: message.clone(),
+                                    }
                                 });
                             }
-                            (if cancelled { StepStatus::Cancelled } else { StepStatus::Failed }, None, None)
+                            let status = if cancelled { StepStatus::Cancelled } else { StepStatus::Failed };
+                            (status, None, None, Some(message))
                         }
                     };
                     dispatch.finished(i, status, relation.is_some());
@@ -414,6 +498,9 @@ fn schedule(
                         rows,
                         duration_ms,
                         relation,
+                        started_ms: Some(done.offset.as_millis() as u64),
+                        mode: step.mode,
+                        error: step_error,
                     };
                     progress.step_finished(&report);
                     reports[i] = Some(report);

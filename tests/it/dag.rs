@@ -197,5 +197,5 @@ fn run_dir_has_events_status_and_index() {
     let index = p.read(".osiris/index/runs.jsonl");
     assert!(index.contains(status["run_id"].as_str().unwrap()));
     let listed = p.osiris(&["logs", "list", "--json"]);
-    assert_eq!(listed.json()[0]["run_id"], status["run_id"]);
+    assert_eq!(listed.json()["sessions"][0]["session_id"], status["run_id"]);
 }

@@ -44,7 +44,16 @@ fn secret_never_reaches_run_dir_compile_output_or_streams() {
         p.osiris_env(&["run", "p.yaml"], &env).expect_code(0).clone(),
         p.osiris_env(&["connections", "list", "--json"], &env).expect_code(0).clone(),
         p.osiris_env(&["connections", "list"], &env).expect_code(0).clone(),
+        // The operating side: report pages, AIOP, bundles and log views.
+        p.osiris_env(&["logs", "html", "--out", "report"], &env).expect_code(0).clone(),
+        p.osiris_env(&["logs", "show", "last", "--json"], &env).expect_code(0).clone(),
+        p.osiris_env(&["logs", "show", "last", "--events"], &env).expect_code(0).clone(),
+        p.osiris_env(&["logs", "list", "--json"], &env).expect_code(0).clone(),
+        p.osiris_env(&["logs", "aiop", "show", "--json"], &env).expect_code(0).clone(),
+        p.osiris_env(&["logs", "aiop", "export", "--last-run"], &env).expect_code(0).clone(),
+        p.osiris_env(&["logs", "bundle", "last", "-o", "run.zip"], &env).expect_code(0).clone(),
     ];
+    assert!(p.exists("report/index.html") && p.exists("run.zip") && p.exists(".osiris/aiop/index/runs.jsonl"));
     assert_eq!(p.read("out.csv"), "a\n1\n", "base_dir from the connection applies");
     assert_no_secret(&p, &runs);
 }
@@ -61,5 +70,8 @@ fn a_secret_inside_an_error_message_is_redacted_everywhere() {
     assert!(r.json()["error"]["message"].as_str().unwrap().contains("***"), "{r:?}");
     let human = p.osiris_env(&["run", "p.yaml"], &env);
     human.expect_code(1);
-    assert_no_secret(&p, &[r, human]);
+    // The report previews `extract`, whose one value is the secret.
+    let report = p.osiris_env(&["logs", "html", "--out", "report"], &env).expect_code(0).clone();
+    assert!(p.read(&format!("report/{}/index.html", r.json()["run_id"].as_str().unwrap())).contains("***"));
+    assert_no_secret(&p, &[r, human, report]);
 }

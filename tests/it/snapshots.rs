@@ -51,6 +51,7 @@ fn run_json_of_a_failing_sql_step() {
     insta::assert_json_snapshot!(json(&stdout), {
         ".run_id" => "[run_id]",
         ".run_dir" => "[run_dir]",
+        ".aiop_dir" => "[aiop_dir]",
         ".duration_ms" => "[ms]",
         ".steps[].duration_ms" => "[ms]",
     });
@@ -78,4 +79,107 @@ fn connections_list_json_masks_secrets() {
     assert!(!r.stdout.contains("Snap-Secret-99"));
     let dir = p.dir.path().display().to_string();
     insta::assert_json_snapshot!(json(&r.stdout.replace(&dir, "[project]")));
+}
+
+/// Keys whose values change from run to run (times, ids, sizes, paths, hashes).
+const VOLATILE: &[&str] = &[
+    "ts",
+    "started_at",
+    "finished_at",
+    "completed_at",
+    "ended_at",
+    "start_time",
+    "end_time",
+    "generated_at",
+    "duration_ms",
+    "duration_seconds",
+    "duration",
+    "started_ms",
+    "total_duration_ms",
+    "run_id",
+    "session_id",
+    "previous_run_id",
+    "run_dir",
+    "path",
+    "core_path",
+    "run_card_path",
+    "annex_dir",
+    "aiop_dir",
+    "manifest_hash",
+    "size_bytes",
+    "bytes_core",
+    "bytes_annex",
+    "peak_rss_bytes",
+    "@id",
+    "event_count",
+    "generator",
+    "durations",
+];
+
+/// `value` with volatile fields replaced by `[key]` and the project dir, run ids and hashes in
+/// strings by placeholders.
+fn scrub(value: &mut Value, project: &str) {
+    let run_id = regex::Regex::new(r"\d{8}T\d{6}Z-[0-9a-f]{6}").unwrap();
+    let hash = regex::Regex::new(r"[0-9a-f]{64}|[0-9a-f]{7}-").unwrap();
+    let seconds = regex::Regex::new(r"\d+\.\d s").unwrap();
+    let millis = regex::Regex::new(r"\.\d{13}\b").unwrap();
+    fn walk(v: &mut Value, f: &dyn Fn(&str) -> String) {
+        match v {
+            Value::Object(m) => {
+                for (k, child) in m.iter_mut() {
+                    if VOLATILE.contains(&k.as_str()) && !child.is_null() {
+                        *child = Value::String(format!("[{k}]"));
+                    } else {
+                        walk(child, f);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|c| walk(c, f)),
+            Value::String(s) => *s = f(s),
+            _ => {}
+        }
+    }
+    let f = |s: &str| {
+        let s = s.replace(project, "[project]");
+        let s = run_id.replace_all(&s, "[run_id]");
+        let s = hash.replace_all(&s, "[hash]");
+        let s = seconds.replace_all(&s, "[s] s");
+        millis.replace_all(&s, ".[ts_ms]").into_owned()
+    };
+    walk(value, &f);
+}
+
+/// A project with one successful and one failing run.
+fn two_runs() -> Project {
+    let p = crate::operating::example_project();
+    p.osiris(&["run", "orders_report.yaml", "--quiet"]).expect_code(0);
+    p.write("in.csv", "a\n1\n");
+    p.write("fails.yaml", crate::operating::FAILING);
+    p.osiris(&["run", "fails.yaml", "--quiet"]).expect_code(1);
+    p
+}
+
+fn scrubbed_json(p: &Project, args: &[&str]) -> Value {
+    let r = p.osiris(args);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut v = json(&r.stdout);
+    scrub(&mut v, &p.dir.path().display().to_string());
+    v
+}
+
+#[test]
+fn logs_list_and_show_json() {
+    let p = two_runs();
+    insta::assert_json_snapshot!("logs_list_json", scrubbed_json(&p, &["logs", "list", "--json"]));
+    insta::assert_json_snapshot!("logs_show_json_failed_run", scrubbed_json(&p, &["logs", "show", "last", "--json"]));
+}
+
+#[test]
+fn logs_aiop_list_and_show_json() {
+    let p = two_runs();
+    insta::assert_json_snapshot!("logs_aiop_list_json", scrubbed_json(&p, &["logs", "aiop", "list", "--json"]));
+    insta::assert_json_snapshot!(
+        "logs_aiop_show_json_failed_run",
+        scrubbed_json(&p, &["logs", "aiop", "show", "--json"])
+    );
 }
