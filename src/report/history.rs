@@ -221,8 +221,16 @@ fn jsonl(path: &Path) -> Vec<Value> {
 }
 
 /// Everything recorded about the run in `run_dir`; None when it is not a run directory.
+/// A finished run is read from `status.json` alone (it records each step's `needs`, streamed
+/// edge and the warnings); a running run, or one written before those were recorded, also from
+/// its events and manifest.
 pub fn load(run_dir: &Path) -> Option<RunSummary> {
     let run_id = run_dir.file_name()?.to_string_lossy().into_owned();
+    let status = read_json(&run_dir.join("status.json"));
+    if let Some(status) = status.as_ref().filter(|s| is_self_contained(s)) {
+        let warnings = status["warnings"].as_array().into_iter().flatten().filter_map(str_of).collect();
+        return Some(from_status(&run_id, run_dir, status, warnings));
+    }
     let needs = manifest_needs(run_dir);
     let events = events(run_dir);
     let streams_to = |id: &str| {
@@ -236,11 +244,17 @@ pub fn load(run_dir: &Path) -> Option<RunSummary> {
         s.streams_to = streams_to(&s.id);
         s
     };
-    let summary = match read_json(&run_dir.join("status.json")) {
+    let summary = match status {
         Some(status) => from_status(&run_id, run_dir, &status, warnings_of(&events)),
         None => from_events(&run_id, run_dir, &events, &needs)?,
     };
     Some(RunSummary { steps: summary.steps.into_iter().map(with_needs).collect(), ..summary })
+}
+
+/// Whether `status.json` records everything a summary needs (runs since it records `needs`).
+fn is_self_contained(status: &Value) -> bool {
+    status["warnings"].is_array()
+        && status["steps"].as_array().is_some_and(|steps| steps.iter().all(|s| s["needs"].is_array()))
 }
 
 /// Step ids with their `needs`, in manifest order.
@@ -277,9 +291,9 @@ fn from_status(run_id: &str, run_dir: &Path, v: &Value, warnings: Vec<String>) -
             duration_ms: s["duration_ms"].as_u64().unwrap_or(0),
             started_ms: s["started_ms"].as_u64(),
             relation: str_of(&s["relation"]),
-            streams_to: None,
+            streams_to: str_of(&s["streams_to"]),
             error: str_of(&s["error"]),
-            needs: Vec::new(),
+            needs: s["needs"].as_array().into_iter().flatten().filter_map(str_of).collect(),
         })
         .collect();
     let sum_mode = |m: &str| steps.iter().filter(|s| s.mode == m).filter_map(|s| s.rows).sum::<u64>();

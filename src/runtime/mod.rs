@@ -123,6 +123,11 @@ pub struct StepReport {
     /// The step's own error (redacted), when it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Upstream step ids (recorded so reports need not parse the manifest).
+    pub needs: Vec<String>,
+    /// The consumer this step streamed its rows into, when its edge was streamed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub streams_to: Option<String>,
 }
 
 /// The run's overall state.

@@ -170,6 +170,8 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
                 started_ms: None,
                 mode: s.mode,
                 error: None,
+                needs: s.needs.clone(),
+                streams_to: None,
             })
         })
         .collect();
@@ -203,7 +205,7 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
         "started_at": started_at, "finished_at": now_rfc3339(), "duration_ms": duration_ms,
         "steps_total": steps.len(), "steps_completed": completed, "total_rows": total_rows,
         "rows_source": rows_source, "profile": req.profile, "peak_rss_bytes": peak_rss_bytes(),
-        "steps": steps, "error": error,
+        "steps": steps, "error": error, "warnings": log.warnings(),
     });
     if let Err(e) = write_json_atomic(&run_dir.join("status.json"), &status_json, &req.redactor) {
         log.log("ERROR", &format!("cannot write status.json: {e}"));
@@ -501,6 +503,8 @@ fn schedule(
                         started_ms: Some(done.offset.as_millis() as u64),
                         mode: step.mode,
                         error: step_error,
+                        needs: step.needs.clone(),
+                        streams_to: edges[i].as_ref().map(|e| req.steps[e.consumer()].id.clone()),
                     };
                     progress.step_finished(&report);
                     reports[i] = Some(report);
