@@ -15,6 +15,7 @@ pub mod diagnostics;
 pub mod drivers;
 pub mod exchange;
 pub mod http;
+pub mod mcp;
 pub mod oml;
 pub mod project;
 pub mod registry;

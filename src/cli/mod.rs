@@ -7,6 +7,7 @@ mod connections;
 mod init;
 mod logs;
 mod maintenance;
+mod mcp;
 mod output;
 mod run;
 mod validate;
@@ -55,6 +56,9 @@ enum Command {
     Logs(logs::Command),
     /// Remove run directories older than the retention period (see --help).
     Maintenance(maintenance::Args),
+    /// MCP server for AI agents (stdio, or streamable HTTP); read-only unless --allow-run.
+    #[command(subcommand)]
+    Mcp(mcp::Command),
     /// Compatibility with the original's `osiris oml validate`.
     #[command(subcommand)]
     Oml(OmlCommand),
@@ -85,6 +89,7 @@ pub fn main() -> i32 {
         Command::Components(c) => components::execute(c),
         Command::Connections(c) => connections::execute(c),
         Command::Logs(c) => logs::execute(c),
+        Command::Mcp(c) => mcp::execute(c),
     };
     match result {
         Ok(code) => code,

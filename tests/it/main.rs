@@ -9,6 +9,7 @@ mod dag;
 mod failures;
 mod graphql;
 mod json_files;
+mod mcp;
 mod mysql;
 mod operating;
 mod params;

@@ -1,0 +1,199 @@
+//! The MCP server driven by a real MCP client (rmcp's) over stdio: the author's whole loop, the
+//! read-only default, output schemas and secrets.
+
+use crate::operating::example_project;
+use crate::util::{files_under, Project};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+const SECRET: &str = "mcp-S3ntinel-pw-42";
+
+/// A pipeline with three mistakes, each on its own line.
+const THREE_MISTAKES: &str = "oml_version: \"0.1.0\"\nname: broken\nsteps:\n  - id: extract-orders\n    component: filesystem.csv_extractor\n    mode: read\n    config: {path: data/orders.csv, delimeter: \",\"}\n  - id: shape\n    component: duckdb.procesor\n    mode: transform\n    needs: [extract-orders]\n    config: {query: \"SELECT 1\"}\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    needs: [shapes]\n    config: {path: output/out.csv}\n";
+
+const FIXED: &str = "oml_version: \"0.1.0\"\nname: fixed\nsteps:\n  - id: extract-orders\n    component: filesystem.csv_extractor\n    mode: read\n    config: {path: data/orders.csv}\n  - id: shape\n    component: duckdb.processor\n    mode: transform\n    needs: [extract-orders]\n    config: {query: \"SELECT city, count(*) AS orders FROM \\\"extract-orders\\\" GROUP BY city ORDER BY city\"}\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    needs: [shape]\n    config: {path: output/out.csv}\n";
+
+type Client = RunningService<RoleClient, ()>;
+
+async fn start(p: &Project, flags: &[&str]) -> Client {
+    let dir = p.dir.path().to_path_buf();
+    let flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+    let cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_osiris")).configure(|c| {
+        c.arg("mcp").arg("run").args(&flags).current_dir(&dir).env("OSIRIS_MCP_IT_PW", SECRET);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("OSIRIS_") && k != "OSIRIS_MCP_IT_PW" {
+                c.env_remove(k);
+            }
+        }
+    });
+    ().serve(TokioChildProcess::new(cmd).expect("spawn osiris mcp run")).await.expect("initialize")
+}
+
+/// Call a tool; returns (envelope, is_error) after checking the envelope against the tool's
+/// output schema and that text content and structured content agree.
+async fn call(client: &Client, schemas: &HashMap<String, Value>, name: &str, args: Value) -> (Value, bool) {
+    let mut params = CallToolRequestParams::new(name.to_string());
+    if let Value::Object(m) = args {
+        params = params.with_arguments(m);
+    }
+    let result: CallToolResult = client.call_tool(params).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+    let envelope = result.structured_content.clone().unwrap_or_else(|| panic!("{name}: no structuredContent"));
+    let text = result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone()).expect("text content");
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), envelope, "{name}: text and structured content differ");
+    let schema = schemas.get(name).unwrap_or_else(|| panic!("{name} is not listed"));
+    let validator = jsonschema::validator_for(schema).expect("output schema compiles");
+    let errors: Vec<String> =
+        validator.iter_errors(&envelope).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{name}: {errors:?}\n{envelope:#}");
+    assert!(!envelope.to_string().contains(SECRET), "{name} leaked the secret");
+    (envelope, result.is_error == Some(true))
+}
+
+async fn tool_schemas(client: &Client) -> HashMap<String, Value> {
+    let tools = client.list_all_tools().await.expect("tools/list");
+    tools
+        .into_iter()
+        .map(|t| {
+            (
+                t.name.to_string(),
+                Value::Object(t.output_schema.expect("every tool has an outputSchema").as_ref().clone()),
+            )
+        })
+        .collect()
+}
+
+fn project() -> Project {
+    let p = example_project();
+    p.write(
+        "osiris_connections.yaml",
+        "connections:\n  mysql:\n    default: {host: 127.0.0.1, port: 3306, database: test, user: root, password: \"${OSIRIS_MCP_IT_PW}\"}\n  filesystem:\n    local: {base_dir: ., default: true}\n",
+    );
+    p
+}
+
+fn line_of(text: &str, needle: &str) -> u64 {
+    text.lines().position(|l| l.contains(needle)).expect("needle in text") as u64 + 1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_goes_from_schema_to_a_verified_run() {
+    let p = project();
+    let client = start(&p, &["--allow-run"]).await;
+    let info = client.peer_info().expect("server info");
+    assert_eq!(info.server_info.as_ref().map(|i| i.name.as_str()), Some("osiris-mcp-server"));
+    let schemas = tool_schemas(&client).await;
+    for name in [
+        "connections_list",
+        "components_list",
+        "oml_schema_get",
+        "oml_validate",
+        "oml_compile",
+        "pipeline_run",
+        "aiop_show",
+        "sql_query",
+    ] {
+        assert!(schemas.contains_key(name), "{name} is offered");
+    }
+
+    let (schema, _) = call(&client, &schemas, "oml_schema_get", json!({})).await;
+    assert_eq!(schema["result"]["schema"]["required"], json!(["oml_version", "name", "steps"]));
+    let (conns, _) = call(&client, &schemas, "connections_list", json!({})).await;
+    assert_eq!(conns["result"]["count"], 2);
+    call(&client, &schemas, "components_list", json!({})).await;
+    call(&client, &schemas, "usecases_list", json!({})).await;
+    call(&client, &schemas, "guide_start", json!({"intent": "orders per city"})).await;
+
+    let (bad, is_error) = call(&client, &schemas, "oml_validate", json!({"oml_content": THREE_MISTAKES})).await;
+    assert!(!is_error, "an invalid pipeline is a successful validation");
+    assert_eq!(bad["result"]["valid"], false);
+    let lines: Vec<u64> = bad["result"]["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["type"] == "error")
+        .map(|d| d["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            line_of(THREE_MISTAKES, "delimeter"),
+            line_of(THREE_MISTAKES, "procesor"),
+            line_of(THREE_MISTAKES, "[shapes]")
+        ],
+        "{bad:#}"
+    );
+    let (good, _) = call(&client, &schemas, "oml_validate", json!({"oml_content": FIXED})).await;
+    assert_eq!(good["result"]["valid"], true, "{good:#}");
+
+    let (compiled, _) = call(&client, &schemas, "oml_compile", json!({"oml_content": FIXED})).await;
+    assert!(std::path::Path::new(compiled["result"]["manifest_path"].as_str().unwrap()).is_file());
+
+    let (run, is_error) = call(&client, &schemas, "pipeline_run", json!({"oml_content": FIXED})).await;
+    assert!(!is_error, "{run:#}");
+    let run = &run["result"];
+    assert_eq!(run["status"], "success");
+    assert_eq!(p.read("output/out.csv").lines().count() as u64, run["steps"][2]["rows"].as_u64().unwrap() + 1);
+    let run_id = run["run_id"].as_str().unwrap();
+
+    let (status, _) = call(&client, &schemas, "run_status", json!({"run_id": run_id})).await;
+    assert_eq!(status["result"]["status"], "success");
+    let (events, _) = call(&client, &schemas, "run_events", json!({"run_id": run_id, "limit": 3})).await;
+    assert_eq!(events["result"]["events"].as_array().unwrap().len(), 3);
+    assert_eq!(events["result"]["next_cursor"], 3);
+    let (preview, _) =
+        call(&client, &schemas, "table_preview", json!({"run_id": run_id, "step": "shape", "limit": 2})).await;
+    assert_eq!(preview["result"]["columns"][0]["name"], "city");
+    assert_eq!(preview["result"]["rows"].as_array().unwrap().len(), 2);
+    let (aiop, _) = call(&client, &schemas, "aiop_show", json!({"run_id": run_id})).await;
+    assert_eq!(aiop["result"]["run"]["total_rows"], run["total_rows"]);
+    let (sql, _) =
+        call(&client, &schemas, "sql_query", json!({"run_id": run_id, "sql": "SELECT sum(orders) AS n FROM shape"}))
+            .await;
+    assert_eq!(sql["result"]["rows"][0][0], "3000");
+    let (runs, _) = call(&client, &schemas, "runs_list", json!({})).await;
+    assert_eq!(runs["result"]["sessions"][0]["session_id"], run_id);
+
+    // SQL an agent wrote cannot reach files or write.
+    for sql in
+        ["SELECT * FROM read_text('osiris_connections.yaml')", "SELECT 1; DROP TABLE shape", "COPY shape TO 'x.csv'"]
+    {
+        let (refused, is_error) = call(&client, &schemas, "sql_query", json!({"run_id": run_id, "sql": sql})).await;
+        assert!(is_error && refused["error"]["code"] == "sql_error", "{sql}: {refused:#}");
+    }
+    let (missing, is_error) =
+        call(&client, &schemas, "table_preview", json!({"run_id": "nope", "step": "shape"})).await;
+    assert!(is_error && missing["error"]["code"] == "not_found");
+    client.cancel().await.unwrap();
+
+    // Replies were checked above; the files the server wrote hold no secret either.
+    for f in files_under(&p.path(".osiris")) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(!bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()), "{} holds the secret", f.display());
+    }
+    assert!(p.read(".osiris/mcp/logs/audit.jsonl").lines().count() >= 15, "every call is audited");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_allow_run_the_server_refuses_to_run_and_names_the_flag() {
+    let p = project();
+    let client = start(&p, &[]).await;
+    let schemas = tool_schemas(&client).await;
+    assert!(!schemas.contains_key("pipeline_run") && !schemas.contains_key("memory_capture"), "not offered");
+    let params = CallToolRequestParams::new("pipeline_run")
+        .with_arguments(json!({"oml_content": FIXED}).as_object().unwrap().clone());
+    let refused = client.call_tool(params).await.expect("a refusal is a tool result");
+    assert_eq!(refused.is_error, Some(true));
+    let envelope = refused.structured_content.unwrap();
+    assert_eq!(envelope["error"]["code"], "not_allowed");
+    assert!(envelope["error"]["message"].as_str().unwrap().contains("--allow-run"), "{envelope}");
+    assert!(!p.exists("output/out.csv"));
+    let params = CallToolRequestParams::new("osiris.memory.capture")
+        .with_arguments(json!({"consent": true, "session_id": "s1", "intent": "x"}).as_object().unwrap().clone());
+    let refused = client.call_tool(params).await.unwrap();
+    assert!(refused.structured_content.unwrap()["error"]["message"].as_str().unwrap().contains("--allow-write"));
+    client.cancel().await.unwrap();
+}
