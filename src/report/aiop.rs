@@ -138,7 +138,8 @@ impl Settings {
                 return Err(AiopError::Setting(format!("aiop.delta must be previous or none, not `{other}`")))
             }
         };
-        if let Some(n) = aiop["retention"]["keep_runs"].as_u64() {
+        let keep = aiop["retention"]["keep_runs"].as_u64();
+        if let Some(n) = keep.or(project["filesystem"]["retention"]["aiop_keep_runs_per_pipeline"].as_u64()) {
             s.keep_runs = n as usize;
         }
         Ok(Some(s))

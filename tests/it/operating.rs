@@ -295,3 +295,29 @@ fn logs_html_writes_an_index_and_a_page_per_run_without_external_resources() {
     p.osiris(&["logs", "report", "last", "--out", "one"]).expect_code(0);
     assert!(p.read(&format!("one/{}/index.html", failed["run_id"].as_str().unwrap())).contains("no_such_column"));
 }
+
+#[test]
+fn osiris_yaml_places_runs_and_packages_and_names_unknown_settings() {
+    let p = example_project();
+    p.write(
+        "osiris.yaml",
+        "version: '2.0'\nfilesystem:\n  run_logs_dir: run_logs\n  aiop_dir: packages\naiop:\n  max_core_byte: 10\n  timeline_density: low\n",
+    );
+    let r = p.osiris(&["run", "orders_report.yaml"]);
+    r.expect_code(0);
+    assert!(r.stderr.contains("unknown setting `aiop.max_core_byte`"), "{r:?}");
+    let run_dir = std::fs::read_dir(p.path("run_logs")).unwrap().next().unwrap().unwrap().path();
+    assert!(run_dir.join("status.json").is_file());
+    assert!(p.exists("run_logs/../index/runs.jsonl"), "the index lives beside the runs directory");
+    let summary = jsonl(&p.path("packages/index/runs.jsonl"));
+    let core = read_json(Path::new(summary[0]["core_path"].as_str().unwrap()));
+    assert!(core["evidence"]["timeline"].as_array().unwrap().iter().all(|t| t["type"] != "STEP_START"), "density low");
+    // The log commands find the runs where osiris.yaml puts them; --follow of a finished run
+    // prints its events and returns.
+    let listed = p.osiris(&["logs", "list", "--json"]).expect_code(0).json();
+    assert_eq!(listed["total_sessions"], 1);
+    let follow = p.osiris(&["logs", "show", "last", "--follow"]).expect_code(0).stdout.clone();
+    assert!(follow.lines().next().unwrap().contains("run_start") && follow.contains("run_end"), "{follow}");
+    let invalid = p.osiris_env(&["run", "orders_report.yaml"], &[("OSIRIS_AIOP_ENABLED", "maybe")]);
+    invalid.expect_code(2);
+}
