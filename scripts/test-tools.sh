@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # Tools the integration tests drive as the real thing, installed when missing:
-#   - Debian's chromium, which renders the HTML report headless (tests/it/report_browser.rs).
+#   - Debian's chromium, which renders the HTML report headless (tests/it/report_browser.rs);
+#   - the official MCP Python SDK in a venv under ~/.cache/osiris-test (tests/it/mcp.rs).
 # A test whose tool is missing fails (it is never skipped), so this script runs before the suite.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null || need+=(chromium)
-if [ ${#need[@]} -eq 0 ]; then
-  exit 0
+if [ ${#need[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "test-tools: installing ${need[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "test-tools: install ${need[*]} (Debian/Ubuntu: apt-get install ${need[*]})" >&2
+    exit 1
+  fi
 fi
-if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-  echo "test-tools: installing ${need[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-else
-  echo "test-tools: install ${need[*]} (Debian/Ubuntu: apt-get install ${need[*]})" >&2
-  exit 1
+
+# The MCP Python SDK, pinned, in a venv reused across runs.
+venv="$HOME/.cache/osiris-test/venv"
+mcp_version="2.3.0"
+if ! "$venv/bin/python" -c "import mcp, importlib.metadata as m; assert m.version('mcp') == '$mcp_version'" 2>/dev/null; then
+  echo "test-tools: installing the MCP Python SDK $mcp_version into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "mcp==$mcp_version"
 fi

@@ -190,7 +190,7 @@ pub fn export(run_dir: &Path, out: &Path, settings: &Settings, redactor: &Redact
     let run = history::load(run_dir).ok_or_else(|| AiopError::NotARun(run_dir.to_path_buf()))?;
     let events = history::events(run_dir);
     let slug = crate::runtime::slugify(&run.pipeline);
-    let previous = if settings.delta { previous_record(settings, &slug, &run.run_id) } else { None };
+    let previous = if settings.delta { previous_record(settings, &slug, &run) } else { None };
     let mut summary = build(&run, &events, settings, previous.as_ref(), &manifest_of(run_dir));
     redactor.redact_json(&mut summary);
     let truncated = fit(&mut summary, settings.max_core_bytes);
@@ -266,12 +266,16 @@ pub fn records(settings: &Settings) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// The newest earlier record of the same pipeline, the delta's baseline.
-fn previous_record(settings: &Settings, slug: &str, run_id: &str) -> Option<Value> {
-    records(settings)
-        .into_iter()
-        .rev()
-        .find(|r| r["pipeline_slug"] == slug && r["session_id"].as_str().is_some_and(|id| id < run_id))
+/// The newest earlier record of the same pipeline, the delta's baseline. "Earlier" by start
+/// time (microseconds; run ids only have seconds), so a re-export of an old run compares it
+/// with the run before it, not with the latest.
+fn previous_record(settings: &Settings, slug: &str, run: &RunSummary) -> Option<Value> {
+    let started = run.started_at.as_deref()?;
+    records(settings).into_iter().rev().find(|r| {
+        r["pipeline_slug"] == slug
+            && r["session_id"] != json!(run.run_id)
+            && r["started_at"].as_str().is_some_and(|t| t < started)
+    })
 }
 
 fn is_error(e: &Value) -> bool {

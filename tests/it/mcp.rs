@@ -197,3 +197,66 @@ async fn without_allow_run_the_server_refuses_to_run_and_names_the_flag() {
     assert!(refused.structured_content.unwrap()["error"]["message"].as_str().unwrap().contains("--allow-write"));
     client.cancel().await.unwrap();
 }
+
+/// The official Python SDK's client (`mcp` from PyPI, in the venv scripts/test-tools.sh makes).
+fn python_client(args: &[&str]) -> Value {
+    let home = std::env::var("HOME").expect("HOME");
+    let python = std::path::Path::new(&home).join(".cache/osiris-test/venv/bin/python");
+    assert!(python.is_file(), "{} is missing: run scripts/test-tools.sh", python.display());
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/python_client.py");
+    let out = std::process::Command::new("timeout")
+        .arg("120")
+        .arg(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run the Python MCP client");
+    assert!(
+        out.status.success(),
+        "python client failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the client prints JSON")
+}
+
+fn assert_python_loop(seen: &Value, p: &Project) {
+    assert!(seen["tools"].as_array().unwrap().contains(&json!("pipeline_run")), "{seen}");
+    assert_eq!(seen["valid"], true, "{seen}");
+    assert!(seen["alias_errors"].as_u64().unwrap() > 0, "the original's alias validates too: {seen}");
+    assert_eq!((seen["run_is_error"].as_bool(), seen["run_status"].as_str()), (Some(false), Some("success")), "{seen}");
+    assert_eq!(seen["run_text_matches"], true);
+    assert_eq!(seen["progress"].as_array().unwrap().len(), 3, "one progress notification per step: {seen}");
+    assert_eq!(seen["sql_rows"], json!([["3000"]]));
+    assert!(p.exists("output/python.csv"));
+}
+
+#[test]
+fn the_python_sdk_runs_the_loop_over_stdio() {
+    let p = project();
+    let seen = python_client(&["stdio", env!("CARGO_BIN_EXE_osiris"), p.dir.path().to_str().unwrap()]);
+    assert_python_loop(&seen, &p);
+}
+
+#[test]
+fn the_python_sdk_runs_the_loop_over_streamable_http() {
+    let p = project();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_osiris"))
+        .args(["mcp", "serve", "--http", &addr, "--allow-run"])
+        .current_dir(p.dir.path())
+        .env("OSIRIS_MCP_IT_PW", SECRET)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(started.elapsed().as_secs() < 30, "the HTTP server never listened");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let seen = python_client(&["http", &format!("http://{addr}/mcp")]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_python_loop(&seen, &p);
+}
