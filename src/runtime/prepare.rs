@@ -197,6 +197,7 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
             base_dir,
         });
     }
+    findings.extend(check_pipeline_sql(&steps, &src.file_index, src.document.as_ref(), &file_label));
     Invalid::check(findings)?;
     let state = super::state::StateStore::new(&opts.runs_dir, &src.name, opts.full_refresh);
     Ok(RunRequest {
@@ -217,4 +218,50 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
         manifest_path: src.manifest_path,
         aiop: opts.aiop,
     })
+}
+
+/// Every `duckdb.processor` query through [`crate::exchange::sql_guard`]: one SELECT over the
+/// pipeline's own relations, no file, environment or other statement. Refusals are exit 2.
+fn check_pipeline_sql(
+    steps: &[ExecStep],
+    file_index: &HashMap<String, usize>,
+    document: Option<&oml::Document>,
+    file_label: &str,
+) -> Vec<Diagnostic> {
+    let queries: Vec<(&ExecStep, &str)> = steps
+        .iter()
+        .filter(|s| s.component == "duckdb.processor")
+        .filter_map(|s| s.config.get("query").and_then(Value::as_str).map(|q| (s, q)))
+        .collect();
+    if queries.is_empty() {
+        return Vec::new();
+    }
+    let conn = match duckdb::Connection::open_in_memory() {
+        Ok(c) => c,
+        Err(e) => return vec![Diagnostic::error("internal", "root", format!("cannot start DuckDB's parser: {e}"))],
+    };
+    let mut relations: Vec<String> = vec!["input_df".to_string()];
+    for s in steps {
+        relations.push(s.id.clone());
+        relations.push(crate::exchange::compat_name(&s.id));
+    }
+    let mut findings = Vec::new();
+    for (step, query) in queries {
+        let query = query.trim().trim_end_matches(';');
+        if let Err(refusal) = crate::exchange::sql_guard::check(&conn, query, &relations) {
+            let index = file_index.get(&step.id).copied().unwrap_or(0);
+            let location = format!("steps[{index}].config.query");
+            let mut d = Diagnostic::error("unsafe_sql", location.clone(), refusal.message)
+                .with_step(step.id.clone())
+                .with_file(file_label.to_string())
+                .with_hint(
+                    "pipeline SQL reads the relations of its steps by id; read files with an extractor component",
+                );
+            if let Some((l, c)) = document.and_then(|doc| doc.position(&location)) {
+                d = d.at(l, c);
+            }
+            findings.push(d);
+        }
+    }
+    findings
 }

@@ -75,3 +75,32 @@ fn a_secret_inside_an_error_message_is_redacted_everywhere() {
     assert!(p.read(&format!("report/{}/index.html", r.json()["run_id"].as_str().unwrap())).contains("***"));
     assert_no_secret(&p, &[r, human, report]);
 }
+
+/// Pipeline SQL cannot read the secrets files, the environment or write anywhere: every such
+/// query is refused before any step runs (exit 2, the step and line named), and nothing is read
+/// or written.
+#[test]
+fn pipeline_sql_cannot_read_dotenv_the_environment_or_write_files() {
+    let p = Project::new();
+    p.write(".env", &format!("OSIRIS_IT_TOKEN={SECRET}\n"));
+    p.write("in.csv", "a\n1\n");
+    for query in [
+        "SELECT * FROM read_text('.env')",
+        "SELECT content FROM read_text('osiris_connections.yaml')",
+        "SELECT getenv('OSIRIS_IT_TOKEN') AS t",
+        "SELECT * FROM extract; COPY (SELECT 42) TO 'pwned.csv'",
+        "SELECT * FROM '.env.csv'",
+    ] {
+        p.write(
+            "p.yaml",
+            &format!("oml_version: \"0.1.0\"\nname: exfil\nsteps:\n  - id: extract\n    component: filesystem.csv_extractor\n    mode: read\n    config: {{path: in.csv}}\n  - id: steal\n    component: duckdb.processor\n    mode: transform\n    needs: [extract]\n    config:\n      query: \"{query}\"\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    needs: [steal]\n    config: {{path: out.csv}}\n"),
+        );
+        let r = p.osiris(&["run", "p.yaml", "--json"]);
+        r.expect_code(2);
+        let d = &r.json()["errors"][0];
+        assert_eq!((d["type"].as_str(), d["step"].as_str()), (Some("unsafe_sql"), Some("steal")), "{query}: {r:?}");
+        assert_eq!(d["line"], 13, "{query}: the query's line");
+        assert!(!p.exists("out.csv") && !p.exists("pwned.csv") && !p.exists(".osiris/runs"), "{query}: nothing ran");
+        assert!(!r.stdout.contains(SECRET) && !r.stderr.contains(SECRET));
+    }
+}
