@@ -12,6 +12,7 @@ pub mod compiler;
 pub mod components;
 pub mod connections;
 pub mod diagnostics;
+pub mod discovery;
 pub mod drivers;
 pub mod exchange;
 pub mod http;

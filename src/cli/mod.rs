@@ -4,6 +4,7 @@
 mod compile;
 mod components;
 mod connections;
+mod discovery;
 mod init;
 mod logs;
 mod maintenance;
@@ -51,6 +52,9 @@ enum Command {
     /// List and check connections (secrets are always masked).
     #[command(subcommand)]
     Connections(connections::Command),
+    /// What a connection holds: tables, columns as osiris loads them, keys, samples (cached).
+    #[command(subcommand)]
+    Discovery(discovery::Command),
     /// Inspect past runs: list, show, HTML report, AIOP, bundles, cleanup.
     #[command(subcommand, after_help = logs::LOGS_HELP)]
     Logs(logs::Command),
@@ -89,6 +93,7 @@ pub fn main() -> i32 {
         Command::Components(c) => components::execute(c),
         Command::Connections(c) => connections::execute(c),
         Command::Logs(c) => logs::execute(c),
+        Command::Discovery(c) => discovery::execute(c),
         Command::Mcp(c) => mcp::execute(c),
     };
     match result {

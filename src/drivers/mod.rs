@@ -281,6 +281,80 @@ pub fn health_check(family: &str) -> Option<HealthCheck> {
     }
 }
 
+/// Describes what a connection holds for an agent: tables (or files) with columns typed as osiris
+/// loads them, keys, row estimates and up to `samples` rows each. The path is the project root,
+/// against which relative `base_dir`s resolve.
+pub type Discover = fn(&ResolvedConnection, usize, &Path) -> Result<Value, String>;
+
+/// The discovery of a connection family, registered beside its drivers; None when this build
+/// has none.
+pub fn discovery(family: &str) -> Option<Discover> {
+    match family {
+        "mysql" => Some(|c, samples, _| mysql::discover(c, samples)),
+        "filesystem" => Some(discover_files),
+        _ => None,
+    }
+}
+
+/// The data files (CSV, Parquet, JSON) directly in a filesystem connection's `base_dir`, each
+/// with the columns and types DuckDB reads and up to `samples` rows.
+fn discover_files(c: &ResolvedConnection, samples: usize, root: &Path) -> Result<Value, String> {
+    let base = crate::project::resolve_path(root, &c.str_field("base_dir").unwrap_or_else(|| ".".into()));
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&base)
+        .map_err(|e| format!("{}: {e}", base.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let ext = p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+            matches!(ext.as_str(), "csv" | "tsv" | "parquet" | "json" | "jsonl" | "ndjson")
+        })
+        .collect();
+    files.sort();
+    let conn = duckdb::Connection::open_in_memory().map_err(|e| e.to_string())?;
+    let mut tables = Vec::new();
+    for path in files {
+        let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        let reader = match ext.as_str() {
+            "parquet" => "read_parquet",
+            "json" | "jsonl" | "ndjson" => "read_json",
+            _ => "read_csv",
+        };
+        let source = format!("{reader}({})", crate::exchange::quote_literal(&path.to_string_lossy()));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let described: Result<Vec<(String, String)>, duckdb::Error> = conn
+            .prepare(&format!("DESCRIBE SELECT * FROM {source}"))
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect());
+        let columns = match described {
+            Ok(c) => c,
+            Err(e) => {
+                tables.push(serde_json::json!({"name": name, "kind": "file", "error": e.to_string()}));
+                continue;
+            }
+        };
+        let rows: Vec<Value> = conn
+            .prepare(&format!("SELECT COLUMNS(*)::VARCHAR FROM {source} LIMIT {samples}"))
+            .and_then(|mut s| {
+                let n = columns.len();
+                s.query_map([], |r| {
+                    Ok(Value::Array(
+                        (0..n)
+                            .map(|i| r.get::<_, Option<String>>(i).map(|v| v.map_or(Value::Null, Value::String)))
+                            .collect::<Result<_, _>>()?,
+                    ))
+                })?
+                .collect()
+            })
+            .unwrap_or_default();
+        tables.push(serde_json::json!({
+            "name": name, "kind": "file", "path": path, "reader": reader,
+            "columns": columns.iter().map(|(n, t)| serde_json::json!({"name": n, "type": t})).collect::<Vec<_>>(),
+            "samples": rows,
+        }));
+    }
+    Ok(serde_json::json!({"base_dir": base, "tables": tables}))
+}
+
 /// A filesystem connection is healthy when its `base_dir` (if any) is a directory.
 fn filesystem_health(c: &ResolvedConnection) -> health::HealthReport {
     match c.str_field("base_dir") {

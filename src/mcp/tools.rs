@@ -108,6 +108,15 @@ pub fn catalogue() -> Vec<ToolSpec> {
             call: components_list,
         },
         ToolSpec {
+            name: "discovery_request",
+            aliases: &["osiris.introspect_sources", "discovery.request"],
+            description: "What a connection holds: tables (or files) with columns typed as osiris loads them, keys, row estimates and sample rows. Cached 24 h under .osiris/discovery/.",
+            input: || obj(json!({"connection": {"type": "string", "description": "@family.alias"}, "component": {"type": "string"}, "samples": {"type": "integer", "minimum": 0, "maximum": 100}, "idempotency_key": {"type": "string"}, "refresh": {"type": "boolean"}}), &["connection"]),
+            output: || obj(json!({"discovery_id": {"type": "string", "pattern": "^disc_[0-9a-f]{16}$"}, "cached": {"type": "boolean"}, "overview": any_object(), "tables": {"type": "array"}, "artifacts": any_object(), "status": {"type": "string"}}), &["discovery_id", "cached", "tables", "artifacts", "status"]),
+            effect: Effect::ReadOnly,
+            call: discovery_request,
+        },
+        ToolSpec {
             name: "usecases_list",
             aliases: &["osiris.usecases.list", "usecases.list"],
             description: "Example pipelines that validate and run, by category, with their OML.",
@@ -277,6 +286,25 @@ fn connections_doctor(ctx: &Context, args: &Map<String, Value>) -> Result<Value,
             .with_details(json!({"connection": format!("@{wanted}")})));
     }
     Ok(json!({"results": results, "status": "success"}))
+}
+
+fn discovery_request(ctx: &Context, args: &Map<String, Value>) -> Result<Value, ToolError> {
+    let req = crate::discovery::Request {
+        connection: arg_str(args, "connection")?.to_string(),
+        samples: args.get("samples").and_then(Value::as_u64).unwrap_or(5) as usize,
+        refresh: args.get("refresh").and_then(Value::as_bool).unwrap_or(false),
+        ttl: crate::discovery::DEFAULT_TTL,
+    };
+    let file = ctx.connections()?;
+    crate::discovery::run(&file, &ctx.root, &req).map_err(|e| {
+        let code = match e {
+            crate::discovery::DiscoveryError::Connection(_) => "invalid_connection",
+            crate::discovery::DiscoveryError::Unsupported(_) => "not_supported",
+            crate::discovery::DiscoveryError::Source(_) => "source_error",
+            crate::discovery::DiscoveryError::Cache { .. } => "io_error",
+        };
+        ToolError::new(code, e.to_string()).with_details(json!({"connection": req.connection}))
+    })
 }
 
 fn components_list(ctx: &Context, _: &Map<String, Value>) -> Result<Value, ToolError> {

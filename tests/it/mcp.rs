@@ -44,7 +44,9 @@ async fn call(client: &Client, schemas: &HashMap<String, Value>, name: &str, arg
     let envelope = result.structured_content.clone().unwrap_or_else(|| panic!("{name}: no structuredContent"));
     let text = result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone()).expect("text content");
     assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), envelope, "{name}: text and structured content differ");
-    let schema = schemas.get(name).unwrap_or_else(|| panic!("{name} is not listed"));
+    // An alias answers with the canonical tool's name in `_meta.tool`, and its schema.
+    let tool = envelope["_meta"]["tool"].as_str().expect("_meta.tool");
+    let schema = schemas.get(tool).unwrap_or_else(|| panic!("{tool} ({name}) is not listed"));
     let validator = jsonschema::validator_for(schema).expect("output schema compiles");
     let errors: Vec<String> =
         validator.iter_errors(&envelope).map(|e| format!("{e} at {}", e.instance_path())).collect();
@@ -66,11 +68,26 @@ async fn tool_schemas(client: &Client) -> HashMap<String, Value> {
         .collect()
 }
 
-fn project() -> Project {
+/// The example project, with a MariaDB connection whose password is the sentinel secret (an
+/// account made for it, reading a database made for it).
+fn project(tag: &str) -> Project {
+    let db = crate::mysql::database(
+        &format!("mcp_{tag}"),
+        &[
+            "CREATE TABLE IF NOT EXISTS customers (id INT PRIMARY KEY, name VARCHAR(20))",
+            "INSERT IGNORE INTO customers VALUES (1, 'Ada'), (2, 'Grace')",
+        ],
+    );
+    let user = format!("osiris_it_mcp_{tag}");
+    crate::mysql::account(
+        &user,
+        &format!("IDENTIFIED BY '{SECRET}'"),
+        &[&format!("GRANT SELECT ON `{db}`.* TO {{user}}")],
+    );
     let p = example_project();
     p.write(
         "osiris_connections.yaml",
-        "connections:\n  mysql:\n    default: {host: 127.0.0.1, port: 3306, database: test, user: root, password: \"${OSIRIS_MCP_IT_PW}\"}\n  filesystem:\n    local: {base_dir: ., default: true}\n",
+        &format!("connections:\n  mysql:\n    default: {{host: 127.0.0.1, port: 3306, database: {db}, user: {user}, password: \"${{OSIRIS_MCP_IT_PW}}\"}}\n  filesystem:\n    local: {{base_dir: ., default: true}}\n"),
     );
     p
 }
@@ -81,7 +98,7 @@ fn line_of(text: &str, needle: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_goes_from_schema_to_a_verified_run() {
-    let p = project();
+    let p = project("loop");
     let client = start(&p, &["--allow-run"]).await;
     let info = client.peer_info().expect("server info");
     assert_eq!(info.server_info.as_ref().map(|i| i.name.as_str()), Some("osiris-mcp-server"));
@@ -106,6 +123,22 @@ async fn an_agent_goes_from_schema_to_a_verified_run() {
     call(&client, &schemas, "components_list", json!({})).await;
     call(&client, &schemas, "usecases_list", json!({})).await;
     call(&client, &schemas, "guide_start", json!({"intent": "orders per city"})).await;
+
+    let (found, is_error) =
+        call(&client, &schemas, "discovery_request", json!({"connection": "@mysql.default", "samples": 2})).await;
+    assert!(!is_error, "{found:#}");
+    let customers = &found["result"]["tables"][0];
+    assert_eq!(
+        (customers["name"].as_str(), customers["samples"].as_array().map(Vec::len)),
+        (Some("customers"), Some(2)),
+        "{found:#}"
+    );
+    let (again, _) =
+        call(&client, &schemas, "osiris.introspect_sources", json!({"connection": "mysql.default", "samples": 2}))
+            .await;
+    assert_eq!(again["result"]["cached"], true);
+    let (doctor, _) = call(&client, &schemas, "connections_doctor", json!({"connection": "@mysql.default"})).await;
+    assert_eq!(doctor["result"]["results"][0]["status"], "success", "{doctor:#}");
 
     let (bad, is_error) = call(&client, &schemas, "oml_validate", json!({"oml_content": THREE_MISTAKES})).await;
     assert!(!is_error, "an invalid pipeline is a successful validation");
@@ -179,7 +212,7 @@ async fn an_agent_goes_from_schema_to_a_verified_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_allow_run_the_server_refuses_to_run_and_names_the_flag() {
-    let p = project();
+    let p = project("refused");
     let client = start(&p, &[]).await;
     let schemas = tool_schemas(&client).await;
     assert!(!schemas.contains_key("pipeline_run") && !schemas.contains_key("memory_capture"), "not offered");
@@ -233,14 +266,14 @@ fn assert_python_loop(seen: &Value, p: &Project) {
 
 #[test]
 fn the_python_sdk_runs_the_loop_over_stdio() {
-    let p = project();
+    let p = project("py_stdio");
     let seen = python_client(&["stdio", env!("CARGO_BIN_EXE_osiris"), p.dir.path().to_str().unwrap()]);
     assert_python_loop(&seen, &p);
 }
 
 #[test]
 fn the_python_sdk_runs_the_loop_over_streamable_http() {
-    let p = project();
+    let p = project("py_http");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
     let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_osiris"))

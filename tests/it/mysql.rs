@@ -21,7 +21,7 @@ static ACCOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// A login `name` (at `%` and `localhost`) created afresh with `auth` (`IDENTIFIED BY 'pw'`,
 /// `IDENTIFIED VIA unix_socket`, …) and then `extra` statements run (`{user}` is replaced by
 /// each account), whatever the server held before: safe on a fresh server and on a re-run.
-fn account(name: &str, auth: &str, extra: &[&str]) {
+pub fn account(name: &str, auth: &str, extra: &[&str]) {
     let _guard = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
     let mut c = admin();
     for host in ["%", "localhost"] {
@@ -34,7 +34,7 @@ fn account(name: &str, auth: &str, extra: &[&str]) {
 }
 
 /// A fresh database named `osiris_it_<name>` with `setup` run inside it.
-fn database(name: &str, setup: &[&str]) -> String {
+pub fn database(name: &str, setup: &[&str]) -> String {
     let db = format!("osiris_it_{name}");
     let mut c = admin();
     c.query_drop(format!("DROP DATABASE IF EXISTS `{db}`")).unwrap();
@@ -553,4 +553,43 @@ fn two_streamed_edges_on_two_workers_take_turns_instead_of_waiting_on_each_other
     assert_eq!(streams_to(&run_dir, "extract2"), "write2");
     assert_eq!(p.read("out1.csv").lines().last(), Some("5000"));
     assert_eq!(p.read("out2.csv").lines().last(), Some("10000"));
+}
+
+#[test]
+fn discovery_lists_tables_with_loaded_types_keys_and_samples_then_serves_the_cache() {
+    let db = database(
+        "discovery",
+        &[
+            "CREATE TABLE customers (id BIGINT UNSIGNED PRIMARY KEY, name VARCHAR(40) NOT NULL, balance DECIMAL(12,2), joined DATETIME(6))",
+            "INSERT INTO customers VALUES (1, 'Ada', 12.50, '2024-01-02 03:04:05.123456'), (2, 'Grace', NULL, NULL)",
+            "CREATE VIEW big_customers AS SELECT id, name FROM customers WHERE balance > 10",
+        ],
+    );
+    let p = project(&db, "", 3306, "SELECT 1");
+    let first = p.osiris(&["discovery", "run", "@mysql.local", "--samples", "1", "--json"]).expect_code(0).json();
+    assert_eq!(first["cached"], false);
+    assert!(first["discovery_id"].as_str().unwrap().starts_with("disc_"));
+    let tables = first["tables"].as_array().unwrap();
+    assert_eq!(tables.iter().map(|t| t["name"].as_str().unwrap()).collect::<Vec<_>>(), ["big_customers", "customers"]);
+    let customers = &tables[1];
+    assert_eq!(customers["primary_key"], serde_json::json!(["id"]));
+    let types: Vec<(&str, &str)> = customers["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(types, [("id", "UBIGINT"), ("name", "VARCHAR"), ("balance", "DECIMAL(12,2)"), ("joined", "TIMESTAMP")]);
+    assert_eq!(customers["samples"], serde_json::json!([["1", "Ada", "12.50", "2024-01-02 03:04:05.123456"]]));
+    assert_eq!(tables[0]["kind"], "view");
+    for f in ["overview.json", "tables.json", "samples.json"] {
+        assert!(p.exists(&format!(".osiris/discovery/{}/{f}", first["discovery_id"].as_str().unwrap())), "{f}");
+    }
+    let second = p.osiris(&["discovery", "run", "@mysql.local", "--samples", "1", "--json"]).expect_code(0).json();
+    assert_eq!(second["cached"], true);
+    assert_eq!(second["tables"], first["tables"]);
+    let refreshed =
+        p.osiris(&["discovery", "run", "@mysql.local", "--samples", "1", "--refresh", "--json"]).expect_code(0).json();
+    assert_eq!(refreshed["cached"], false);
+    p.osiris(&["discovery", "run", "@mysql.nope"]).expect_code(2);
 }

@@ -1,11 +1,13 @@
 //! MySQL / MariaDB components.
 
 mod connect;
+mod discover;
 mod doctor;
 mod extract;
 mod types;
 mod write;
 
+pub use discover::discover;
 pub use doctor::doctor;
 pub use extract::MysqlExtractor;
 pub use write::MysqlWriter;
