@@ -36,7 +36,9 @@ pub enum DiscoveryError {
     #[error("{0}")]
     Connection(String),
     /// This build cannot discover the family.
-    #[error("no discovery for `{0}` connections in this build yet (mysql and filesystem have one)")]
+    #[error(
+        "no discovery for `{0}` connections in this build yet (mysql, supabase with a DSN and filesystem have one)"
+    )]
     Unsupported(String),
     /// The source answered with an error.
     #[error("{0}")]
@@ -110,7 +112,7 @@ pub fn run(file: &ConnectionsFile, root: &Path, req: &Request) -> Result<Value, 
     let mut sample_map = Map::new();
     for t in &mut tables {
         if let Some(rows) = t.as_object_mut().and_then(|o| o.remove("samples")) {
-            sample_map.insert(t["name"].as_str().unwrap_or_default().to_string(), rows);
+            sample_map.insert(sample_key(t), rows);
         }
     }
     let mut overview = found.clone();
@@ -137,11 +139,19 @@ pub fn run(file: &ConnectionsFile, root: &Path, req: &Request) -> Result<Value, 
         "tables": merge_samples(Value::Array(tables), &samples_json), "artifacts": artifacts, "status": "success"}))
 }
 
+/// A table's key in `samples.json`: `schema.name` when it has a schema.
+fn sample_key(table: &Value) -> String {
+    match (table["schema"].as_str(), table["name"].as_str().unwrap_or_default()) {
+        (Some(schema), name) => format!("{schema}.{name}"),
+        (None, name) => name.to_string(),
+    }
+}
+
 /// Tables with their sample rows put back.
 fn merge_samples(tables: Value, samples: &Value) -> Value {
     let mut tables = tables.as_array().cloned().unwrap_or_default();
     for t in &mut tables {
-        let rows = samples.get(t["name"].as_str().unwrap_or_default()).cloned().unwrap_or(json!([]));
+        let rows = samples.get(sample_key(t)).cloned().unwrap_or(json!([]));
         t["samples"] = rows;
     }
     Value::Array(tables)

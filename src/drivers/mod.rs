@@ -291,6 +291,7 @@ pub type Discover = fn(&ResolvedConnection, usize, &Path) -> Result<Value, Strin
 pub fn discovery(family: &str) -> Option<Discover> {
     match family {
         "mysql" => Some(|c, samples, _| mysql::discover(c, samples)),
+        "supabase" => Some(|c, samples, _| postgres::discover(c, samples)),
         "filesystem" => Some(discover_files),
         _ => None,
     }

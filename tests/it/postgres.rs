@@ -522,3 +522,42 @@ fn text_in_canonical_spelling_goes_binary_and_any_other_repeats_the_load_as_csv(
     );
     assert_eq!(texts(&format!("SELECT d::text FROM {s}.t WHERE id = 50001")), ["2024-01-05"]);
 }
+
+#[test]
+fn discovery_lists_schemas_tables_with_loaded_types_keys_and_samples() {
+    // A database of its own: other tests create and drop schemas in `test` meanwhile.
+    let mut c = admin();
+    c.batch_execute("DROP DATABASE IF EXISTS osiris_it_discovery WITH (FORCE)").unwrap();
+    c.batch_execute("CREATE DATABASE osiris_it_discovery").unwrap();
+    let mut db =
+        postgres::Client::connect("host=127.0.0.1 port=5432 user=postgres dbname=osiris_it_discovery", postgres::NoTls)
+            .unwrap();
+    db.batch_execute(
+        "CREATE SCHEMA shop; CREATE TABLE shop.orders (id bigint PRIMARY KEY, amount numeric(12,2), tags text[], at timestamptz);
+         INSERT INTO shop.orders VALUES (1, 9.50, '{a,b}', '2024-01-02 03:04:05+00'), (2, NULL, NULL, NULL);
+         CREATE VIEW public.big AS SELECT id FROM shop.orders WHERE amount > 1;",
+    )
+    .unwrap();
+    let p = Project::new();
+    p.write(
+        "osiris_connections.yaml",
+        "connections:\n  supabase:\n    local:\n      pg_dsn: \"postgresql://postgres:${PG_TEST_PASSWORD}@127.0.0.1:5432/osiris_it_discovery\"\n",
+    );
+    let env = [("PG_TEST_PASSWORD", PASSWORD)];
+    let r = p.osiris_env(&["discovery", "run", "@supabase.local", "--samples", "1", "--json"], &env);
+    let found = r.expect_code(0).json();
+    let tables = found["tables"].as_array().unwrap();
+    let names: Vec<String> =
+        tables.iter().map(|t| format!("{}.{}", t["schema"].as_str().unwrap(), t["name"].as_str().unwrap())).collect();
+    assert_eq!(names, ["public.big", "shop.orders"]);
+    let orders = &tables[1];
+    assert_eq!(orders["primary_key"], serde_json::json!(["id"]));
+    let types: Vec<&str> = orders["columns"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["BIGINT", "DECIMAL(12,2)", "VARCHAR[]", "TIMESTAMPTZ"]);
+    assert_eq!(orders["samples"][0][0], "1");
+    assert_eq!(tables[0]["kind"], "view");
+    assert!(!r.stdout.contains(PASSWORD));
+    assert_in_no_file(&p.path(".osiris"), PASSWORD);
+    drop(db);
+    c.batch_execute("DROP DATABASE IF EXISTS osiris_it_discovery WITH (FORCE)").unwrap();
+}

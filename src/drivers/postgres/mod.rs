@@ -3,6 +3,7 @@
 
 mod binary;
 mod connect;
+mod discover;
 mod doctor;
 mod extract;
 mod query;
@@ -10,6 +11,7 @@ mod rest;
 mod types;
 mod write;
 
+pub use discover::discover;
 pub use doctor::doctor;
 pub use extract::SupabaseExtractor;
 pub use write::SupabaseWriter;
