@@ -46,12 +46,18 @@ pub struct ServeArgs {
     /// Runs directory (default: the project's).
     #[arg(long)]
     runs_dir: Option<PathBuf>,
+    /// Longest a tool call may take, in seconds; a run that takes longer is cancelled.
+    #[arg(long, default_value_t = osiris::mcp::DEFAULT_TOOL_TIMEOUT.as_secs())]
+    tool_timeout: u64,
 }
 
 impl ServeArgs {
     fn context(&self) -> anyhow::Result<Context> {
         let (runs_dir, root, settings) = super::project_runs_dir(self.runs_dir.clone())?;
-        Ok(Context::new(root, runs_dir, settings, self.connections.clone(), self.allow_run, self.allow_write))
+        let mut ctx =
+            Context::new(root, runs_dir, settings, self.connections.clone(), self.allow_run, self.allow_write);
+        ctx.tool_timeout = std::time::Duration::from_secs(self.tool_timeout.max(1));
+        Ok(ctx)
     }
 }
 

@@ -31,6 +31,8 @@ pub struct Context {
     pub allow_run: bool,
     /// `--allow-write`: `memory_capture` is offered.
     pub allow_write: bool,
+    /// Longest a tool call may take before the reply is a `timeout` error (a run is cancelled).
+    pub tool_timeout: std::time::Duration,
 }
 
 /// A file that exists while it is held (OML text an agent sent, for the file-based compiler).
@@ -71,6 +73,7 @@ impl Context {
             redactor,
             allow_run,
             allow_write,
+            tool_timeout: super::DEFAULT_TOOL_TIMEOUT,
         }
     }
 

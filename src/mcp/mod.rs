@@ -12,6 +12,9 @@ pub mod tools;
 pub use context::Context;
 pub use server::{OsirisMcp, MAX_PAYLOAD_BYTES};
 
+/// How long a tool call may take by default (`--tool-timeout`).
+pub const DEFAULT_TOOL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 use rmcp::ServiceExt;
 
 /// Why the server stopped.

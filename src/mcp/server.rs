@@ -81,7 +81,12 @@ impl OsirisMcp {
     }
 
     /// Run a pipeline for `pipeline_run`, notifying progress per finished step.
-    fn run_pipeline(&self, args: &Map<String, Value>, progress: &dyn Progress) -> Result<Value, ToolError> {
+    fn run_pipeline(
+        &self,
+        args: &Map<String, Value>,
+        progress: &dyn Progress,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<Value, ToolError> {
         let ctx = &self.ctx;
         let params = args.get("params").and_then(Value::as_object).cloned().unwrap_or_default();
         let profile = args.get("profile").and_then(Value::as_str);
@@ -101,7 +106,6 @@ impl OsirisMcp {
                 }
                 _ => return Err(ToolError::new("invalid_argument", "give exactly one of `oml_content` or `path`")),
             };
-        let cancel = Arc::new(AtomicBool::new(false));
         let req = ctx.prepare(source, &params, profile, cancel).map_err(|e| {
             ToolError::new(
                 "invalid_pipeline",
@@ -204,26 +208,40 @@ impl ServerHandler for OsirisMcp {
                 .with_details(json!({"limit_bytes": MAX_PAYLOAD_BYTES, "actual_bytes": bytes_in})))
         } else if let Err(e) = self.allowed(spec) {
             Err(e)
-        } else if canonical == "pipeline_run" {
-            let server = self.clone();
-            let notifier = context.meta.get_progress_token().map(|token| Notifier {
-                peer: context.peer.clone(),
-                token,
-                handle: tokio::runtime::Handle::current(),
-                done: AtomicU64::new(0),
-            });
-            tokio::task::spawn_blocking(move || match &notifier {
-                Some(n) => server.run_pipeline(&args, n),
-                None => server.run_pipeline(&args, &crate::runtime::NoProgress),
-            })
-            .await
-            .unwrap_or_else(|e| Err(ToolError::new("internal", format!("the run panicked: {e}"))))
         } else {
-            let ctx = Arc::clone(&self.ctx);
-            let call = spec.call;
-            tokio::task::spawn_blocking(move || call(&ctx, &args))
-                .await
-                .unwrap_or_else(|e| Err(ToolError::new("internal", format!("the tool panicked: {e}"))))
+            // A run is cancelled when its call times out; other tools are left to finish in the
+            // background (their threads cannot be stopped) while the caller gets the timeout.
+            let cancel = Arc::new(AtomicBool::new(false));
+            let task = if canonical == "pipeline_run" {
+                let server = self.clone();
+                let notifier = context.meta.get_progress_token().map(|token| Notifier {
+                    peer: context.peer.clone(),
+                    token,
+                    handle: tokio::runtime::Handle::current(),
+                    done: AtomicU64::new(0),
+                });
+                let cancel = Arc::clone(&cancel);
+                tokio::task::spawn_blocking(move || match &notifier {
+                    Some(n) => server.run_pipeline(&args, n, cancel),
+                    None => server.run_pipeline(&args, &crate::runtime::NoProgress, cancel),
+                })
+            } else {
+                let ctx = Arc::clone(&self.ctx);
+                let call = spec.call;
+                tokio::task::spawn_blocking(move || call(&ctx, &args))
+            };
+            match tokio::time::timeout(self.ctx.tool_timeout, task).await {
+                Ok(done) => done.unwrap_or_else(|e| Err(ToolError::new("internal", format!("the tool panicked: {e}")))),
+                Err(_) => {
+                    cancel.store(true, Ordering::SeqCst);
+                    let secs = self.ctx.tool_timeout.as_secs();
+                    Err(ToolError::new(
+                        "timeout",
+                        format!("{canonical} took longer than {secs} s (--tool-timeout); a run is cancelled"),
+                    )
+                    .with_details(json!({"timeout_seconds": secs})))
+                }
+            }
         };
         let ok = result.is_ok();
         let mut envelope = match result {

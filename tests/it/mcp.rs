@@ -293,3 +293,29 @@ fn the_python_sdk_runs_the_loop_over_streamable_http() {
     let _ = server.wait();
     assert_python_loop(&seen, &p);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_past_the_tool_timeout_is_cancelled_and_the_call_says_timeout() {
+    let p = project("timeout");
+    let client = start(&p, &["--allow-run", "--tool-timeout", "2"]).await;
+    let forever = "oml_version: \"0.1.0\"\nname: forever\nsteps:\n  - id: spin\n    component: duckdb.processor\n    mode: transform\n    config:\n      query: SELECT sum(i % 7) AS s FROM range(1000000000000) t(i)\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    config: {path: out.csv}\n";
+    let params = CallToolRequestParams::new("pipeline_run")
+        .with_arguments(json!({"oml_content": forever}).as_object().unwrap().clone());
+    let reply = client.call_tool(params).await.unwrap();
+    assert_eq!(reply.is_error, Some(true));
+    let envelope = reply.structured_content.unwrap();
+    assert_eq!(envelope["error"]["code"], "timeout", "{envelope}");
+    // The run itself is cancelled, not left spinning: its status says so shortly after.
+    let started = std::time::Instant::now();
+    let status = loop {
+        let dirs: Vec<_> = std::fs::read_dir(p.path(".osiris/runs")).unwrap().flatten().collect();
+        if let Some(text) = dirs.first().and_then(|d| std::fs::read_to_string(d.path().join("status.json")).ok()) {
+            break serde_json::from_str::<Value>(&text).unwrap();
+        }
+        assert!(started.elapsed().as_secs() < 60, "the timed-out run never ended");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(status["status"], "cancelled");
+    assert!(!p.exists("out.csv"));
+    client.cancel().await.unwrap();
+}
