@@ -3,7 +3,7 @@
 use super::output::{invalid, print_json, print_warnings, stderr_is_terminal};
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use osiris::compiler::{last_compile, looks_like_manifest};
+use osiris::compiler::last_compile;
 use osiris::registry::Registry;
 use osiris::runtime::{
     execute as execute_run, prepare, Progress, RunOptions, RunSource, RunStatus, StepReport, StepStatus,
@@ -59,7 +59,7 @@ pub struct Args {
 
 pub fn execute(a: Args) -> anyhow::Result<i32> {
     let source = match (&a.file, a.last_compile) {
-        (Some(f), _) => classify(f)?,
+        (Some(f), _) => RunSource::of_file(f),
         (None, _) => {
             let base = osiris::project::find_root(std::path::Path::new(".")).unwrap_or_else(|| PathBuf::from("."));
             match last_compile(&base) {
@@ -168,13 +168,6 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
         );
     }
     Ok(outcome.status.exit_code())
-}
-
-/// A manifest or a pipeline, told apart by content.
-fn classify(f: &std::path::Path) -> anyhow::Result<RunSource> {
-    let text = std::fs::read_to_string(f).unwrap_or_default();
-    let is_manifest = osiris::oml::Document::parse(&text).map(|d| looks_like_manifest(&d.value)).unwrap_or(false);
-    Ok(if is_manifest { RunSource::Manifest(f.to_path_buf()) } else { RunSource::Pipeline(f.to_path_buf()) })
 }
 
 /// One spinner per running step on stderr.

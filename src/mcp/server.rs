@@ -96,14 +96,7 @@ impl OsirisMcp {
                     let f = ctx.scratch_file(text)?;
                     (RunSource::Pipeline(f.path().to_path_buf()), Some(f))
                 }
-                (None, Some(path)) => {
-                    let p = ctx.project_path(path)?;
-                    let text = std::fs::read_to_string(&p).unwrap_or_default();
-                    let manifest = crate::oml::Document::parse(&text)
-                        .map(|d| crate::compiler::looks_like_manifest(&d.value))
-                        .unwrap_or(false);
-                    (if manifest { RunSource::Manifest(p) } else { RunSource::Pipeline(p) }, None)
-                }
+                (None, Some(path)) => (RunSource::of_file(&ctx.project_path(path)?), None),
                 _ => return Err(ToolError::new("invalid_argument", "give exactly one of `oml_content` or `path`")),
             };
         let req = ctx.prepare(source, &params, profile, cancel).map_err(|e| {

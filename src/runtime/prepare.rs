@@ -23,6 +23,20 @@ pub enum RunSource {
     Manifest(PathBuf),
 }
 
+impl RunSource {
+    /// A file told apart by content: a YAML document with top-level `pipeline`, `steps` and
+    /// `meta` is a compiled manifest, anything else a pipeline.
+    pub fn of_file(path: &Path) -> Self {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let is_manifest = oml::Document::parse(&text).map(|d| compiler::looks_like_manifest(&d.value)).unwrap_or(false);
+        if is_manifest {
+            Self::Manifest(path.to_path_buf())
+        } else {
+            Self::Pipeline(path.to_path_buf())
+        }
+    }
+}
+
 /// How to run it.
 #[derive(Debug, Clone)]
 pub struct RunOptions {

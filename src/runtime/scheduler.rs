@@ -244,7 +244,7 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
         rows_source,
         aiop_dir: None,
     };
-    finish_with_aiop(&req, outcome, aiop_dir)
+    Ok(finish_with_aiop(&req, outcome, aiop_dir, &log))
 }
 
 /// The process's peak resident memory so far (Linux `ru_maxrss`, KiB), in bytes. For a CLI run
@@ -261,20 +261,17 @@ fn finish_with_aiop(
     req: &RunRequest,
     mut outcome: RunOutcome,
     dir: Option<std::path::PathBuf>,
-) -> Result<RunOutcome, RuntimeError> {
-    let (Some(settings), Some(dir)) = (&req.aiop, dir) else { return Ok(outcome) };
+    log: &RunLog,
+) -> RunOutcome {
+    let (Some(settings), Some(dir)) = (&req.aiop, dir) else { return outcome };
     match crate::report::aiop::export(&outcome.run_dir, &dir, settings, &req.redactor) {
         Ok(_) => outcome.aiop_dir = Some(dir),
         Err(e) => {
-            let line =
-                format!("{}\n", req.redactor.redact(&format!("cannot write the AIOP to {}: {e}", dir.display())));
-            let _ = std::fs::OpenOptions::new()
-                .append(true)
-                .open(outcome.run_dir.join("osiris.log"))
-                .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+            log.log("WARN", &format!("cannot write the AIOP to {}: {e}", dir.display()));
+            log.flush();
         }
     }
-    Ok(outcome)
+    outcome
 }
 
 type Scheduled = (Vec<State>, Vec<Option<StepReport>>, Option<RunError>);
