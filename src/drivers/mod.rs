@@ -333,19 +333,8 @@ fn discover_files(c: &ResolvedConnection, samples: usize, root: &Path) -> Result
                 continue;
             }
         };
-        let rows: Vec<Value> = conn
-            .prepare(&format!("SELECT COLUMNS(*)::VARCHAR FROM {source} LIMIT {samples}"))
-            .and_then(|mut s| {
-                let n = columns.len();
-                s.query_map([], |r| {
-                    Ok(Value::Array(
-                        (0..n)
-                            .map(|i| r.get::<_, Option<String>>(i).map(|v| v.map_or(Value::Null, Value::String)))
-                            .collect::<Result<_, _>>()?,
-                    ))
-                })?
-                .collect()
-            })
+        let rows: Vec<Value> = crate::exchange::text_rows(&conn, &format!("SELECT * FROM {source}"), samples)
+            .map(|found| found.rows.into_iter().map(|r| serde_json::json!(r)).collect())
             .unwrap_or_default();
         tables.push(serde_json::json!({
             "name": name, "kind": "file", "path": path, "reader": reader,

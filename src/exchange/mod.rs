@@ -108,6 +108,36 @@ pub fn create_relation(
     Ok((kind, rows))
 }
 
+/// The first rows of a query, every value as text: what previews, samples and ad-hoc queries show.
+#[derive(Debug, Clone, Default)]
+pub struct TextRows {
+    /// Column names (empty when there were no rows).
+    pub columns: Vec<String>,
+    /// Values, NULL as None.
+    pub rows: Vec<Vec<Option<String>>>,
+    /// More rows were there than the limit.
+    pub truncated: bool,
+}
+
+/// Up to `limit` rows of `query`, every column cast to text. The query is a subquery of the one
+/// run, so anything but one query is a syntax error.
+pub fn text_rows(conn: &Connection, query: &str, limit: usize) -> duckdb::Result<TextRows> {
+    let mut stmt = conn.prepare(&format!("SELECT COLUMNS(*)::VARCHAR FROM ({query}) LIMIT {}", limit + 1))?;
+    let mut rows = stmt.query([])?;
+    let mut out = TextRows::default();
+    while let Some(row) = rows.next()? {
+        if out.columns.is_empty() {
+            out.columns = row.as_ref().column_names();
+        }
+        if out.rows.len() == limit {
+            out.truncated = true;
+            break;
+        }
+        out.rows.push((0..out.columns.len()).map(|i| row.get::<_, Option<String>>(i).ok().flatten()).collect());
+    }
+    Ok(out)
+}
+
 /// True for DuckDB's numeric types (integers of every width, FLOAT, DOUBLE, DECIMAL).
 pub fn is_numeric_type(duck_type: &str) -> bool {
     const NUMERIC: [&str; 14] = [

@@ -630,32 +630,15 @@ fn sandbox(conn: &duckdb::Connection, allowed: &[String]) -> Result<(), ToolErro
 /// Run `sql` and return (columns with types, rows as JSON text values), at most `limit` rows
 /// plus whether more were there.
 fn query_rows(conn: &duckdb::Connection, sql: &str, limit: usize) -> Result<(Vec<Value>, Vec<Value>, bool), ToolError> {
-    let wrapped = format!("SELECT COLUMNS(*)::VARCHAR FROM ({sql}) LIMIT {}", limit + 1);
-    let sql_error = |e: duckdb::Error| ToolError::new("sql_error", e.to_string());
-    let mut stmt = conn.prepare(&wrapped).map_err(sql_error)?;
-    let mut rows = stmt.query([]).map_err(sql_error)?;
-    let mut out = Vec::new();
-    let mut columns = Vec::new();
-    let mut truncated = false;
-    while let Some(row) = rows.next().map_err(sql_error)? {
-        if columns.is_empty() {
-            columns = row.as_ref().column_names();
-        }
-        if out.len() == limit {
-            truncated = true;
-            break;
-        }
-        let cells: Vec<Value> = (0..columns.len())
-            .map(|i| row.get::<_, Option<String>>(i).ok().flatten().map_or(Value::Null, Value::String))
-            .collect();
-        out.push(Value::Array(cells));
-    }
+    let found = crate::exchange::text_rows(conn, sql, limit).map_err(|e| ToolError::new("sql_error", e.to_string()))?;
     let types = describe(conn, sql).unwrap_or_default();
-    let columns = columns
+    let columns = found
+        .columns
         .iter()
         .map(|c| json!({"name": c, "type": types.iter().find(|(n, _)| n == c).map(|(_, t)| t.clone())}))
         .collect();
-    Ok((columns, out, truncated))
+    let rows = found.rows.into_iter().map(|r| json!(r)).collect();
+    Ok((columns, rows, found.truncated))
 }
 
 /// Column names and DuckDB types of a query.

@@ -110,21 +110,13 @@ pub fn previews(run: &RunSummary) -> Vec<(String, Result<Preview, String>)> {
 }
 
 fn preview(conn: &duckdb::Connection, step: &str) -> Result<Preview, String> {
-    let sql = format!("SELECT COLUMNS(*)::VARCHAR FROM {} LIMIT {PREVIEW_ROWS}", crate::exchange::quote_ident(step));
-    let mut stmt = conn.prepare(&sql).map_err(|e| e.to_string())?;
-    let mut rows_out = Vec::new();
-    let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
-    let mut columns = Vec::new();
-    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
-        if columns.is_empty() {
-            columns = row.as_ref().column_names().into_iter().take(PREVIEW_COLUMNS).collect();
-        }
-        let cells = (0..columns.len())
-            .map(|i| row.get::<_, Option<String>>(i).ok().flatten().map(|v| v.chars().take(CELL_CHARS).collect()))
-            .collect();
-        rows_out.push(cells);
-    }
-    Ok(Preview { columns, rows: rows_out })
+    let query = format!("SELECT * FROM {}", crate::exchange::quote_ident(step));
+    let found = crate::exchange::text_rows(conn, &query, PREVIEW_ROWS).map_err(|e| e.to_string())?;
+    let cell = |v: Option<String>| v.map(|v| v.chars().take(CELL_CHARS).collect());
+    Ok(Preview {
+        columns: found.columns.into_iter().take(PREVIEW_COLUMNS).collect(),
+        rows: found.rows.into_iter().map(|r| r.into_iter().take(PREVIEW_COLUMNS).map(cell).collect()).collect(),
+    })
 }
 
 /// The page of one run.
