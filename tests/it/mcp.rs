@@ -298,9 +298,8 @@ fn the_python_sdk_runs_the_loop_over_streamable_http() {
 async fn a_run_past_the_tool_timeout_is_cancelled_and_the_call_says_timeout() {
     let p = project("timeout");
     let client = start(&p, &["--allow-run", "--tool-timeout", "2"]).await;
-    let forever = "oml_version: \"0.1.0\"\nname: forever\nsteps:\n  - id: spin\n    component: duckdb.processor\n    mode: transform\n    config:\n      query: SELECT sum(i % 7) AS s FROM range(1000000000000) t(i)\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    config: {path: out.csv}\n";
     let params = CallToolRequestParams::new("pipeline_run")
-        .with_arguments(json!({"oml_content": forever}).as_object().unwrap().clone());
+        .with_arguments(json!({"oml_content": crate::util::ENDLESS}).as_object().unwrap().clone());
     let reply = client.call_tool(params).await.unwrap();
     assert_eq!(reply.is_error, Some(true));
     let envelope = reply.structured_content.unwrap();

@@ -157,30 +157,11 @@ fn aiop_is_truncated_to_max_core_bytes_and_can_be_turned_off() {
 #[test]
 fn aiop_of_a_cancelled_run_follows_the_schema() {
     let p = Project::new();
-    p.write(
-        "p.yaml",
-        "oml_version: \"0.1.0\"\nname: forever\nsteps:\n  - id: spin\n    component: duckdb.processor\n    mode: transform\n    config:\n      query: SELECT sum(i % 7) AS s FROM range(1000000000000) t(i)\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    config: {path: out.csv}\n",
-    );
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_osiris"))
-        .args(["run", "p.yaml", "--json"])
-        .current_dir(p.dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while !std::fs::read_dir(p.path(".osiris/runs")).into_iter().flatten().flatten().any(|d| {
-        std::fs::read_to_string(d.path().join("events.jsonl")).is_ok_and(|t| t.contains("\"step_id\":\"write\""))
-    }) {
-        assert!(started.elapsed().as_secs() < 60, "the run never reached the writer");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let child = crate::util::start_endless_run(&p);
     // A running run is listed as running.
     let listed = p.osiris(&["logs", "list", "--status", "running", "--json"]).expect_code(0).json();
     assert_eq!(listed["total_sessions"], 1, "{listed}");
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::util::interrupt(child);
     assert_eq!(out.status.code(), Some(130));
     let run: Value = serde_json::from_slice(&out.stdout).unwrap();
     let summary = summary_of(&run);

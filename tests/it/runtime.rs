@@ -51,33 +51,8 @@ fn independent_branches_overlap_and_max_parallel_one_serialises_them() {
 #[test]
 fn ctrl_c_cancels_the_run_and_records_it() {
     let p = Project::new();
-    p.write(
-        "p.yaml",
-        "oml_version: \"0.1.0\"\nname: forever\nsteps:\n  - id: spin\n    component: duckdb.processor\n    mode: transform\n    config:\n      query: SELECT sum(i % 7) AS s FROM range(1000000000000) t(i)\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    config: {path: out.csv}\n",
-    );
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_osiris"))
-        .args(["run", "p.yaml", "--json"])
-        .current_dir(p.dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the writer is evaluating the endless query, then interrupt.
-    let started = std::time::Instant::now();
-    loop {
-        let runs = p.path(".osiris/runs");
-        let running = std::fs::read_dir(&runs).into_iter().flatten().flatten().any(|d| {
-            std::fs::read_to_string(d.path().join("events.jsonl")).is_ok_and(|t| t.contains("\"step_id\":\"write\""))
-        });
-        if running {
-            break;
-        }
-        assert!(started.elapsed().as_secs() < 60, "the run never reached the writer");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    let out = child.wait_with_output().unwrap();
+    // Interrupted while the writer is evaluating the endless query.
+    let out = crate::util::interrupt(crate::util::start_endless_run(&p));
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["status"], "cancelled");

@@ -155,3 +155,34 @@ pub fn copy_pipeline(extract_config: &str, writer_config: &str) -> String {
         "oml_version: \"0.1.0\"\nname: copy\nsteps:\n  - id: extract\n    component: filesystem.csv_extractor\n    mode: read\n    config: {extract_config}\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    needs: [extract]\n    config: {writer_config}\n"
     )
 }
+
+/// A pipeline whose writer evaluates an endless query (for cancellation and timeouts).
+pub const ENDLESS: &str = "oml_version: \"0.1.0\"\nname: forever\nsteps:\n  - id: spin\n    component: duckdb.processor\n    mode: transform\n    config:\n      query: SELECT sum(i % 7) AS s FROM range(1000000000000) t(i)\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    config: {path: out.csv}\n";
+
+/// Start `osiris run p.yaml --json` on [`ENDLESS`] in `p` and return once its writer is
+/// evaluating the endless query.
+pub fn start_endless_run(p: &Project) -> std::process::Child {
+    p.write("p.yaml", ENDLESS);
+    let child = Command::new(env!("CARGO_BIN_EXE_osiris"))
+        .args(["run", "p.yaml", "--json"])
+        .current_dir(p.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run osiris");
+    let started = std::time::Instant::now();
+    while !std::fs::read_dir(p.path(".osiris/runs")).into_iter().flatten().flatten().any(|d| {
+        std::fs::read_to_string(d.path().join("events.jsonl")).is_ok_and(|t| t.contains("\"step_id\":\"write\""))
+    }) {
+        assert!(started.elapsed().as_secs() < 60, "the run never reached the writer");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child
+}
+
+/// Ctrl-C (SIGINT) a run started by [`start_endless_run`] and wait for it to end.
+pub fn interrupt(child: std::process::Child) -> std::process::Output {
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill -INT");
+    child.wait_with_output().expect("the run ends")
+}
