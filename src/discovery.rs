@@ -130,9 +130,7 @@ pub fn run(file: &ConnectionsFile, root: &Path, req: &Request) -> Result<Value, 
         [("overview.json", &overview), ("samples.json", &samples_json), ("tables.json", &Value::Array(tables.clone()))]
     {
         let path = cache(name);
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_string_pretty(value).expect("JSON serializes"))
-            .and_then(|_| std::fs::rename(&tmp, &path))
+        crate::runtime::write_atomic(&path, serde_json::to_string_pretty(value).expect("JSON serializes"))
             .map_err(|source| DiscoveryError::Cache { path, source })?;
     }
     Ok(json!({"discovery_id": id, "cached": false, "overview": overview,

@@ -201,10 +201,10 @@ pub fn export(run_dir: &Path, out: &Path, settings: &Settings, redactor: &Redact
     std::fs::create_dir_all(out).map_err(io(out))?;
     let core_path = out.join("summary.json");
     let text = serde_json::to_string_pretty(&summary).expect("JSON serializes");
-    write_atomic(&core_path, text.as_bytes()).map_err(io(&core_path))?;
+    crate::runtime::write_atomic(&core_path, text.as_bytes()).map_err(io(&core_path))?;
     let run_card_path = if settings.run_card {
         let p = out.join("run-card.md");
-        write_atomic(&p, redactor.redact(&run_card(&run, &summary)).as_bytes()).map_err(io(&p))?;
+        crate::runtime::write_atomic(&p, redactor.redact(&run_card(&run, &summary)).as_bytes()).map_err(io(&p))?;
         Some(p)
     } else {
         None
@@ -225,7 +225,7 @@ pub fn export(run_dir: &Path, out: &Path, settings: &Settings, redactor: &Redact
                 body.push_str(&v.to_string());
                 body.push('\n');
             }
-            write_atomic(&p, body.as_bytes()).map_err(io(&p))?;
+            crate::runtime::write_atomic(&p, body.as_bytes()).map_err(io(&p))?;
         }
         Some(dir)
     } else {
@@ -244,12 +244,6 @@ pub fn export(run_dir: &Path, out: &Path, settings: &Settings, redactor: &Redact
     let index = settings.index_path();
     crate::runtime::append_locked(&index, &format!("{record}\n")).map_err(io(&index))?;
     Ok(written)
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(tmp, path)
 }
 
 fn manifest_of(run_dir: &Path) -> Value {
@@ -635,7 +629,7 @@ pub fn prune(settings: &Settings, dry_run: bool) -> std::io::Result<Vec<PathBuf>
     }
     if !dry_run && !removed.is_empty() {
         let body: String = keep.iter().rev().map(|r| format!("{r}\n")).collect();
-        write_atomic(&settings.index_path(), body.as_bytes())?;
+        crate::runtime::write_atomic(&settings.index_path(), body.as_bytes())?;
     }
     Ok(removed)
 }

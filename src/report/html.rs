@@ -272,11 +272,11 @@ pub fn write_report(
         }
         std::fs::create_dir_all(&dir)?;
         let html = render_run(run, &previews(run), redactor);
-        write_atomic(&page_path, &html)?;
+        crate::runtime::write_atomic(&page_path, &html)?;
         written += 1;
     }
     let index = out.join("index.html");
-    write_atomic(&index, &render_index(&runs, redactor))?;
+    crate::runtime::write_atomic(&index, render_index(&runs, redactor))?;
     Ok(ReportWritten { index, pages_written: written, pages_kept: kept })
 }
 
@@ -285,19 +285,13 @@ pub fn write_run_page(run: &RunSummary, out: &Path, redactor: &Redactor) -> std:
     let dir = out.join(&run.run_id);
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("index.html");
-    write_atomic(&path, &render_run(run, &previews(run), redactor))?;
+    crate::runtime::write_atomic(&path, render_run(run, &previews(run), redactor))?;
     Ok(path)
 }
 
 fn is_newer(a: &Path, b: &Path) -> bool {
     let m = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     matches!((m(a), m(b)), (Some(x), Some(y)) if x >= y)
-}
-
-fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("html.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(tmp, path)
 }
 
 #[cfg(test)]

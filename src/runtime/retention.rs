@@ -195,9 +195,7 @@ fn drop_from_index(runs_dir: &Path, removed: &[Expired]) -> std::io::Result<()> 
         })
         .map(|line| format!("{line}\n"))
         .collect();
-    let tmp = index.with_extension("jsonl.tmp");
-    std::fs::write(&tmp, keep)?;
-    std::fs::rename(tmp, index)
+    super::run_dir::write_atomic(&index, keep)
 }
 
 #[cfg(test)]

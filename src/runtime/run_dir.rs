@@ -22,13 +22,18 @@ pub fn create(runs_dir: &Path, run_id: &str) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
+/// Write `bytes` to `path` through `<path>.tmp` and a rename, so a reader never sees half a file.
+pub fn write_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {
+    let tmp = path.with_added_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(tmp, path)
+}
+
 /// Write JSON to `path` through a temp file and rename, after redaction.
 pub fn write_json_atomic(path: &Path, value: &Value, redactor: &Redactor) -> std::io::Result<()> {
     let mut v = value.clone();
     redactor.redact_json(&mut v);
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, format!("{}\n", serde_json::to_string_pretty(&v).expect("JSON serializes")))?;
-    std::fs::rename(tmp, path)
+    write_atomic(path, format!("{}\n", serde_json::to_string_pretty(&v).expect("JSON serializes")))
 }
 
 /// The run index of `runs_dir`: `<runs_dir>/../index/runs.jsonl`, one JSON record per run.
