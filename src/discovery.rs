@@ -37,7 +37,7 @@ pub enum DiscoveryError {
     Connection(String),
     /// This build cannot discover the family.
     #[error(
-        "no discovery for `{0}` connections in this build yet (mysql, supabase with a DSN and filesystem have one)"
+        "no discovery for `{0}` connections (mysql, supabase with a DSN, posthog, graphql and filesystem have one)"
     )]
     Unsupported(String),
     /// The source answered with an error.
@@ -124,7 +124,7 @@ pub fn run(file: &ConnectionsFile, root: &Path, req: &Request) -> Result<Value, 
     overview["samples_per_table"] = json!(samples);
     overview["tables_count"] = json!(tables.len());
     overview["generated_at"] = json!(crate::runtime::now_rfc3339());
-    std::fs::create_dir_all(&dir).map_err(|source| DiscoveryError::Cache { path: dir.clone(), source })?;
+    crate::runtime::create_private_dir(&dir).map_err(|source| DiscoveryError::Cache { path: dir.clone(), source })?;
     let samples_json = Value::Object(sample_map);
     for (name, value) in
         [("overview.json", &overview), ("samples.json", &samples_json), ("tables.json", &Value::Array(tables.clone()))]

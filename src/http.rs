@@ -84,6 +84,52 @@ impl HttpError {
     }
 }
 
+/// Largest response body read: one page of JSON. A larger body is an error (ask for smaller
+/// pages), never an allocation the server chose.
+pub const MAX_BODY_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Most bytes of an error body read for its excerpt.
+const ERROR_BODY_BYTES: u64 = 64 * 1024;
+
+/// Why a response body could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Longer than the limit (by its Content-Length or as read).
+    #[error("the response body is larger than {limit} bytes; ask for smaller pages")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// The connection broke while reading.
+    #[error("cannot read the response body: {0}")]
+    Read(#[source] std::io::Error),
+    /// Not the JSON expected.
+    #[error("not the JSON expected: {0}")]
+    NotJson(#[source] serde_json::Error),
+}
+
+/// Parse a JSON body of at most `limit` bytes (use [`MAX_BODY_BYTES`]).
+pub fn json_body<T: serde::de::DeserializeOwned>(response: Response, limit: u64) -> Result<T, BodyError> {
+    use std::io::Read;
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut body = Vec::new();
+    response.take(limit + 1).read_to_end(&mut body).map_err(BodyError::Read)?;
+    if body.len() as u64 > limit {
+        return Err(BodyError::TooLarge { limit });
+    }
+    serde_json::from_slice(&body).map_err(BodyError::NotJson)
+}
+
+/// The start of an error body, read no further than [`ERROR_BODY_BYTES`].
+fn error_body(response: Response) -> String {
+    use std::io::Read;
+    let mut body = Vec::new();
+    let _ = response.take(ERROR_BODY_BYTES).read_to_end(&mut body);
+    String::from_utf8_lossy(&body).into_owned()
+}
+
 /// Longest body excerpt kept in an error.
 const EXCERPT: usize = 500;
 
@@ -165,7 +211,7 @@ pub fn send(
                 let status = response.status();
                 let maybe_applied = policy.resend == Resend::OnlyUnsent && status != StatusCode::TOO_MANY_REQUESTS;
                 if !retryable(status) || last || maybe_applied {
-                    let body = response.text().unwrap_or_default();
+                    let body = error_body(response);
                     return Err(HttpError::Status { status, body: excerpt(&body), attempts });
                 }
                 let wait = match (status, retry_after(&response)) {

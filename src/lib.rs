@@ -10,6 +10,7 @@
 
 pub mod compiler;
 pub mod components;
+pub mod confine;
 pub mod connections;
 pub mod diagnostics;
 pub mod discovery;

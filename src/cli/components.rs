@@ -51,10 +51,7 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
                 return Ok(2);
             };
             if json {
-                let mut v = spec.raw.clone();
-                v["runnable"] = json!(registry.is_runnable(&spec.name));
-                v["capabilities"] = registry.capabilities(&spec.name).unwrap_or_default();
-                print_json(&v);
+                print_json(&registry.spec_json(&spec.name).unwrap_or_default());
                 return Ok(0);
             }
             println!("{} {} — {}", spec.name, spec.version, spec.title);

@@ -35,10 +35,17 @@ pub struct Compiled {
 /// The cfg for one step: `component`, `mode`, the config as written (no secrets) and the spec's
 /// defaults for fields not set — except fields a connection supplies, whose defaults apply after
 /// the connection is merged at run time.
+///
+/// `mode` is the step's canonical mode, except for a component whose config has a `mode` field
+/// of its own (`mysql.writer`'s append/replace/upsert): there the step's mode never stands in
+/// for it — the config's value, else the spec's default — so an omitted write mode is the
+/// documented default, not `write`.
 pub fn step_cfg(step: &crate::oml::Step, registry: &Registry) -> Map<String, Value> {
     let mut cfg = Map::new();
     cfg.insert("component".into(), Value::String(step.component.clone()));
-    cfg.insert("mode".into(), Value::String(step.mode.canonical().into()));
+    let own_mode =
+        registry.get(&step.component).and_then(|spec| spec.config_schema.pointer("/properties/mode/default")).cloned();
+    cfg.insert("mode".into(), own_mode.unwrap_or_else(|| Value::String(step.mode.canonical().into())));
     for (k, v) in &step.config {
         if !is_secret_field(k) {
             cfg.insert(k.clone(), v.clone());
@@ -155,7 +162,7 @@ impl Compiled {
 /// for `osiris run --last-compile`. Written via a temp file and rename.
 pub fn record_last_compile(base: &Path, manifest_path: &Path, compiled: &Compiled) -> std::io::Result<()> {
     let dir = base.join(".osiris").join("index");
-    std::fs::create_dir_all(&dir)?;
+    crate::runtime::create_private_dir(&dir)?;
     let abs = std::path::absolute(manifest_path)?;
     let text = format!(
         "{}\n{}\n{}\n",
@@ -163,9 +170,7 @@ pub fn record_last_compile(base: &Path, manifest_path: &Path, compiled: &Compile
         compiled.manifest.meta.manifest_hash,
         compiled.manifest.meta.profile.clone().unwrap_or_default()
     );
-    let tmp = dir.join("last_compile.txt.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(tmp, dir.join("last_compile.txt"))
+    crate::runtime::write_atomic(&dir.join("last_compile.txt"), text)
 }
 
 /// The manifest path recorded by the last compile under `base`.

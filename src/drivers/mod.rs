@@ -10,6 +10,7 @@ pub mod health;
 mod json_table;
 pub mod mysql;
 pub(crate) mod output_file;
+mod paging;
 pub mod postgres;
 pub mod posthog;
 mod streaming;
@@ -258,6 +259,12 @@ pub trait Driver: Send + Sync {
     fn reads_input_once(&self) -> bool {
         false
     }
+
+    /// True when the driver returns incremental state ([`StepOutput::state`]): a run of a
+    /// pipeline with such a step holds the pipeline's state lock.
+    fn keeps_state(&self) -> bool {
+        false
+    }
 }
 
 /// The driver for a component, or None when this build has no such component.
@@ -292,6 +299,8 @@ pub fn discovery(family: &str) -> Option<Discover> {
     match family {
         "mysql" => Some(|c, samples, _| mysql::discover(c, samples)),
         "supabase" => Some(|c, samples, _| postgres::discover(c, samples)),
+        "posthog" => Some(|c, samples, _| posthog::discover(c, samples)),
+        "graphql" => Some(|c, samples, _| graphql::discover(c, samples)),
         "filesystem" => Some(discover_files),
         _ => None,
     }

@@ -35,11 +35,15 @@ pub const DEFAULT_MEMORY_LIMIT: &str = "512MB";
 pub struct Settings {
     /// DuckDB `memory_limit`, e.g. `512MB`.
     pub memory_limit: String,
+    /// The only directories the database may read or write files in (besides its own file and
+    /// the run dir): the directories of the run's file steps and its resume spools. External
+    /// access is switched off for everything else — one way, for the life of the database.
+    pub allowed_directories: Vec<std::path::PathBuf>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { memory_limit: DEFAULT_MEMORY_LIMIT.into() }
+        Self { memory_limit: DEFAULT_MEMORY_LIMIT.into(), allowed_directories: Vec::new() }
     }
 }
 
@@ -49,15 +53,24 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    /// Create `pipeline_data.duckdb` in `run_dir` and apply the settings.
+    /// Create `pipeline_data.duckdb` in `run_dir` and apply the settings: DuckDB may touch files
+    /// only in the run dir and [`Settings::allowed_directories`] (no network, no extension
+    /// download). `enable_external_access` cannot be switched back on while the database is
+    /// open, and `allowed_directories` cannot change once it is off.
     pub fn create(run_dir: &Path, settings: &Settings) -> duckdb::Result<Self> {
         let path = run_dir.join(FILE_NAME);
         let conn = Connection::open(&path)?;
         let tmp = run_dir.join("tmp");
+        let allowed: Vec<String> = std::iter::once(run_dir)
+            .chain(settings.allowed_directories.iter().map(|d| d.as_path()))
+            .map(|d| quote_literal(&format!("{}/", d.display().to_string().trim_end_matches('/'))))
+            .collect();
         conn.execute_batch(&format!(
-            "SET memory_limit = {}; SET temp_directory = {}; SET preserve_insertion_order = true;",
+            "SET memory_limit = {}; SET temp_directory = {}; SET preserve_insertion_order = true; \
+             SET allowed_directories = [{}]; SET enable_external_access = false;",
             quote_literal(&settings.memory_limit),
-            quote_literal(&tmp.display().to_string())
+            quote_literal(&tmp.display().to_string()),
+            allowed.join(", ")
         ))?;
         Ok(Self { conn })
     }

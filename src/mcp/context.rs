@@ -103,7 +103,7 @@ impl Context {
             return Err(ToolError::new("payload_too_large", "the OML text is larger than 16 MiB"));
         }
         let dir = self.mcp_dir().join("tmp");
-        std::fs::create_dir_all(&dir)
+        crate::runtime::create_private_dir(&dir)
             .map_err(|e| ToolError::new("io_error", format!("cannot create {}: {e}", dir.display())))?;
         let mut random = [0u8; 8];
         getrandom::fill(&mut random).unwrap_or_default();

@@ -6,6 +6,7 @@
 //! refused with the flag that enables it.
 
 pub mod context;
+pub mod resources;
 pub mod server;
 pub mod tools;
 

@@ -6,9 +6,10 @@ use super::context::Context;
 use super::tools::{catalogue, Effect, ToolError, ToolSpec};
 use crate::runtime::{Progress, RunSource, StepReport};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, JsonObject, ListToolsResult,
-    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ServerCapabilities, ServerConfig, Tool,
-    ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, JsonObject, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ResourceContents, ServerCapabilities,
+    ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -30,7 +31,8 @@ const INSTRUCTIONS: &str =
 and write). Workflow: connections_list and components_list to see what exists; usecases_list and oml_schema_get for \
 examples and the shape; write OML and call oml_validate until it is valid (each diagnostic has a line, a step and a \
 hint); oml_compile; pipeline_run (server started with --allow-run); then run_status, run_events, table_preview, \
-sql_query and aiop_show to inspect the run. Reference connections as `@family.alias`; never put secrets in OML.";
+sql_query and aiop_show to inspect the run. Reference connections as `@family.alias`; never put secrets in OML. \
+The resource osiris://mcp/prompts/agent-guide.md explains the loop and OML in one screen.";
 
 impl OsirisMcp {
     /// A server over `ctx`.
@@ -71,8 +73,12 @@ impl OsirisMcp {
     }
 
     fn audit(&self, tool: &str, correlation_id: &str, status: &str, meta: &Value) {
-        let mut line = json!({"ts": crate::runtime::now_rfc3339(), "tool": tool, "correlation_id": correlation_id,
-            "status": status, "duration_ms": meta["duration_ms"], "bytes_in": meta["bytes_in"], "bytes_out": meta["bytes_out"]});
+        self.audit_line(json!({"ts": crate::runtime::now_rfc3339(), "tool": tool, "correlation_id": correlation_id,
+            "status": status, "duration_ms": meta["duration_ms"], "bytes_in": meta["bytes_in"], "bytes_out": meta["bytes_out"]}));
+    }
+
+    /// Append one redacted line to `.osiris/mcp/logs/audit.jsonl` (never row data).
+    fn audit_line(&self, mut line: Value) {
         self.ctx.redactor.redact_json(&mut line);
         let path = self.ctx.mcp_dir().join("logs").join("audit.jsonl");
         if let Err(e) = crate::runtime::append_locked(&path, &format!("{line}\n")) {
@@ -169,7 +175,7 @@ pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
 
 impl ServerHandler for OsirisMcp {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
             .with_server_info(Implementation::new("osiris-mcp-server", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
     }
@@ -180,6 +186,41 @@ impl ServerHandler for OsirisMcp {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         Ok(ListToolsResult::with_all_items(self.tool_definitions()))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Ok(ListResourcesResult::with_all_items(super::resources::list(&self.ctx)))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(super::resources::templates()))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        use super::resources::{read, ResourceError};
+        let found = read(&self.ctx, &request.uri);
+        let status = if found.is_ok() { "success" } else { "error" };
+        self.audit_line(json!({"ts": crate::runtime::now_rfc3339(), "method": "resources/read", "uri": request.uri, "status": status}));
+        match found {
+            Ok(c) => Ok(ReadResourceResult::new(vec![
+                ResourceContents::text(c.text, request.uri).with_mime_type(c.mime_type)
+            ])
+            .into()),
+            Err(e @ ResourceError::NotFound(_)) => Err(McpError::resource_not_found(e.to_string(), None)),
+            Err(e) => Err(McpError::internal_error(self.ctx.redactor.redact(&e.to_string()), None)),
+        }
     }
 
     async fn call_tool(

@@ -413,11 +413,7 @@ fn oml_validate(ctx: &Context, args: &Map<String, Value>) -> Result<Value, ToolE
 
 /// A file name an agent gave, reduced to one safe path component.
 fn safe_file_name(name: &str) -> Result<String, ToolError> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !name.starts_with('.');
-    if ok {
+    if super::resources::is_plain_file_name(name) {
         Ok(name.to_string())
     } else {
         Err(ToolError::new(
@@ -446,7 +442,7 @@ fn oml_save(ctx: &Context, args: &Map<String, Value>) -> Result<Value, ToolError
         None => format!("{session}_{stamp}.yaml"),
     };
     let dir = ctx.mcp_dir().join("drafts").join("oml");
-    std::fs::create_dir_all(&dir)
+    crate::runtime::create_private_dir(&dir)
         .map_err(|e| ToolError::new("io_error", format!("cannot create {}: {e}", dir.display())))?;
     let path = dir.join(&filename);
     std::fs::write(&path, content)

@@ -101,7 +101,8 @@ impl Registry {
     /// What component `name` can do: the spec's descriptive flags (the original's `discover`,
     /// `bulkOperations`, …) and the behaviour read from its driver — `streaming` (streams its
     /// rows to its one consumer while extracting), `view` (its output may be a view),
-    /// `readsInputOnce` (may read a pipe) — so the printed behaviour is the code's.
+    /// `readsInputOnce` (may read a pipe), `incremental` (keeps state between runs) — so the
+    /// printed behaviour is the code's.
     pub fn capabilities(&self, name: &str) -> Option<serde_json::Value> {
         let spec = self.get(name)?;
         let driver = self.driver(name)?;
@@ -109,7 +110,17 @@ impl Registry {
         caps["streaming"] = driver.can_stream().into();
         caps["view"] = driver.can_be_view().into();
         caps["readsInputOnce"] = driver.reads_input_once().into();
+        caps["incremental"] = driver.keeps_state().into();
         Some(caps)
+    }
+
+    /// The whole spec as `components show --json` prints it: the spec document with what this
+    /// build can do (`runnable`, `capabilities`).
+    pub fn spec_json(&self, name: &str) -> Option<serde_json::Value> {
+        let mut v = self.get(name)?.raw.clone();
+        v["runnable"] = self.is_runnable(name).into();
+        v["capabilities"] = self.capabilities(name).unwrap_or_default();
+        Some(v)
     }
 
     /// True when this build has a driver for the component.

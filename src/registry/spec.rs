@@ -11,6 +11,10 @@ pub enum OverridePolicy {
     Forbidden,
     /// Allowed, with a warning.
     Warning,
+    /// Chooses where the connection's secrets are sent or how (host, URL, endpoint, TLS
+    /// checks): a pipeline may set it only for a step whose connection carries no secret, or to
+    /// the connection's own value. Checked when connections are resolved.
+    Destination,
 }
 
 /// A field a connection can supply.
@@ -54,6 +58,12 @@ pub struct ComponentSpec {
     pub connection_fields: Vec<ConnectionField>,
     /// Cross-field rules.
     pub constraints: Vec<Constraint>,
+    /// Config fields holding a file path the step reads or writes (`x-path-fields`), kept
+    /// inside the step's directory ([`crate::confine`]).
+    pub path_fields: Vec<String>,
+    /// Config fields that do not change which rows are read (`x-state-ignores`: page sizes,
+    /// dedup windows), left out of the source identity incremental state is kept under.
+    pub state_ignores: Vec<String>,
     /// The whole spec as JSON (for `components show`).
     pub raw: Value,
 }
@@ -93,6 +103,7 @@ impl ComponentSpec {
                     policy: match o.get("override").and_then(Value::as_str) {
                         Some("forbidden") => OverridePolicy::Forbidden,
                         Some("warning") => OverridePolicy::Warning,
+                        Some("destination") => OverridePolicy::Destination,
                         _ => OverridePolicy::Allowed,
                     },
                 }),
@@ -112,7 +123,18 @@ impl ComponentSpec {
                 })
             })
             .collect();
+        let names = |key: &str| -> Vec<String> {
+            raw.get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        };
         Ok(Self {
+            path_fields: names("x-path-fields"),
+            state_ignores: names("x-state-ignores"),
             version: s("version").unwrap_or_default(),
             title: s("title").unwrap_or_default(),
             description: s("description").unwrap_or_default(),

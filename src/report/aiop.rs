@@ -198,7 +198,7 @@ pub fn export(run_dir: &Path, out: &Path, settings: &Settings, redactor: &Redact
         let path = path.to_path_buf();
         move |source| AiopError::Io { path, source }
     };
-    std::fs::create_dir_all(out).map_err(io(out))?;
+    crate::runtime::create_private_dir(out).map_err(io(out))?;
     let core_path = out.join("summary.json");
     let text = serde_json::to_string_pretty(&summary).expect("JSON serializes");
     crate::runtime::write_atomic(&core_path, text.as_bytes()).map_err(io(&core_path))?;
@@ -211,7 +211,7 @@ pub fn export(run_dir: &Path, out: &Path, settings: &Settings, redactor: &Redact
     };
     let annex_dir = if settings.annex {
         let dir = out.join("annex");
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        crate::runtime::create_private_dir(&dir).map_err(io(&dir))?;
         let errors: Vec<Value> = events.iter().filter(|e| is_error(e)).cloned().collect();
         for (name, lines) in [
             ("timeline.ndjson", events.clone()),

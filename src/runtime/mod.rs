@@ -15,7 +15,7 @@ pub mod state;
 
 pub use log::{now_rfc3339, RunLog};
 pub use prepare::{prepare, RunOptions, RunSource};
-pub use run_dir::{append_locked, index_path, new_run_id, slugify, write_atomic};
+pub use run_dir::{append_locked, create_private_dir, index_path, new_run_id, slugify, write_atomic};
 pub use scheduler::execute;
 
 use crate::connections::{Redactor, ResolvedConnection};
@@ -45,6 +45,9 @@ pub struct ExecStep {
     pub connection: Option<ResolvedConnection>,
     /// Where relative paths resolve.
     pub base_dir: PathBuf,
+    /// The identity of the step's source its incremental state is kept under
+    /// ([`state::source_fingerprint`]).
+    pub state_source: String,
 }
 
 /// Everything needed to execute a run.
@@ -158,7 +161,8 @@ impl RunStatus {
 pub struct RunError {
     /// The step at fault, when a step is.
     pub step: Option<String>,
-    /// `sql`, `source`, `target`, `config`, `cancelled`, `internal`.
+    /// `sql`, `source`, `target`, `config`, `cancelled`, `state` (the incremental state is locked
+    /// by another run or cannot be saved), `internal`.
     pub kind: String,
     /// Redacted message.
     pub message: String,

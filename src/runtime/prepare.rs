@@ -3,11 +3,11 @@
 
 use super::{ExecStep, RunRequest};
 use crate::compiler::{self, check_step};
-use crate::connections::{parse_reference, ConnectionsFile, Redactor};
+use crate::connections::{parse_reference, ConnectionsFile, Redactor, ResolvedConnection};
 use crate::diagnostics::{Diagnostic, Invalid};
 use crate::oml::{self, ParamInputs, Step};
 use crate::project;
-use crate::registry::Registry;
+use crate::registry::{ComponentSpec, OverridePolicy, Registry};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -136,6 +136,53 @@ fn from_manifest(path: &Path, registry: &Registry) -> Result<Source, Invalid> {
     })
 }
 
+/// `d` (whose `location` is a path into the pipeline) with the file, the step and, when the
+/// pipeline's text is at hand, the line and column.
+fn locate(mut d: Diagnostic, src: &Source, file_label: &str, step: &str) -> Diagnostic {
+    d.step = Some(step.to_string());
+    if d.file.is_none() {
+        d.file = Some(file_label.to_string());
+    }
+    match src.document.as_ref().and_then(|doc| doc.position(&d.location)) {
+        Some((line, column)) => d.at(line, column),
+        None => d,
+    }
+}
+
+/// A pipeline may not choose where a connection's secrets go: a field of policy
+/// [`OverridePolicy::Destination`] (host, URL, endpoint, TLS checks) set in the step (or its
+/// manifest, or through a param) to anything but the connection's own value is an error when the
+/// connection carries a secret, unless the connection lists the field under `allow_override`.
+/// The diagnostics' `location` is the field name.
+fn destination_overrides(spec: &ComponentSpec, cfg: &Map<String, Value>, c: &ResolvedConnection) -> Vec<Diagnostic> {
+    if c.secrets.is_empty() {
+        return Vec::new();
+    }
+    let allowed = |name: &str| {
+        c.fields.get("allow_override").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == name))
+    };
+    spec.connection_fields
+        .iter()
+        .filter(|f| f.policy == OverridePolicy::Destination && !allowed(&f.name))
+        .filter_map(|f| Some((&f.name, cfg.get(&f.name)?)))
+        .filter(|(name, value)| c.fields.get(name.as_str()) != Some(*value))
+        .map(|(name, _)| {
+            Diagnostic::error(
+                "forbidden_override",
+                name.clone(),
+                format!(
+                    "`{name}` would send the secrets of @{}.{} somewhere the connection does not name",
+                    c.family, c.alias
+                ),
+            )
+            .with_hint(format!(
+                "set `{name}` in osiris_connections.yaml (a new alias under {} if it differs) and refer to that alias, or list it under the connection's `allow_override`",
+                c.family
+            ))
+        })
+        .collect()
+}
+
 /// Validate, compile and resolve connections; errors mean exit code 2 and nothing has run.
 pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Result<RunRequest, Invalid> {
     let src = match source {
@@ -150,6 +197,9 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
     let mut redactor = Redactor::default();
     let mut findings = Vec::new();
     let mut steps = Vec::new();
+    // Where the run's file steps read and write: the only directories DuckDB may touch besides
+    // the run dir.
+    let mut file_dirs = Vec::new();
     for s in &src.steps {
         let spec = registry.get(&s.component).expect("validated above");
         let cfg = src.cfgs.get(&s.id).cloned().unwrap_or_default();
@@ -167,18 +217,15 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
             match attempt {
                 Some(Ok(c)) => {
                     c.register_secrets(&mut redactor);
+                    for mut d in destination_overrides(spec, &cfg, &c) {
+                        d.location = format!("steps[{index}].config.{}", d.location);
+                        findings.push(locate(d, &src, &file_label, &s.id));
+                    }
                     connection = Some(c);
                 }
                 Some(Err(mut d)) => {
                     d.location = format!("steps[{index}].config.connection");
-                    d.step = Some(s.id.clone());
-                    if d.file.is_none() {
-                        d.file = Some(file_label.clone());
-                    }
-                    if let Some((l, c)) = src.document.as_ref().and_then(|doc| doc.position(&d.location)) {
-                        d = d.at(l, c);
-                    }
-                    findings.push(d);
+                    findings.push(locate(d, &src, &file_label, &s.id));
                 }
                 None => {}
             }
@@ -201,7 +248,21 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
             Some(b) => project::resolve_path(&project_base, &b),
             None => project_base.clone(),
         };
+        for field in &spec.path_fields {
+            let Some(path) = config.get(field).and_then(Value::as_str) else { continue };
+            let confined = crate::confine::confine(&base_dir, path);
+            if let Ok(resolved) = &confined {
+                file_dirs.push(crate::confine::directory_of(resolved));
+            }
+            if let Err(refusal) = confined {
+                let d = Diagnostic::error("path_not_allowed", format!("steps[{index}].config.{field}"), refusal.to_string())
+                    .with_hint("use a path relative to the project; to read or write elsewhere, define a filesystem connection whose base_dir is that directory in osiris_connections.yaml and refer to it");
+                findings.push(locate(d, &src, &file_label, &s.id));
+            }
+        }
+        let state_source = super::state::source_fingerprint(&s.component, &config, &spec.state_ignores);
         steps.push(ExecStep {
+            state_source,
             id: s.id.clone(),
             component: s.component.clone(),
             mode: s.mode,
@@ -224,7 +285,7 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
         runs_dir: opts.runs_dir,
         max_parallel: opts.max_parallel.max(1),
         materialize_all: opts.materialize_all,
-        exchange: crate::exchange::Settings { memory_limit: opts.memory_limit },
+        exchange: crate::exchange::Settings { memory_limit: opts.memory_limit, allowed_directories: file_dirs },
         redactor,
         cancel: opts.cancel,
         warnings: src.warnings,

@@ -17,16 +17,41 @@ pub fn new_run_id() -> String {
 /// Create `<runs_dir>/<run_id>/` with its `cfg/` and `artifacts/` folders; returns its absolute path.
 pub fn create(runs_dir: &Path, run_id: &str) -> std::io::Result<PathBuf> {
     let dir = std::path::absolute(runs_dir.join(run_id))?;
-    std::fs::create_dir_all(dir.join("cfg"))?;
-    std::fs::create_dir_all(dir.join("artifacts"))?;
+    create_private_dir(&dir.join("cfg"))?;
+    create_private_dir(&dir.join("artifacts"))?;
     Ok(dir)
 }
 
-/// Write `bytes` to `path` through `<path>.tmp` and a rename, so a reader never sees half a file.
+/// Create `dir` and its missing parents readable by the owner only (0700): run dirs, state,
+/// spools, caches and logs hold rows and metadata, so files inside them are private whatever
+/// mode they were created with.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory, fsynced before the
+/// rename and the directory after it, so a reader never sees half a file and a crash never
+/// leaves an empty one.
 pub fn write_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {
-    let tmp = path.with_added_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(tmp, path)
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = path.with_added_extension(format!("{suffix}.tmp"));
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes.as_ref())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Write JSON to `path` through a temp file and rename, after redaction.
@@ -132,7 +157,7 @@ pub fn append_index(runs_dir: &Path, record: &Value, redactor: &Redactor) -> std
 pub fn append_locked(path: &Path, line: &str) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
     }
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
     // SAFETY: flock on a descriptor this function owns; released when `f` is closed.

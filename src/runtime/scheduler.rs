@@ -117,28 +117,43 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
         log.log("WARN", &w.to_string());
     }
 
-    let (states, reports, error) = match Exchange::create(&run_dir, &req.exchange) {
-        Ok(exchange) => {
+    let not_started = |kind: &str, message: String| {
+        let n = req.steps.len();
+        (
+            vec![State::Finished(StepStatus::Skipped); n],
+            vec![None; n],
+            Some(RunError { step: None, kind: kind.into(), message }),
+        )
+    };
+    // Held until the run ends: no other run extracts this pipeline's increments meanwhile.
+    let stateful: Vec<&ExecStep> =
+        req.steps.iter().filter(|s| drivers::build(&s.component).is_some_and(|d| d.keeps_state())).collect();
+    let state_lock = if stateful.is_empty() { Ok(None) } else { req.state.lock(&run_id).map(Some) };
+    // Their resume spools are the only files outside the run dir a stateful step loads.
+    let mut exchange_settings = req.exchange.clone();
+    exchange_settings.allowed_directories.extend(stateful.iter().map(|s| req.state.resume_path(&s.id)));
+    let (states, reports, mut error) = match (&state_lock, Exchange::create(&run_dir, &exchange_settings)) {
+        (Err(e), _) => not_started("state", e.to_string()),
+        (Ok(_), Ok(exchange)) => {
             let r = schedule(&req, &exchange, &log, &run_dir, progress, started);
             if let Err(e) = exchange.checkpoint() {
                 log.log("WARN", &format!("checkpoint failed: {e}"));
             }
             r
         }
-        Err(e) => {
-            let n = req.steps.len();
-            (
-                vec![State::Finished(StepStatus::Skipped); n],
-                vec![None; n],
-                Some(RunError {
-                    step: None,
-                    kind: "internal".into(),
-                    message: format!("cannot open the exchange database: {e}"),
-                }),
-            )
-        }
+        (Ok(_), Err(e)) => not_started("internal", format!("cannot open the exchange database: {e}")),
     };
 
+    // A run whose state cannot be saved has failed: the next run would read the same rows again
+    // without knowing it.
+    if error.is_none() && !req.cancel.load(Ordering::SeqCst) {
+        if let Err(e) = req.state.commit(req.steps.iter().map(|s| s.id.as_str())) {
+            let message = format!("cannot write the incremental state in {}: {e}", req.state.dir().display());
+            log.log("ERROR", &message);
+            error = Some(RunError { step: None, kind: "state".into(), message });
+        }
+    }
+    drop(state_lock);
     let status = if error.as_ref().is_some_and(|e| e.kind == "cancelled") || req.cancel.load(Ordering::SeqCst) {
         RunStatus::Cancelled
     } else if error.is_some() {
@@ -146,11 +161,6 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
     } else {
         RunStatus::Success
     };
-    if status == RunStatus::Success {
-        if let Err(e) = req.state.commit(req.steps.iter().map(|s| s.id.as_str())) {
-            log.log("ERROR", &format!("cannot write the incremental state in {}: {e}", req.state.dir().display()));
-        }
-    }
     let steps: Vec<StepReport> = req
         .steps
         .iter()
@@ -421,7 +431,7 @@ fn schedule(
                     let (status, rows, relation, step_error) = match done.result {
                         Ok(out) => {
                             if let Some(state) = &out.state {
-                                req.state.stage(&step.id, state.clone());
+                                req.state.stage(&step.id, &step.state_source, state.clone());
                             }
                             relations_snapshot.lock().unwrap_or_else(|p| p.into_inner())[i] = out.relation;
                             log.event("step_complete", Some(&step.id), json!({"driver": step.component, "rows": out.rows, "duration_ms": duration_ms, "relation": out.relation}));
@@ -554,7 +564,10 @@ fn run_step(
     }
     let driver = drivers::build(&step.component)
         .ok_or_else(|| DriverError::Config(format!("no driver for component `{}`", step.component)))?;
-    let prior = req.state.load(&step.id);
+    let prior = req.state.load(&step.id, &step.state_source).unwrap_or_else(|changed| {
+        log.warning(&step.id, &changed.to_string());
+        None
+    });
     let resume_dir = req.state.resume_dir(&step.id);
     let ctx = StepContext {
         step_id: &step.id,

@@ -6,10 +6,66 @@
 //! the same rows again. A successful run also removes every resume spool. `--full-refresh` runs
 //! as if no state existed (and drops resume spools); its own state replaces the old one only if
 //! it succeeds.
+//!
+//! Each state file records the identity of the source it was read from (a fingerprint of the
+//! component and the step's config without secrets and without tuning fields, see
+//! [`source_fingerprint`]): a step whose source changed (another table, host, data type) starts
+//! fresh with a warning instead of continuing from someone else's cursor. A run whose pipeline
+//! keeps state holds an exclusive lock on the store for its whole duration, so two runs (or two
+//! machines sharing the directory) never extract the same increment twice.
 
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+/// Version tag of a state file that records its source.
+const FORMAT: &str = "osiris_state";
+
+/// The identity of a step's source: the component and its config without `ignored` fields
+/// (paging, retries, dedup windows — what does not change which rows are read).
+pub fn source_fingerprint(component: &str, config: &Map<String, Value>, ignored: &[String]) -> String {
+    let mut identity = config.clone();
+    identity.retain(|k, _| !ignored.contains(k));
+    let canonical = crate::compiler::canonical::sorted(&json!({"component": component, "config": identity}));
+    crate::compiler::canonical::sha256_hex(canonical.to_string().as_bytes())[..16].to_string()
+}
+
+/// The state file was written for another source.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the saved state of step `{step}` was written for another source (config or connection changed); starting fresh"
+)]
+pub struct SourceChanged {
+    /// The step.
+    pub step: String,
+}
+
+/// Another run holds the store.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Held by another run.
+    #[error("another run of this pipeline holds its incremental state ({}{}); this run did not start — wait for it to finish", path.display(), holder.as_ref().map(|h| format!(", {h}")).unwrap_or_default())]
+    Held {
+        /// The lock file.
+        path: PathBuf,
+        /// What the holder wrote into it (pid and run id).
+        holder: Option<String>,
+    },
+    /// The lock file cannot be created.
+    #[error("cannot lock {}: {source}", path.display())]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// The store's lock, released when dropped (or when the process ends).
+#[derive(Debug)]
+pub struct StateLock {
+    _file: std::fs::File,
+}
 
 /// One pipeline's state directory.
 #[derive(Debug)]
@@ -35,40 +91,72 @@ impl StateStore {
         &self.dir
     }
 
-    /// The committed state of `step` (None with `--full-refresh`).
-    pub fn load(&self, step: &str) -> Option<Value> {
+    /// The committed state of `step` for `source` (None with `--full-refresh` or without a
+    /// state); an error when it was written for another source. A state file from before
+    /// sources were recorded is taken as is.
+    pub fn load(&self, step: &str, source: &str) -> Result<Option<Value>, SourceChanged> {
         if self.full_refresh {
-            return None;
+            return Ok(None);
         }
-        let text = std::fs::read(self.dir.join(format!("{}.json", file_safe(step)))).ok()?;
-        serde_json::from_slice(&text).ok()
+        let Ok(text) = std::fs::read(self.dir.join(format!("{}.json", file_safe(step)))) else { return Ok(None) };
+        let Ok(mut saved) = serde_json::from_slice::<Value>(&text) else { return Ok(None) };
+        if saved.get(FORMAT).is_none() {
+            return Ok(Some(saved));
+        }
+        if saved["source"] != source {
+            return Err(SourceChanged { step: step.to_string() });
+        }
+        Ok(Some(saved["state"].take()))
+    }
+
+    /// Take the store's lock for this run, or say who holds it.
+    pub fn lock(&self, run_id: &str) -> Result<StateLock, LockError> {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        let path = self.dir.join(".lock");
+        let io = |source| LockError::Io { path: path.clone(), source };
+        super::create_private_dir(&self.dir).map_err(io)?;
+        let mut file =
+            std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(io)?;
+        // SAFETY: flock on a descriptor this function owns; released when the file is closed.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let holder = std::fs::read_to_string(&path).ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty());
+            return Err(LockError::Held { path, holder });
+        }
+        file.set_len(0).map_err(io)?;
+        write!(file, "pid {} run {run_id}", std::process::id()).map_err(io)?;
+        Ok(StateLock { _file: file })
+    }
+
+    /// Where the resume directory of `step` is.
+    pub fn resume_path(&self, step: &str) -> PathBuf {
+        self.dir.join(format!("{}.resume", file_safe(step)))
     }
 
     /// The resume directory of `step` (emptied first with `--full-refresh`).
     pub fn resume_dir(&self, step: &str) -> PathBuf {
-        let dir = self.dir.join(format!("{}.resume", file_safe(step)));
+        let dir = self.resume_path(step);
         if self.full_refresh {
             let _ = std::fs::remove_dir_all(&dir);
         }
         dir
     }
 
-    /// Remember `state` of `step`, to be written if the run succeeds.
-    pub fn stage(&self, step: &str, state: Value) {
-        self.staged.lock().unwrap_or_else(|p| p.into_inner()).push((step.to_string(), state));
+    /// Remember `state` of `step` read from `source`, to be written if the run succeeds.
+    pub fn stage(&self, step: &str, source: &str, state: Value) {
+        let saved = json!({FORMAT: 1, "source": source, "state": state});
+        self.staged.lock().unwrap_or_else(|p| p.into_inner()).push((step.to_string(), saved));
     }
 
     /// The run succeeded: write the staged states and remove the resume spools of `steps`.
     pub fn commit<'a>(&self, steps: impl IntoIterator<Item = &'a str>) -> std::io::Result<()> {
         let staged = std::mem::take(&mut *self.staged.lock().unwrap_or_else(|p| p.into_inner()));
         if !staged.is_empty() {
-            std::fs::create_dir_all(&self.dir)?;
+            super::create_private_dir(&self.dir)?;
         }
         for (step, state) in staged {
             let path = self.dir.join(format!("{}.json", file_safe(&step)));
-            let tmp = path.with_extension("json.tmp");
-            std::fs::write(&tmp, serde_json::to_vec_pretty(&state).map_err(std::io::Error::other)?)?;
-            std::fs::rename(tmp, path)?;
+            super::write_atomic(&path, serde_json::to_vec_pretty(&state).map_err(std::io::Error::other)?)?;
         }
         for step in steps {
             let _ = std::fs::remove_dir_all(self.dir.join(format!("{}.resume", file_safe(step))));

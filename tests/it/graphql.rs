@@ -335,3 +335,43 @@ fn a_cursor_that_does_not_advance_fails_instead_of_looping() {
     assert_eq!(calls, 2, "the first page, then the one that repeats the cursor");
     drop(rt);
 }
+
+#[test]
+fn discovery_introspects_query_fields_and_samples_a_relay_connection_then_serves_the_cache() {
+    let rt = runtime();
+    let p = project(&serve(&rt, Auth::Bearer), "");
+    let discover = |extra: &[&str]| {
+        let mut args = vec!["discovery", "run", "@graphql.api", "--samples", "2", "--json"];
+        args.extend_from_slice(extra);
+        p.osiris_env(&args, &[("GQL_TOKEN", TOKEN)]).expect_code(0).json()
+    };
+    let first = discover(&[]);
+    assert_eq!(first["cached"], false);
+    assert_eq!(first["overview"]["query_type"], "Query");
+    let tables = first["tables"].as_array().unwrap();
+    let repos = tables.iter().find(|t| t["name"] == "repositories").expect("the relay field");
+    assert_eq!(repos["type"], "RepoConnection!");
+    assert_eq!(
+        repos["args"],
+        serde_json::json!([
+            {"name": "first", "type": "Int!", "required": true},
+            {"name": "after", "type": "String", "required": false},
+            {"name": "ownerLogin", "type": "String", "required": false},
+        ])
+    );
+    assert_eq!(repos["relay"]["data_path"], "data.repositories.edges[*].node");
+    assert_eq!(repos["relay"]["pagination_path"], "data.repositories.pageInfo");
+    let columns: Vec<&str> = repos["columns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(columns, ["id", "name", "stars", "owner", "tags", "badge"], "the fields of both union members, once");
+    assert_eq!(repos["sample_columns"], serde_json::json!(["id", "name", "stars", "tags", "badge"]));
+    assert_eq!(
+        repos["samples"],
+        serde_json::json!([[1, "repo-1", 0.5, ["t1", "x"], null], [2, "repo-2", 1.0, ["t2", "x"], null]])
+    );
+    assert_eq!(tables.iter().find(|t| t["name"] == "broken").unwrap()["type"], "Int!");
+    let second = discover(&[]);
+    assert_eq!(second["cached"], true);
+    assert_eq!(second["tables"], first["tables"]);
+    assert_in_no_file(&p.path(".osiris"), TOKEN);
+    drop(rt);
+}

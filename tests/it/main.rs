@@ -8,6 +8,7 @@ mod csv_edge_cases;
 mod dag;
 mod failures;
 mod graphql;
+mod http_limits;
 mod json_files;
 mod mcp;
 mod mysql;

@@ -3,7 +3,7 @@
 
 use crate::operating::example_project;
 use crate::util::{files_under, Project};
-use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::model::{CallToolRequestParams, CallToolResult, ReadResourceRequestParams, ResourceContents};
 use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
@@ -229,6 +229,86 @@ async fn without_allow_run_the_server_refuses_to_run_and_names_the_flag() {
     let refused = client.call_tool(params).await.unwrap();
     assert!(refused.structured_content.unwrap()["error"]["message"].as_str().unwrap().contains("--allow-write"));
     client.cancel().await.unwrap();
+}
+
+/// The text of one resource (panics when it cannot be read).
+async fn read_text(client: &Client, uri: &str) -> String {
+    let read = client.read_resource(ReadResourceRequestParams::new(uri)).await.unwrap_or_else(|e| panic!("{uri}: {e}"));
+    match read.contents.as_slice() {
+        [ResourceContents::TextResourceContents { text, uri: got, .. }] if got == uri => text.clone(),
+        other => panic!("{uri}: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resources_serve_the_schema_specs_usecases_guide_and_what_tools_point_to() {
+    let p = project("resources");
+    let client = start(&p, &[]).await;
+    let schemas = tool_schemas(&client).await;
+    let resources = client.list_all_resources().await.expect("resources/list");
+    let uris: Vec<&str> = resources.iter().map(|r| r.uri.as_str()).collect();
+    let components = osiris::registry::Registry::builtin().names().count();
+    let (usecases, _) = call(&client, &schemas, "usecases_list", json!({})).await;
+    let usecases = usecases["result"]["usecases"].as_array().unwrap().clone();
+    assert_eq!(uris.len(), 2 + components + usecases.len(), "{uris:?}");
+
+    // The schema is the one oml_schema_get returns; each use case is its OML; each spec is
+    // `components show --json`.
+    let (schema, _) = call(&client, &schemas, "oml_schema_get", json!({})).await;
+    let schema_uri = schema["result"]["schema_uri"].as_str().unwrap();
+    assert!(uris.contains(&schema_uri));
+    assert_eq!(
+        serde_json::from_str::<Value>(&read_text(&client, schema_uri).await).unwrap(),
+        schema["result"]["schema"]
+    );
+    for u in &usecases {
+        assert_eq!(read_text(&client, u["snippet_uri"].as_str().unwrap()).await, u["oml"].as_str().unwrap());
+    }
+    let spec: Value =
+        serde_json::from_str(&read_text(&client, "osiris://mcp/components/filesystem.csv_extractor.json").await)
+            .unwrap();
+    let shown = p.osiris(&["components", "show", "filesystem.csv_extractor", "--json"]).expect_code(0).json();
+    assert_eq!(spec, shown);
+    assert!(read_text(&client, "osiris://mcp/prompts/agent-guide.md").await.contains("oml_validate"));
+
+    // Project resources: the URIs that oml_save and discovery_request hand out can be read.
+    let templates = client.list_all_resource_templates().await.expect("resources/templates/list");
+    assert_eq!(templates.len(), 2);
+    let (saved, _) = call(
+        &client,
+        &schemas,
+        "oml_save",
+        json!({"oml_content": FIXED, "session_id": "s1", "filename": "fixed.yaml"}),
+    )
+    .await;
+    assert_eq!(read_text(&client, saved["result"]["uri"].as_str().unwrap()).await, FIXED);
+    let (found, _) =
+        call(&client, &schemas, "discovery_request", json!({"connection": "@mysql.default", "samples": 1})).await;
+    let tables: Value =
+        serde_json::from_str(&read_text(&client, found["result"]["artifacts"]["tables"].as_str().unwrap()).await)
+            .unwrap();
+    assert_eq!(tables[0]["name"], "customers");
+    let overview = read_text(&client, found["result"]["artifacts"]["overview"].as_str().unwrap()).await;
+    assert!(!overview.contains(SECRET));
+
+    // No URI reaches another file: traversal, encoded traversal, other schemes, unknown names.
+    for uri in [
+        "osiris://mcp/drafts/oml/../../../osiris_connections.yaml",
+        "osiris://mcp/drafts/oml/..%2F..%2F..%2Fosiris_connections.yaml",
+        "osiris://mcp/drafts/oml/.env",
+        "osiris://mcp/discovery/disc_0123456789abcdef/../../../../osiris_connections.yaml",
+        "osiris://mcp/discovery/../mcp/logs/audit.jsonl",
+        "osiris://mcp/components/../../osiris_connections.yaml",
+        "file:///etc/passwd",
+        "osiris://mcp/usecases/nope.yaml",
+    ] {
+        let refused = client.read_resource(ReadResourceRequestParams::new(uri)).await;
+        assert!(refused.is_err(), "{uri} was served");
+    }
+    client.cancel().await.unwrap();
+    let audit = p.read(".osiris/mcp/logs/audit.jsonl");
+    assert!(audit.contains("\"method\":\"resources/read\""), "reads are audited");
+    assert!(!audit.contains(SECRET));
 }
 
 /// The official Python SDK's client (`mcp` from PyPI, in the venv scripts/test-tools.sh makes).

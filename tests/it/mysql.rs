@@ -593,3 +593,77 @@ fn discovery_lists_tables_with_loaded_types_keys_and_samples_then_serves_the_cac
     assert_eq!(refreshed["cached"], false);
     p.osiris(&["discovery", "run", "@mysql.nope"]).expect_code(2);
 }
+
+/// A `mysql.writer` step without `mode:` gets the spec's `append`, not the step's `write`: so
+/// `truncate_before: true` replaces, and the compiled manifest passes its own schema and runs.
+#[test]
+fn a_modeless_writer_with_truncate_before_replaces_and_its_manifest_runs() {
+    let db = database(
+        "modeless",
+        &[
+            "CREATE TABLE src (id INT PRIMARY KEY, name VARCHAR(20))",
+            "INSERT INTO src VALUES (1, 'a'), (2, 'b')",
+            "CREATE TABLE dst (id INT PRIMARY KEY, name VARCHAR(20))",
+            "INSERT INTO dst VALUES (9, 'stale')",
+        ],
+    );
+    let p = writer_project(&db, "SELECT * FROM src", "table: dst, truncate_before: true");
+    p.osiris(&["run", "p.yaml", "-q"]).expect_code(0);
+    assert_eq!(count(&db, "SELECT GROUP_CONCAT(CONCAT(id, name) ORDER BY id) = '1a,2b' FROM {db}.dst"), 1);
+    p.osiris(&["compile", "p.yaml", "--out", "compiled"]).expect_code(0);
+    let cfg: serde_json::Value = serde_json::from_str(&p.read("compiled/cfg/load.json")).unwrap();
+    assert_eq!(cfg["mode"], "append", "{cfg}");
+    admin().query_drop(format!("INSERT INTO `{db}`.dst VALUES (9, 'stale')")).unwrap();
+    p.osiris(&["run", "compiled/manifest.yaml", "-q"]).expect_code(0);
+    assert_eq!(count(&db, "SELECT GROUP_CONCAT(CONCAT(id, name) ORDER BY id) = '1a,2b' FROM {db}.dst"), 1);
+}
+
+/// What `mysql.writer` refuses or leaves alone: an upsert with no unique index on its keys (it
+/// would append copies on every run), a replace whose DELETE would cascade into a child table,
+/// a value too long for its column in an upsert; and a user's own tables named like the shadow
+/// tables of `replace` survive it.
+#[test]
+fn writer_guards_upsert_keys_cascades_truncation_and_other_tables() {
+    let db = database(
+        "guards",
+        &[
+            "CREATE TABLE src (id INT PRIMARY KEY, name VARCHAR(20))",
+            "INSERT INTO src VALUES (1, 'a'), (2, 'abcdef')",
+            "CREATE TABLE nokey (id INT, name VARCHAR(20))",
+            "CREATE TABLE parent (id INT PRIMARY KEY, name VARCHAR(20)) ENGINE=InnoDB",
+            "INSERT INTO parent VALUES (1, 'a'), (5, 'e')",
+            "CREATE TABLE child (id INT PRIMARY KEY, parent_id INT, FOREIGN KEY (parent_id) REFERENCES parent(id) ON DELETE CASCADE) ENGINE=InnoDB",
+            "INSERT INTO child VALUES (10, 1), (50, 5)",
+            "CREATE TABLE short (id INT PRIMARY KEY, name VARCHAR(3))",
+            "CREATE TABLE dst (id INT PRIMARY KEY, name VARCHAR(20))",
+            "CREATE TABLE dst__osiris_new (keep INT)",
+            "INSERT INTO dst__osiris_new VALUES (42)",
+            "CREATE TABLE dst__osiris_old (keep INT)",
+            "INSERT INTO dst__osiris_old VALUES (43)",
+        ],
+    );
+    let run = |cfg: &str| {
+        let r = writer_project(&db, "SELECT * FROM src", cfg).osiris(&["run", "p.yaml", "--json"]);
+        let message = r.json()["error"]["message"].as_str().unwrap_or_default().to_string();
+        (r.code, message)
+    };
+    let (code, message) = run("table: nokey, mode: upsert, upsert_keys: [id]");
+    assert_eq!(code, 1);
+    assert!(message.contains("needs a PRIMARY KEY or UNIQUE index on exactly (id)"), "{message}");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM {db}.nokey"), 0);
+
+    let (code, message) = run("table: parent, mode: replace");
+    assert_eq!(code, 1);
+    assert!(message.contains("child (ON DELETE CASCADE)"), "{message}");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM {db}.child"), 2, "the child rows are untouched");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM {db}.parent"), 2);
+
+    let (code, message) = run("table: short, mode: upsert, upsert_keys: [id]");
+    assert_eq!(code, 1, "'abcdef' does not fit VARCHAR(3): {message}");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM {db}.short"), 0, "rolled back");
+
+    assert_eq!(run("table: dst, mode: replace").0, 0);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM {db}.dst"), 2);
+    assert_eq!(count(&db, "SELECT keep FROM {db}.dst__osiris_new"), 42);
+    assert_eq!(count(&db, "SELECT keep FROM {db}.dst__osiris_old"), 43);
+}

@@ -561,3 +561,43 @@ fn discovery_lists_schemas_tables_with_loaded_types_keys_and_samples() {
     drop(db);
     c.batch_execute("DROP DATABASE IF EXISTS osiris_it_discovery WITH (FORCE)").unwrap();
 }
+
+/// `sslmode` as libpq promises it, against the server's own self-signed certificate (CN and SAN
+/// `localhost`): `require` encrypts without checking, `verify-full` refuses a certificate no
+/// trusted root signed and one that does not name the host, `verify-ca` checks the chain only.
+#[test]
+fn sslmode_verify_modes_check_the_certificate_and_require_does_not() {
+    let s = schema(
+        "tls",
+        &["CREATE VIEW session_tls AS SELECT ssl::text AS tls FROM pg_stat_ssl WHERE pid = pg_backend_pid()"],
+    );
+    let cert: String = admin().query_one("SHOW ssl_cert_file", &[]).unwrap().get(0);
+    assert!(std::path::Path::new(&cert).is_file(), "the server's certificate {cert} is readable");
+    let p = Project::new();
+    let attempt = |host: &str, tls: &str| {
+        p.write(
+            "osiris_connections.yaml",
+            &format!("connections:\n  supabase:\n    local: {{host: {host}, port: 5432, database: test, user: postgres, password: \"${{PG_TEST_PASSWORD}}\", {tls}}}\n"),
+        );
+        p.write(
+            "p.yaml",
+            &format!("oml_version: \"0.1.0\"\nname: tls\nsteps:\n  - id: read\n    component: supabase.extractor\n    mode: read\n    config: {{connection: \"@supabase.local\", table: session_tls, schema: {s}}}\n  - id: out\n    component: filesystem.csv_writer\n    mode: write\n    needs: [read]\n    config: {{path: out.csv}}\n"),
+        );
+        let r = p.osiris_env(&["run", "p.yaml", "--json"], &[("PG_TEST_PASSWORD", PASSWORD)]);
+        match r.code {
+            0 => Ok(p.read("out.csv")),
+            _ => Err(r.json()["error"]["message"].as_str().unwrap_or_default().to_string()),
+        }
+    };
+    assert_eq!(attempt("127.0.0.1", "sslmode: require").unwrap(), "tls\ntrue\n", "require encrypts");
+    assert_eq!(attempt("127.0.0.1", "sslmode: disable").unwrap(), "tls\nfalse\n");
+    let untrusted = attempt("127.0.0.1", "sslmode: verify-full").unwrap_err();
+    assert!(untrusted.contains("certificate"), "no trusted root signed it: {untrusted}");
+    let root = format!("sslrootcert: \"{cert}\"");
+    assert_eq!(attempt("127.0.0.1", &format!("sslmode: verify-ca, {root}")).unwrap(), "tls\ntrue\n");
+    let wrong_host = attempt("127.0.0.1", &format!("sslmode: verify-full, {root}")).unwrap_err();
+    assert!(wrong_host.contains("certificate") || wrong_host.contains("mismatch"), "{wrong_host}");
+    assert_eq!(attempt("localhost", &format!("sslmode: verify-full, {root}")).unwrap(), "tls\ntrue\n");
+    let bogus = attempt("127.0.0.1", "sslmode: verify_full").unwrap_err();
+    assert!(bogus.contains("sslmode `verify_full` is not one of"), "{bogus}");
+}

@@ -31,6 +31,8 @@ struct Hog {
     /// Request number (1-based) → a fault answered instead.
     faults: Mutex<HashMap<usize, ResponseTemplate>>,
     delay: Mutex<Duration>,
+    /// Answer as if no seek condition or offset had been sent (a broken server or proxy).
+    ignore_position: std::sync::atomic::AtomicBool,
 }
 
 fn columns_of(table: &str) -> Vec<(&'static str, &'static str)> {
@@ -71,6 +73,9 @@ impl Hog {
         let table = cap(r"FROM (\w+)").unwrap();
         let tables = self.tables.lock().unwrap();
         let rows = tables.get(table.as_str()).cloned().unwrap_or_default();
+        if let Some(days) = cap(r"WHERE timestamp > now\(\) - INTERVAL (\d+) DAY") {
+            return ResponseTemplate::new(200).set_body_json(recent_counts(hogql, &rows, days.parse().unwrap()));
+        }
         if hogql.starts_with("SELECT count()") {
             return ResponseTemplate::new(200).set_body_json(
                 json!({"columns": ["count()"], "types": [["count()", "UInt64"]], "results": [[rows.len()]]}),
@@ -78,14 +83,16 @@ impl Hog {
         }
         let since = cap(r"(?:timestamp|created_at) >= toDateTime\('([^']*)'\)");
         let until = cap(r"(?:timestamp|created_at) < toDateTime\('([^']*)'\)");
+        let ignore = self.ignore_position.load(Ordering::SeqCst);
         let seek = Regex::new(r"> toDateTime\('([^']*)'\) OR \(\S+ = toDateTime\('[^']*'\) AND \w+ > '([^']*)'\)")
             .unwrap()
             .captures(hogql)
-            .map(|c| (c[1].to_string(), c[2].to_string()));
+            .map(|c| (c[1].to_string(), c[2].to_string()))
+            .filter(|_| !ignore);
         let events: Option<Vec<String>> =
             cap(r"event IN \(([^)]*)\)").map(|l| l.split(", ").map(|e| e.trim_matches('\'').to_string()).collect());
         let limit: usize = cap(r"LIMIT (\d+)").unwrap().parse().unwrap();
-        let offset: usize = cap(r"OFFSET (\d+)").map(|o| o.parse().unwrap()).unwrap_or(0);
+        let offset: usize = cap(r"OFFSET (\d+)").filter(|_| !ignore).map(|o| o.parse().unwrap()).unwrap_or(0);
         let selected: Vec<&Row> = rows
             .iter()
             .filter(|r| since.as_ref().is_none_or(|s| r.ts >= *s) && until.as_ref().is_none_or(|u| r.ts < *u))
@@ -105,6 +112,36 @@ impl Hog {
             "hasMore": has_more,
         }))
     }
+}
+
+/// Discovery's two aggregates over the recent events: `event` names or the keys of
+/// `properties` (`arrayJoin(JSONExtractKeys(properties))`), each with its count, most first.
+fn recent_counts(hogql: &str, rows: &[Row], days: i64) -> Value {
+    let cutoff = time::OffsetDateTime::now_utc() - time::Duration::days(days);
+    let cutoff = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        cutoff.year(),
+        u8::from(cutoff.month()),
+        cutoff.day(),
+        cutoff.hour(),
+        cutoff.minute(),
+        cutoff.second()
+    );
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    for row in rows.iter().filter(|r| r.ts > cutoff) {
+        if hogql.contains("JSONExtractKeys(properties)") {
+            let props: Value = serde_json::from_str(row.values[5].as_str().unwrap()).unwrap();
+            for key in props.as_object().unwrap().keys() {
+                *counts.entry(key.clone()).or_default() += 1;
+            }
+        } else {
+            *counts.entry(row.values[1].as_str().unwrap().to_string()).or_default() += 1;
+        }
+    }
+    let mut results: Vec<(String, u64)> = counts.into_iter().collect();
+    results.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    json!({"columns": ["key", "n"], "types": [["key", "String"], ["n", "UInt64"]],
+        "results": results.iter().map(|(k, n)| json!([k, n])).collect::<Vec<_>>(), "hasMore": false})
 }
 
 struct Server(Arc<Hog>);
@@ -418,4 +455,127 @@ fn a_bad_key_fails_at_once_and_is_never_printed() {
     assert_eq!(v["results"][0]["tables"][0]["table"], "events", "{v}");
     assert_eq!(v["results"][0]["tables"][0]["estimated_rows"], 10, "{v}");
     drop(f.rt);
+}
+
+#[test]
+fn discovery_lists_data_types_recent_event_names_and_property_keys_then_serves_the_cache() {
+    // 30 events of 2024 and 4 of the last hour: only the recent ones are counted.
+    let mut rows = events(0, 30);
+    let now = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
+    for (i, name) in ["signup", "signup", "signup", "purchase"].iter().enumerate() {
+        let ts = format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
+            now.year(),
+            u8::from(now.month()),
+            now.day(),
+            now.hour(),
+            now.minute(),
+            now.second(),
+            i
+        );
+        let id = format!("ffffffff-0000-4000-8000-{i:012x}");
+        let props = if *name == "purchase" { json!({"plan": "pro", "amount": 9}) } else { json!({"plan": "free"}) };
+        rows.push(Row {
+            ts: ts.clone(),
+            id: id.clone(),
+            values: vec![json!(id), json!(name), json!(ts), json!("u"), Value::Null, json!(props.to_string())],
+        });
+    }
+    let f = fixture(rows, "data_type: events");
+    let discover = |extra: &[&str]| {
+        let mut args = vec!["discovery", "run", "@posthog.local", "--samples", "2", "--json"];
+        args.extend_from_slice(extra);
+        f.project.osiris_env(&args, &[("PH_KEY", KEY)]).expect_code(0).json()
+    };
+    let first = discover(&[]);
+    assert_eq!(first["cached"], false);
+    assert_eq!(first["overview"]["component"], "posthog.extractor");
+    let tables = first["tables"].as_array().unwrap();
+    let names: Vec<&str> = tables.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["events", "persons", "sessions", "person_distinct_ids"]);
+    let events = &tables[0];
+    assert_eq!(events["estimated_rows"], 34);
+    assert_eq!(events["samples"].as_array().unwrap().len(), 2);
+    let column_type = |name: &str| {
+        events["columns"].as_array().unwrap().iter().find(|c| c["name"] == name).map(|c| c["type"].clone()).unwrap()
+    };
+    assert_eq!(column_type("timestamp"), "TIMESTAMPTZ");
+    assert_eq!(column_type("properties"), "JSON");
+    assert_eq!(column_type("uuid"), "UUID");
+    assert_eq!(events["event_names"], json!([{"name": "signup", "count": 3}, {"name": "purchase", "count": 1}]));
+    assert_eq!(
+        events["property_keys"],
+        json!([{"name": "plan", "count": 4}, {"name": "amount", "count": 1}]),
+        "keys of the recent events only, most used first"
+    );
+    assert_eq!(tables[1]["estimated_rows"], 0);
+    let requests = f.hog.requests.load(Ordering::SeqCst);
+    let second = discover(&[]);
+    assert_eq!(second["cached"], true);
+    assert_eq!(second["tables"], first["tables"]);
+    assert_eq!(f.hog.requests.load(Ordering::SeqCst), requests, "the cache answered without a request");
+    assert_in_no_file(&f.project.path(".osiris"), KEY);
+    // A wrong key fails discovery at once, without printing it.
+    let wrong = f
+        .project
+        .osiris_env(&["discovery", "run", "@posthog.local", "--refresh"], &[("PH_KEY", "phx_wrong_key_123456")]);
+    assert_ne!(wrong.code, 0);
+    assert!(wrong.stderr.contains("rejected the API key"), "{}", wrong.stderr);
+    assert!(!wrong.stderr.contains("phx_wrong_key_123456"));
+}
+
+#[test]
+fn a_server_that_ignores_the_seek_condition_fails_the_step_instead_of_looping() {
+    let f = fixture(events(0, 500), "data_type: events, page_size: 100, initial_since: \"2024-03-01T00:00:00Z\"");
+    f.hog.ignore_position.store(true, Ordering::SeqCst);
+    let r = f.run(&[]);
+    r.expect_code(1);
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("paging does not advance"), "{r:?}");
+    assert_eq!(f.hog.requests.load(Ordering::SeqCst), 2, "the first page and its repeat");
+}
+
+/// State belongs to its source: changing what a step reads (here the event filter) starts it
+/// fresh with a warning, while a tuning field (page size) keeps the cursor.
+#[test]
+fn a_changed_source_starts_fresh_and_a_tuning_change_keeps_the_cursor() {
+    let f = fixture(events(0, 300), EVENTS);
+    f.run(&[]).expect_code(0);
+    let write = |config: &str| {
+        f.project.write(
+            "p.yaml",
+            &format!("oml_version: \"0.1.0\"\nname: ph\nsteps:\n  - id: events\n    component: posthog.extractor\n    mode: read\n    config: {{{config}}}\n"),
+        )
+    };
+    write(&EVENTS.replace("page_size: 1000", "page_size: 500"));
+    let tuned = f.run(&[]);
+    tuned.expect_code(0);
+    assert_eq!(tuned.json()["steps"][0]["rows"], 0, "same source: continues after the cursor");
+    write(&format!("{EVENTS}, event_types: [signup]"));
+    let changed = f.run(&[]);
+    changed.expect_code(0);
+    assert_eq!(changed.json()["steps"][0]["rows"], 100, "another source: every signup from the start");
+    let warnings = changed.json()["warnings"].to_string();
+    assert!(warnings.contains("written for another source"), "{warnings}");
+}
+
+/// Two runs of one incremental pipeline never overlap: the second finds the state locked and
+/// does not start (nothing is requested), and runs once the lock is free.
+#[test]
+fn a_second_run_finds_the_state_locked_and_does_not_start() {
+    use std::os::fd::AsRawFd;
+    let f = fixture(events(0, 30), EVENTS);
+    let dir = f.project.path(".osiris/state/ph");
+    std::fs::create_dir_all(&dir).unwrap();
+    let held = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(".lock")).unwrap();
+    std::fs::write(dir.join(".lock"), "pid 1 run other").unwrap();
+    // SAFETY: flock on a descriptor this test owns; released when `held` is dropped.
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+    let r = f.run(&[]);
+    r.expect_code(1);
+    let error = &r.json()["error"];
+    assert_eq!(error["kind"], "state", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("pid 1 run other"), "{error}");
+    assert_eq!(f.hog.requests.load(Ordering::SeqCst), 0, "nothing was requested");
+    drop(held);
+    f.run(&[]).expect_code(0);
 }

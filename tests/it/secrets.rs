@@ -56,6 +56,18 @@ fn secret_never_reaches_run_dir_compile_output_or_streams() {
     assert!(p.exists("report/index.html") && p.exists("run.zip") && p.exists(".osiris/aiop/index/runs.jsonl"));
     assert_eq!(p.read("out.csv"), "a\n1\n", "base_dir from the connection applies");
     assert_no_secret(&p, &runs);
+    // What a run leaves behind is the owner's alone: run dirs, their folders, the index, AIOP.
+    use std::os::unix::fs::PermissionsExt;
+    let runs_dir = p.path(".osiris/runs");
+    let mut private = vec![p.path(".osiris/index"), p.path(".osiris/aiop/index")];
+    for run in std::fs::read_dir(&runs_dir).unwrap() {
+        let run = run.unwrap().path();
+        private.extend([run.join("cfg"), run.join("artifacts"), run]);
+    }
+    for dir in private {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} is {mode:o}", dir.display());
+    }
 }
 
 #[test]
@@ -103,4 +115,113 @@ fn pipeline_sql_cannot_read_dotenv_the_environment_or_write_files() {
         assert!(!p.exists("out.csv") && !p.exists("pwned.csv") && !p.exists(".osiris/runs"), "{query}: nothing ran");
         assert!(!r.stdout.contains(SECRET) && !r.stderr.contains(SECRET));
     }
+}
+
+/// A field that decides where a connection's credentials go (host, URL, endpoint, TLS checks) is
+/// the connection's to set: a pipeline that points it elsewhere is invalid before anything
+/// connects, and repeating the connection's own value is fine.
+#[test]
+fn a_pipeline_cannot_send_a_connections_secret_to_a_host_of_its_choosing() {
+    crate::mysql::account(
+        "osiris_it_redirect",
+        &format!("IDENTIFIED BY '{SECRET}'"),
+        &["GRANT SELECT ON test.* TO {user}"],
+    );
+    let p = Project::new();
+    p.write(
+        "osiris_connections.yaml",
+        "connections:\n  mysql:\n    db: {host: 127.0.0.1, port: 3306, database: test, user: osiris_it_redirect, password: \"${OSIRIS_IT_TOKEN}\"}\n  posthog:\n    prod: {api_key: \"${OSIRIS_IT_TOKEN}\", project_id: \"1\", region: us}\n  graphql:\n    api: {endpoint: \"https://api.example.com/graphql\", auth_token: \"${OSIRIS_IT_TOKEN}\"}\n  supabase:\n    main: {url: \"https://abc.supabase.co\", key: \"${OSIRIS_IT_TOKEN}\"}\n",
+    );
+    // Where a redirected request would land: it must never be contacted.
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let trap_url = format!("http://{}", trap.local_addr().unwrap());
+    let to_trap = format!("connection: \"@posthog.prod\", data_type: events, custom_base_url: \"{trap_url}\"");
+    let gql_to_trap = format!("connection: \"@graphql.api\", query: \"{{ a }}\", endpoint: \"{trap_url}/graphql\"");
+    let cases = [
+        ("posthog.extractor", to_trap.as_str(), "custom_base_url"),
+        ("graphql.extractor", gql_to_trap.as_str(), "endpoint"),
+        ("mysql.extractor", "connection: \"@mysql.db\", table: t, host: evil.example.com", "host"),
+        ("mysql.extractor", "connection: \"@mysql.db\", table: t, port: 3307", "port"),
+        ("posthog.extractor", "connection: \"@posthog.prod\", data_type: events, region: self_hosted, custom_base_url: \"https://evil.example.com\"", "region"),
+        ("graphql.extractor", "connection: \"@graphql.api\", query: \"{ a }\", endpoint: \"https://evil.example.com/graphql\"", "endpoint"),
+        ("graphql.extractor", "connection: \"@graphql.api\", query: \"{ a }\", validate_ssl: false", "validate_ssl"),
+        ("supabase.extractor", "connection: \"@supabase.main\", table: users, url: \"https://evil.supabase.co\"", "url"),
+    ];
+    for (component, config, field) in cases {
+        p.write(
+            "p.yaml",
+            &format!("oml_version: \"0.1.0\"\nname: redirect\nsteps:\n  - id: extract\n    component: {component}\n    mode: read\n    config: {{{config}}}\n"),
+        );
+        let r = p.osiris_env(&["run", "p.yaml", "--json"], &[("OSIRIS_IT_TOKEN", SECRET)]);
+        r.expect_code(2);
+        let d = &r.json()["errors"][0];
+        assert_eq!(d["type"], "forbidden_override", "{component} {field}: {r:?}");
+        assert!(d["message"].as_str().unwrap().contains("@"), "names the connection: {d}");
+        assert_eq!(d["step"], "extract");
+        assert_eq!(d["line"], 7, "the step's config line");
+        assert!(d["message"].as_str().unwrap().contains(&format!("`{field}`")), "{d}");
+        assert!(!p.exists(".osiris/runs"), "nothing ran");
+        assert!(!r.stdout.contains(SECRET) && !r.stderr.contains(SECRET));
+    }
+    assert!(
+        matches!(trap.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a redirected request reached the trap"
+    );
+    // The connection's own value is not a redirection.
+    p.write(
+        "p.yaml",
+        "oml_version: \"0.1.0\"\nname: same\nsteps:\n  - id: extract\n    component: mysql.extractor\n    mode: read\n    config: {connection: \"@mysql.db\", query: \"SELECT 1 AS a\", host: 127.0.0.1, port: 3306}\n",
+    );
+    p.osiris_env(&["run", "p.yaml", "--json"], &[("OSIRIS_IT_TOKEN", SECRET)]).expect_code(0);
+    // The trusted side may open a field to pipelines.
+    let connections = p.read("osiris_connections.yaml").replace(
+        "    db: {host: 127.0.0.1, port: 3306,",
+        "    db: {allow_override: [port], host: 127.0.0.1, port: 3399,",
+    );
+    p.write("osiris_connections.yaml", &connections);
+    p.osiris_env(&["run", "p.yaml", "--json"], &[("OSIRIS_IT_TOKEN", SECRET)]).expect_code(0);
+}
+
+/// File steps read and write only inside the project (or the directory a filesystem
+/// connection names), never hidden files or osiris's own configuration.
+#[test]
+fn file_steps_cannot_leave_the_project_or_touch_its_configuration() {
+    let p = Project::new();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("shared.csv"), "a\n7\n").unwrap();
+    p.write("in.csv", "a\n1\n");
+    p.write(".env", &format!("OSIRIS_IT_TOKEN={SECRET}\n"));
+    p.write(
+        "osiris_connections.yaml",
+        &format!("connections:\n  filesystem:\n    shared: {{base_dir: \"{}\"}}\n", outside.path().display()),
+    );
+    let pipeline = |read: &str, write: &str| {
+        format!("oml_version: \"0.1.0\"\nname: files\nsteps:\n  - id: extract\n    component: filesystem.csv_extractor\n    mode: read\n    config: {{{read}}}\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    needs: [extract]\n    config: {{{write}}}\n")
+    };
+    let escape = format!("path: \"{}\"", outside.path().join("shared.csv").display());
+    for (read, write, line) in [
+        ("path: ../in.csv", "path: out.csv", 7),
+        ("path: /etc/passwd", "path: out.csv", 7),
+        (escape.as_str(), "path: out.csv", 7),
+        ("path: .env", "path: out.csv", 7),
+        ("path: osiris_connections.yaml", "path: out.csv", 7),
+        ("path: in.csv", "path: ../pwned.csv", 12),
+        ("path: in.csv", "path: .osiris/runs/pwned.csv", 12),
+        ("path: in.csv", "path: osiris_connections.yaml", 12),
+    ] {
+        p.write("p.yaml", &pipeline(read, write));
+        let r = p.osiris_env(&["run", "p.yaml", "--json"], &[("OSIRIS_IT_TOKEN", SECRET)]);
+        r.expect_code(2);
+        let d = &r.json()["errors"][0];
+        assert_eq!(d["type"], "path_not_allowed", "{read} → {write}: {r:?}");
+        assert_eq!(d["line"], line, "{read} → {write}");
+        assert!(!p.exists("out.csv") && !outside.path().join("pwned.csv").exists());
+        assert!(!r.stdout.contains(SECRET) && !r.stderr.contains(SECRET));
+    }
+    assert!(p.read("osiris_connections.yaml").contains("shared"), "the connections file is intact");
+    // The trusted side opens a directory by naming it in a connection.
+    p.write("p.yaml", &pipeline("path: shared.csv, connection: \"@filesystem.shared\"", "path: out.csv"));
+    p.osiris(&["run", "p.yaml", "--json"]).expect_code(0);
+    assert_eq!(p.read("out.csv"), "a\n7\n");
 }

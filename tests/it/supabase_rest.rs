@@ -353,3 +353,28 @@ fn a_table_name_cannot_reach_other_endpoints() {
     assert_key_hidden(&p, &r);
     drop(rt);
 }
+
+/// A server that ignores `offset` answers every page with the first rows: the extraction stops
+/// at the second page with a clear error instead of reading forever.
+#[test]
+fn a_server_that_ignores_the_offset_fails_the_step_instead_of_looping() {
+    let rt = runtime();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        let rows: Vec<Value> = (0..100).map(|i| json!({"id": i})).collect();
+        Mock::given(method("GET"))
+            .and(path("/rest/v1/items"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(rows))
+            .mount(&server)
+            .await;
+    });
+    let p = project(&server.uri());
+    p.write(
+        "p.yaml",
+        "oml_version: \"0.1.0\"\nname: rx\nsteps:\n  - id: items\n    component: supabase.extractor\n    mode: read\n    config: {table: items, limit: 100}\n",
+    );
+    let r = p.osiris_env(&["run", "p.yaml", "--json"], &[("SUPA_KEY", KEY)]);
+    r.expect_code(1);
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("paging does not advance"), "{r:?}");
+    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 2, "the first page and its repeat");
+}

@@ -3,11 +3,13 @@
 //! `append` and `replace` take the bulk path ([`load_data`]: DuckDB's CSV writer feeding
 //! `LOAD DATA LOCAL INFILE`, 1M rows in 13 s where multi-row INSERTs took 19 s); `upsert` streams
 //! rows out of DuckDB (`stream_arrow`) into multi-row INSERTs of `batch_size` rows. Modes:
-//! `append`; `replace` loads a shadow copy and
-//! swaps it in with one atomic RENAME (tables with triggers or foreign keys: deletes the current
-//! rows inside the same transaction instead); readers see the old rows until the switch;
-//! `upsert` uses `INSERT … ON DUPLICATE KEY UPDATE` on `upsert_keys`. Any failure rolls the
-//! whole load back. `create_table` creates a missing table from the DuckDB types (docs/components.md);
+//! `append`; `replace` loads a shadow copy (named with 8 random hex digits, so no user table is
+//! ever dropped) and swaps it in with one atomic RENAME (tables with triggers or foreign keys:
+//! deletes the current rows inside the same transaction instead, refused when that DELETE would
+//! cascade into another table); readers see the old rows until the switch; `upsert` uses
+//! `INSERT … ON DUPLICATE KEY UPDATE` and first checks that a PRIMARY KEY or UNIQUE index covers
+//! exactly `upsert_keys` (else nothing would ever be updated). The session is strict and keeps
+//! backslash escapes whatever the server's `sql_mode`. Any failure rolls the whole load back. `create_table` creates a missing table from the DuckDB types (docs/components.md);
 //! DDL commits implicitly in MySQL, so a table created by a failed load is dropped again.
 
 use super::connect::{describe, quote_mysql, Target};
@@ -20,6 +22,7 @@ use duckdb::arrow::datatypes::DataType;
 use mysql::prelude::Queryable;
 use mysql::TxOpts;
 use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// Writes the single input into a MySQL table.
@@ -285,14 +288,76 @@ const CSV_OPTIONS: &str =
     "FORMAT csv, HEADER false, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NULLSTR 'NULL', FORCE_QUOTE *, NEW_LINE '\\n'";
 
 /// Longest MySQL identifier.
+/// The writer session's `sql_mode`: strict (no silent truncation or zero dates, also for
+/// `ON DUPLICATE KEY UPDATE`) and without `NO_BACKSLASH_ESCAPES` (string literals are escaped
+/// with backslashes).
+const WRITER_SQL_MODE: &str = "SET SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ',STRICT_ALL_TABLES,'), ',NO_BACKSLASH_ESCAPES,', ','))";
+
 const MAX_IDENTIFIER: usize = 64;
-const SHADOW_SUFFIX: &str = "__osiris_new";
-const OLD_SUFFIX: &str = "__osiris_old";
+const SHADOW_SUFFIX: &str = "__osiris_new_";
+const OLD_SUFFIX: &str = "__osiris_old_";
+/// Random hex digits that make the shadow names unique to one load (never a user's table).
+const SHADOW_RANDOM: usize = 8;
+
+/// What the mode needs of an existing table: `upsert` a PRIMARY KEY or UNIQUE index on exactly
+/// `upsert_keys` (without one, `ON DUPLICATE KEY` never fires and every rerun appends copies);
+/// `replace` no foreign key that would cascade its DELETE into other tables' rows.
+fn check_target(conn: &mut mysql::Conn, plan: &Plan) -> Result<(), DriverError> {
+    let t = escape_string(&plan.table_name);
+    let schema = &plan.schema_expr;
+    let query_err = |e: mysql::Error| DriverError::at_target(describe(&e)).with_cause(e);
+    match plan.mode.as_str() {
+        "upsert" => {
+            // Column names compare case-insensitively, as MySQL compares them.
+            let rows: Vec<(String, String)> = conn
+                .query(format!(
+                    "SELECT index_name, column_name FROM information_schema.statistics \
+                     WHERE table_schema = {schema} AND table_name = {t} AND non_unique = 0"
+                ))
+                .map_err(query_err)?;
+            let mut unique: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for (index, column) in rows {
+                unique.entry(index).or_default().insert(column.to_lowercase());
+            }
+            let wanted: BTreeSet<String> = plan.keys.iter().map(|k| k.to_lowercase()).collect();
+            if !unique.values().any(|cols| *cols == wanted) {
+                let found: Vec<String> = unique
+                    .iter()
+                    .map(|(n, c)| format!("{n} ({})", c.iter().cloned().collect::<Vec<_>>().join(", ")))
+                    .collect();
+                return Err(DriverError::at_target(format!(
+                    "upsert into {} needs a PRIMARY KEY or UNIQUE index on exactly ({}); without one nothing is ever updated and each run appends copies (add the index, or set upsert_keys to the columns of a unique index: {})",
+                    plan.table,
+                    plan.keys.join(", "),
+                    if found.is_empty() { "the table has none".to_string() } else { found.join("; ") }
+                )));
+            }
+        }
+        "replace" => {
+            let cascading: Option<String> = conn
+                .query_first(format!(
+                    "SELECT GROUP_CONCAT(DISTINCT CONCAT(table_name, ' (ON DELETE ', delete_rule, ')') SEPARATOR ', ') \
+                     FROM information_schema.referential_constraints WHERE unique_constraint_schema = {schema} \
+                     AND referenced_table_name = {t} AND delete_rule NOT IN ('RESTRICT', 'NO ACTION')"
+                ))
+                .map_err(query_err)?
+                .flatten();
+            if let Some(children) = cascading {
+                return Err(DriverError::at_target(format!(
+                    "replace would delete every row of {} and so change rows of {children} through their foreign keys; nothing was written (use mode upsert, or empty those tables first)",
+                    plan.table
+                )));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
 
 /// Whether `replace` may load a shadow copy and swap it in: only when nothing hangs on the table's
 /// identity (triggers, foreign keys in either direction) and the shadow names fit.
 fn can_swap(conn: &mut mysql::Conn, schema_expr: &str, table: &str) -> bool {
-    if table.len() + SHADOW_SUFFIX.len() > MAX_IDENTIFIER {
+    if table.len() + SHADOW_SUFFIX.len() + SHADOW_RANDOM > MAX_IDENTIFIER {
         return false;
     }
     let t = escape_string(table);
@@ -323,10 +388,12 @@ fn replace_by_swap(
         Some((schema, _)) => format!("{schema}`.{}", quote_mysql(name)),
         None => quote_mysql(name),
     };
-    let shadow_name = format!("{}{SHADOW_SUFFIX}", plan.table_name);
-    let (shadow, old) = (qualify(&shadow_name), qualify(&format!("{}{OLD_SUFFIX}", plan.table_name)));
+    let mut random = [0u8; SHADOW_RANDOM / 2];
+    getrandom::fill(&mut random).map_err(|e| DriverError::Internal(format!("no randomness: {e}")))?;
+    let tag: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let shadow_name = format!("{}{SHADOW_SUFFIX}{tag}", plan.table_name);
+    let (shadow, old) = (qualify(&shadow_name), qualify(&format!("{}{OLD_SUFFIX}{tag}", plan.table_name)));
     let fail = |e: mysql::Error| DriverError::at_target(plan.write_error(&e)).with_cause(e);
-    conn.query_drop(format!("DROP TABLE IF EXISTS {shadow}, {old}")).map_err(fail)?;
     conn.query_drop(format!("CREATE TABLE {shadow} LIKE {}", plan.table)).map_err(fail)?;
     let shadow_plan = Plan {
         table: shadow.clone(),
@@ -392,6 +459,11 @@ impl Driver for MysqlWriter {
         let mut conn = target.connect(Duration::from_secs(10)).map_err(|e| {
             DriverError::at_target(format!("cannot connect to MySQL at {}: {}", target.label(), describe(&e)))
         })?;
+        // Whatever the server's default: a value that does not fit is an error, never a silent
+        // truncation, and backslashes escape (the literals below are written that way).
+        conn.query_drop(WRITER_SQL_MODE).map_err(|e| {
+            DriverError::at_target(format!("cannot set the session's sql_mode: {}", describe(&e))).with_cause(e)
+        })?;
         let tmp = ctx.run_dir.join("tmp");
         std::fs::create_dir_all(&tmp)
             .map_err(|e| DriverError::at_target(format!("cannot create {}: {e}", tmp.display())))?;
@@ -435,6 +507,9 @@ impl Driver for MysqlWriter {
                 serde_json::json!({"table": table_name, "operation": "create_table", "ddl": ddl}),
             );
             created = true;
+        }
+        if !created {
+            check_target(&mut conn, &plan)?;
         }
         let swap = plan.mode == "replace" && !created && can_swap(&mut conn, &schema_expr, table_name);
         let result = if swap {

@@ -1,10 +1,11 @@
 //! Where a supabase step talks: PostgreSQL directly (a DSN or host fields in the connection) or
 //! PostgREST over HTTP (`url` + key). Errors name `host:port/database`, never the password.
 
+use super::tls::{take_tls_options, Mode, TlsPolicy};
 use crate::connections::{ResolvedConnection, Secret};
 use crate::drivers::health::HealthCategory;
 use crate::drivers::{setting, DriverError};
-use postgres::config::{Host, SslMode};
+use postgres::config::Host;
 use postgres::error::SqlState;
 use postgres::{Client, Config};
 use serde_json::{Map, Value};
@@ -24,6 +25,7 @@ const POOLER_ADVICE: &str = "port 6543 is Supabase's transaction pooler, which d
 /// A PostgreSQL server, database and login.
 pub struct PgTarget {
     config: Config,
+    tls: TlsPolicy,
     /// `host:port/database`, for messages.
     pub label: String,
     /// True when the port is Supabase's transaction pooler.
@@ -37,8 +39,11 @@ impl PgTarget {
         connection: Option<&ResolvedConnection>,
     ) -> Result<Option<Self>, String> {
         let get = |n: &str| setting(config, connection, n);
+        let mut ssl = (get("sslmode"), get("sslrootcert"));
         let mut pg = if let Some(dsn) = DSN_FIELDS.iter().find_map(|f| get(f)) {
+            let (dsn, mode, root) = take_tls_options(&dsn);
             let dsn = Secret::new(dsn);
+            ssl = (mode.or(ssl.0), root.or(ssl.1));
             // The parser's message can quote the input; never show it.
             Config::from_str(dsn.expose())
                 .map_err(|_| "the connection's PostgreSQL DSN cannot be parsed (expected postgresql://user:password@host:port/database or key=value pairs)".to_string())?
@@ -55,15 +60,13 @@ impl PgTarget {
             if let Some(pw) = pick(["pg_password", "password"]) {
                 c.password(pw);
             }
-            if let Some(mode) = get("sslmode") {
-                c.ssl_mode(match mode.as_str() {
-                    "disable" => SslMode::Disable,
-                    "require" | "verify-ca" | "verify-full" => SslMode::Require,
-                    _ => SslMode::Prefer,
-                });
-            }
             c
         };
+        let tls = TlsPolicy {
+            mode: ssl.0.as_deref().map(Mode::parse).transpose()?.unwrap_or(Mode::Prefer),
+            root_cert: ssl.1,
+        };
+        pg.ssl_mode(tls.mode.negotiation());
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(Duration::from_secs(10));
         }
@@ -75,17 +78,14 @@ impl PgTarget {
         };
         let port = pg.get_ports().first().copied().unwrap_or(5432);
         let label = format!("{host}:{port}/{}", pg.get_dbname().unwrap_or(""));
-        Ok(Some(Self { config: pg, label, pooler: port == TRANSACTION_POOLER_PORT }))
+        Ok(Some(Self { config: pg, tls, label, pooler: port == TRANSACTION_POOLER_PORT }))
     }
 
-    /// Connect: TLS when the server offers it (`sslmode` prefer, the default) or demands it
-    /// (`require`); like libpq in those modes the certificate is not verified.
+    /// Connect with TLS as `sslmode` says ([`TlsPolicy`]): not checked under prefer (the
+    /// default) and require, like libpq; the chain under verify-ca, chain and host name under
+    /// verify-full.
     pub fn connect(&self) -> Result<Client, ConnectError> {
-        let tls = native_tls::TlsConnector::builder()
-            .danger_accept_invalid_certs(true)
-            .danger_accept_invalid_hostnames(true)
-            .build()
-            .map_err(|e| ConnectError { message: format!("cannot set up TLS: {e}"), cause: None })?;
+        let tls = self.tls.connector().map_err(|message| ConnectError { message, cause: None })?;
         let mut client =
             self.config.connect(postgres_native_tls::MakeTlsConnector::new(tls)).map_err(|e| ConnectError {
                 message: format!("cannot connect to PostgreSQL at {}: {}", self.label, describe(&e)),

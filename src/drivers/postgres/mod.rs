@@ -8,6 +8,7 @@ mod doctor;
 mod extract;
 mod query;
 mod rest;
+mod tls;
 mod types;
 mod write;
 

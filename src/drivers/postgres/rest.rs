@@ -269,6 +269,7 @@ pub fn extract(ctx: &StepContext, config: &Map<String, Value>) -> Result<u64, Dr
     }
     let scratch = scratch_path(ctx.run_dir, ctx.step_id).map_err(|e| DriverError::at_source(e.to_string()))?;
     let mut out = JsonTable::new(ctx.step_id, scratch, false);
+    let mut progress = crate::drivers::paging::PageProgress::default();
     let result = (|| loop {
         let mut page_params = params.clone();
         page_params.push(("limit".into(), page_size.to_string()));
@@ -280,10 +281,15 @@ pub fn extract(ctx: &StepContext, config: &Map<String, Value>) -> Result<u64, Dr
                 DriverError::Target { message, cause } => DriverError::Source { message, cause },
                 other => other,
             })?;
-        let rows: Vec<Value> = response.json().map_err(|e| {
-            DriverError::at_source(format!("Supabase REST returned a body that is not a JSON list: {e}"))
+        let rows: Vec<Value> = crate::http::json_body(response, crate::http::MAX_BODY_BYTES).map_err(|e| {
+            DriverError::at_source(format!("Supabase REST: unusable answer (expected a JSON list): {e}"))
         })?;
         let n = rows.len() as u64;
+        if n >= page_size && !progress.advanced(&rows) {
+            return Err(DriverError::at_source(format!(
+                "Supabase REST answered offset {offset} with the rows of the page before: the paging does not advance, so the extraction stops instead of looping"
+            )));
+        }
         out.append(ctx.conn, &rows).map_err(DriverError::at_source)?;
         offset += n;
         if n < page_size {

@@ -120,6 +120,7 @@ impl PosthogClient {
             }
             other => PosthogError::Other(other.to_string()),
         })?;
-        response.json().map_err(|e| PosthogError::Other(format!("the answer is not HogQL JSON: {e}")))
+        http::json_body(response, http::MAX_BODY_BYTES)
+            .map_err(|e| PosthogError::Other(format!("unusable HogQL answer: {e}")))
     }
 }

@@ -12,6 +12,7 @@
 //! retries); 401/403 fail at once.
 
 mod client;
+mod discover;
 mod query;
 mod resume;
 
@@ -23,6 +24,7 @@ use crate::connections::ResolvedConnection;
 use crate::exchange::chunk_load::{push_record, scratch_path, ChunkLoader};
 use crate::exchange::{quote_ident, RelationKind};
 pub use client::{PosthogClient, PosthogError};
+pub use discover::discover;
 use query::{columns, data_type, page_query, DataType, Position, Window, DATA_TYPES};
 use resume::{Checkpoint, Spool};
 use serde_json::{json, Map, Value};
@@ -125,6 +127,7 @@ struct Extraction<'a> {
     checkpoint: Checkpoint,
     seen: HashSet<String>,
     last: Option<(String, String)>,
+    progress: crate::drivers::paging::PageProgress,
     loader: Option<ChunkLoader>,
     /// Spooled rows not loaded into DuckDB yet (loaded in batches of CHUNK_BYTES: each INSERT
     /// into the growing table costs, and the spool already holds them durably).
@@ -156,6 +159,13 @@ impl Extraction<'_> {
             PosthogError::Cancelled => DriverError::Cancelled,
             other => DriverError::at_source(other.to_string()),
         })?;
+        let full = answer.results.len() as u64 >= self.settings.page_size;
+        if full && !self.progress.advanced(&[answer.results.first(), answer.results.last()]) {
+            return Err(DriverError::at_source(format!(
+                "PostHog answered page {} with the rows of the page before: the paging does not advance, so the extraction stops instead of looping",
+                self.checkpoint.pages + 1
+            )));
+        }
         if self.loader.is_none() {
             self.checkpoint.columns = columns(&self.settings.dt, &answer.columns, &answer.types);
             self.create_table()?;
@@ -255,6 +265,10 @@ fn fingerprint(config: &Map<String, Value>, connection: Option<&ResolvedConnecti
 }
 
 impl Driver for PosthogExtractor {
+    fn keeps_state(&self) -> bool {
+        true
+    }
+
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let settings = Settings::new(config)?;
         let client =
@@ -281,8 +295,18 @@ impl Driver for PosthogExtractor {
             Position::After { timestamp, id } => Some((timestamp.clone(), id.clone())),
             _ => None,
         };
-        let mut run =
-            Extraction { ctx, settings, client, spool, checkpoint, seen, last, loader: None, pending: Vec::new() };
+        let mut run = Extraction {
+            ctx,
+            settings,
+            client,
+            spool,
+            checkpoint,
+            seen,
+            last,
+            progress: Default::default(),
+            loader: None,
+            pending: Vec::new(),
+        };
         let result = (|| {
             if let Some(c) = &resumed {
                 run.create_table()?;

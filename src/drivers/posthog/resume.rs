@@ -79,7 +79,7 @@ impl Spool {
 
     /// Append a page's chunk, then record the checkpoint that covers it.
     pub fn commit(&self, chunk: &[u8], checkpoint: &Checkpoint) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
+        crate::runtime::create_private_dir(&self.dir)?;
         let mut pages = OpenOptions::new().create(true).append(true).open(self.pages())?;
         pages.write_all(chunk)?;
         pages.sync_data()?;

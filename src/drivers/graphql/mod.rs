@@ -18,6 +18,9 @@
 //! - Records become columns through the JSON table loader (json_table.rs): `flatten_result` makes
 //!   nested objects `parent_child` columns; lists stay JSON; columns appear and widen as pages do.
 
+mod discover;
+pub use discover::discover;
+
 use super::json_table::JsonTable;
 use super::{setting, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::connections::ResolvedConnection;
@@ -169,9 +172,8 @@ impl Request {
             .with_cause(e),
             other => DriverError::at_source(format!("GraphQL request failed: {other}")).with_cause(e),
         })?;
-        response
-            .json()
-            .map_err(|e| DriverError::at_source(format!("the GraphQL endpoint returned a body that is not JSON: {e}")))
+        http::json_body(response, http::MAX_BODY_BYTES)
+            .map_err(|e| DriverError::at_source(format!("the GraphQL endpoint's answer is unusable: {e}")))
     }
 }
 
@@ -180,18 +182,29 @@ fn is_auth_status(status: u16) -> bool {
     matches!(status, 401 | 403)
 }
 
-/// Health check for `connections doctor`: an introspection query for the query type's name with
-/// the connection's auth (`auth_type` in the connection, else bearer when it has a token). A
-/// server that disables introspection still proves the endpoint and credentials work.
-pub fn doctor(connection: &ResolvedConnection) -> HealthReport {
+/// A request made from the connection alone (doctor, discovery): its fields and auth
+/// (`auth_type` in the connection, else bearer when it has a token), with `max_retries` and
+/// `timeout_secs`.
+fn connection_request(
+    connection: &ResolvedConnection,
+    max_retries: u64,
+    timeout_secs: u64,
+) -> Result<Request, DriverError> {
     let mut config = connection.fields.clone();
     if !config.contains_key("auth_type") && connection.secret("auth_token").is_some() {
         config.insert("auth_type".into(), Value::String("bearer".into()));
     }
-    config.insert("max_retries".into(), Value::from(0));
-    config.insert("timeout".into(), Value::from(5));
+    config.insert("max_retries".into(), Value::from(max_retries));
+    config.insert("timeout".into(), Value::from(timeout_secs));
+    Request::new(&config, Some(connection))
+}
+
+/// Health check for `connections doctor`: an introspection query for the query type's name with
+/// the connection's auth. A server that disables introspection still proves the endpoint and
+/// credentials work.
+pub fn doctor(connection: &ResolvedConnection) -> HealthReport {
     let started = std::time::Instant::now();
-    let result = Request::new(&config, Some(connection)).and_then(|r| {
+    let result = connection_request(connection, 0, 5).and_then(|r| {
         let never = std::sync::atomic::AtomicBool::new(false);
         r.post_with(&never, &json!({"query": "{ __schema { queryType { name } } }"}), |_, _| {})
     });
