@@ -70,18 +70,41 @@ impl ResolvedConnection {
         self.secrets.get(name)
     }
 
-    /// Add every secret value to `redactor`.
+    /// Add every secret value to `redactor`: the secret fields, secret-named keys nested in other fields (`headers:
+    /// {Authorization: …}`), passwords inside URLs, and each secret as HTTP Basic auth sends it
+    /// with the connection's user name.
     pub fn register_secrets(&self, redactor: &mut Redactor) {
         for s in self.secrets.values() {
             redactor.add(s.expose());
         }
         for v in self.fields.values() {
-            if let Some(s) = v.as_str() {
-                if let Some(pw) = secret::url_password(s) {
-                    redactor.add(pw);
-                }
+            register_nested(v, false, redactor);
+        }
+        let user_of = |f: &&str| self.str_field(f).or_else(|| self.secret(f).map(|s| s.expose().to_string()));
+        for user in ["user", "username", "auth_username", "pg_user"].iter().filter_map(user_of) {
+            for s in self.secrets.values() {
+                redactor.add_basic_auth(&user, s.expose());
             }
         }
+    }
+}
+
+/// Add the secrets inside a field's value: strings and numbers under a secret-named key at any
+/// depth (`secret` says the enclosing key was one) and passwords inside URLs.
+fn register_nested(value: &Value, secret: bool, redactor: &mut Redactor) {
+    match value {
+        Value::String(s) => {
+            if secret {
+                redactor.add(s);
+            }
+            if let Some(pw) = secret::url_password(s) {
+                redactor.add(pw);
+            }
+        }
+        Value::Number(n) if secret => redactor.add(&n.to_string()),
+        Value::Array(items) => items.iter().for_each(|v| register_nested(v, secret, redactor)),
+        Value::Object(map) => map.iter().for_each(|(k, v)| register_nested(v, secret || is_secret_field(k), redactor)),
+        _ => {}
     }
 }
 
@@ -234,6 +257,10 @@ impl ConnectionsFile {
                 (true, Value::String(s)) => {
                     secrets.insert(name.clone(), Secret::new(s.clone()));
                 }
+                // `password: 12345678` is a secret too, handed to clients as text.
+                (true, Value::Number(n)) => {
+                    secrets.insert(name.clone(), Secret::new(n.to_string()));
+                }
                 _ => {
                     fields.insert(name.clone(), value);
                 }
@@ -274,15 +301,7 @@ impl ConnectionsFile {
                         let set = std::env::var(&var).map(|x| !x.is_empty()).unwrap_or(false);
                         env_vars.insert(var, Value::Bool(set));
                     }
-                    let shown = match v {
-                        Value::String(s) if s.starts_with("${") => v.clone(),
-                        Value::String(_) if is_secret_field(k) => Value::String("***".into()),
-                        Value::String(s) if secret::url_password(s).is_some() => {
-                            Value::String(s.replace(secret::url_password(s).unwrap_or_default(), "***"))
-                        }
-                        other => other.clone(),
-                    };
-                    config.insert(k.clone(), shown);
+                    config.insert(k.clone(), masked_value(v, is_secret_field(k)));
                 }
                 fam.insert(
                     alias.clone(),
@@ -292,6 +311,24 @@ impl ConnectionsFile {
             out.insert(family.clone(), Value::Object(fam));
         }
         Value::Object(out)
+    }
+}
+
+/// A field's value as `connections list` shows it: `${VAR}` references as written, secrets
+/// (under a secret-named key at any depth, strings or numbers) as `***`, URL passwords masked.
+fn masked_value(value: &Value, secret: bool) -> Value {
+    match value {
+        Value::String(s) if s.starts_with("${") => value.clone(),
+        Value::String(_) | Value::Number(_) if secret => Value::String("***".into()),
+        Value::String(s) => match secret::url_password(s) {
+            Some(pw) => Value::String(s.replace(pw, "***")),
+            None => value.clone(),
+        },
+        Value::Array(items) => Value::Array(items.iter().map(|v| masked_value(v, secret)).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), masked_value(v, secret || is_secret_field(k)))).collect())
+        }
+        other => other.clone(),
     }
 }
 
@@ -306,12 +343,25 @@ fn env_regex() -> &'static regex::Regex {
 fn env_refs(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => env_regex().captures_iter(s).map(|c| c[1].to_string()).collect(),
+        Value::Array(items) => items.iter().flat_map(env_refs).collect(),
+        Value::Object(map) => map.values().flat_map(env_refs).collect(),
         _ => Vec::new(),
     }
 }
 
 /// Replace `${VAR}` with the environment's value; an unset or empty variable is an error naming it.
 fn substitute_env(v: &Value) -> Result<Value, String> {
+    match v {
+        Value::Array(items) => return items.iter().map(substitute_env).collect::<Result<_, _>>().map(Value::Array),
+        Value::Object(map) => {
+            return map
+                .iter()
+                .map(|(k, v)| substitute_env(v).map(|v| (k.clone(), v)))
+                .collect::<Result<Map<_, _>, _>>()
+                .map(Value::Object)
+        }
+        _ => {}
+    }
     let Value::String(s) = v else { return Ok(v.clone()) };
     let re = env_regex();
     let mut out = String::new();

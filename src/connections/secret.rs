@@ -38,10 +38,19 @@ impl serde::Serialize for Secret {
 }
 
 /// True when a config or connection field name denotes a secret: `password`, `api_key`,
-/// `service_role_key`, `pg_dsn`, `auth_token`, … (`primary_key`, `upsert_keys`, `auth_type`,
-/// `auth_header_name` excepted).
+/// `service_role_key`, `pg_dsn`, `auth_token`, `accessToken`, `clientSecret`, `X-API-Key`, …
+/// (`primary_key`, `upsert_keys`, `auth_type`, `auth_header_name` excepted). Words are split at
+/// `_`, `-` and lower-to-upper case changes.
 pub fn is_secret_field(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
+    let mut n = String::with_capacity(name.len() + 4);
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && previous_lower {
+            n.push('_');
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        n.push(c.to_ascii_lowercase());
+    }
     // Settings whose names contain a secret-sounding word but hold no secret.
     if matches!(n.as_str(), "primary_key" | "upsert_keys" | "key_column" | "keys" | "auth_type" | "auth_header_name") {
         return false;
@@ -72,25 +81,47 @@ pub fn url_password(value: &str) -> Option<&str> {
     (!pw.is_empty()).then_some(pw)
 }
 
-/// Replaces every known secret value in text with `***`.
+/// Replaces every known secret value in text with `***`, in the forms it travels in: as is,
+/// percent-encoded (in a URL) and base64-encoded with a user name (HTTP Basic auth).
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     values: Vec<String>,
+    /// Secrets too short to scrub inside words: scrubbed only where they stand alone.
+    short: Vec<String>,
 }
 
-/// Shorter values are not scrubbed: masking every occurrence of a 2-letter string would garble
-/// output while protecting nothing.
+/// Shorter values are scrubbed only as whole words: masking every `ab` inside other words would
+/// garble output while protecting nothing.
 const MIN_SECRET_LEN: usize = 4;
 
 impl Redactor {
-    /// Remember a value to scrub (and the password inside it, when it is a URL).
+    /// Remember a value to scrub (and the password inside it, when it is a URL), with its
+    /// percent-encoded form.
     pub fn add(&mut self, value: &str) {
         for v in std::iter::once(value).chain(url_password(value)) {
-            if v.len() >= MIN_SECRET_LEN && !self.values.iter().any(|x| x == v) {
-                self.values.push(v.to_string());
+            let encoded = percent_encode(v);
+            for form in [v, encoded.as_str()] {
+                self.remember(form);
             }
         }
-        self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    }
+
+    /// Remember the Basic-auth header value of `user` and `secret` (base64 of `user:secret`).
+    pub fn add_basic_auth(&mut self, user: &str, secret: &str) {
+        if !secret.is_empty() {
+            self.remember(&base64(format!("{user}:{secret}").as_bytes()));
+        }
+    }
+
+    fn remember(&mut self, v: &str) {
+        if v.is_empty() {
+            return;
+        }
+        let list = if v.len() >= MIN_SECRET_LEN { &mut self.values } else { &mut self.short };
+        if !list.iter().any(|x| x == v) {
+            list.push(v.to_string());
+            list.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        }
     }
 
     /// `text` with every secret replaced by `***`.
@@ -99,6 +130,11 @@ impl Redactor {
         for v in &self.values {
             if out.contains(v.as_str()) {
                 out = out.replace(v.as_str(), "***");
+            }
+        }
+        for v in &self.short {
+            if out.contains(v.as_str()) {
+                out = replace_whole_words(&out, v);
             }
         }
         out
@@ -118,9 +154,72 @@ impl Redactor {
     }
 }
 
+/// `text` with `word` replaced where no letter or digit touches it.
+fn replace_whole_words(text: &str, word: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(word) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + word.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        if before.is_some_and(char::is_alphanumeric) || after.is_some_and(char::is_alphanumeric) {
+            out.push_str(word);
+        } else {
+            out.push_str("***");
+        }
+        rest = &rest[at + word.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Percent-encoding of everything but unreserved characters (RFC 3986).
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// Standard base64 with padding.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * k)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_form_of_a_secret_is_scrubbed_and_short_ones_only_alone() {
+        let mut r = Redactor::default();
+        r.add("p@ss w/rd");
+        r.add_basic_auth("alice", "tok3n-value");
+        r.add("x9");
+        assert_eq!(r.redact("url postgres://u:p%40ss%20w%2Frd@h/db"), "url postgres://u:***@h/db");
+        assert_eq!(r.redact("Authorization: Basic YWxpY2U6dG9rM24tdmFsdWU="), "Authorization: Basic ***");
+        assert_eq!(r.redact("pw=x9, model x99, ax9"), "pw=***, model x99, ax9");
+        assert_eq!(base64(b"alice:tok3n-value"), "YWxpY2U6dG9rM24tdmFsdWU=");
+        for camel in ["accessToken", "clientSecret", "X-API-Key", "refreshToken", "dbPassword"] {
+            assert!(is_secret_field(camel), "{camel}");
+        }
+        assert!(!is_secret_field("primaryKey"));
+    }
 
     #[test]
     fn secret_never_prints() {
@@ -144,7 +243,8 @@ mod tests {
         let mut r = Redactor::default();
         r.add("postgres://app:s3cr3t-pw@db:5432/x");
         r.add("abc");
-        assert_eq!(r.redact("failed: password s3cr3t-pw rejected; abc"), "failed: password *** rejected; abc");
+        assert_eq!(r.redact("failed: password s3cr3t-pw rejected; abc"), "failed: password *** rejected; ***");
+        assert_eq!(r.redact("abcdef"), "abcdef", "a short secret inside a word stays");
         assert_eq!(r.redact("dsn=postgres://app:s3cr3t-pw@db:5432/x"), "dsn=***");
     }
 }

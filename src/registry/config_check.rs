@@ -8,6 +8,15 @@ use super::spec::{ComponentSpec, OverridePolicy};
 use crate::diagnostics::{did_you_mean, Diagnostic};
 use serde_json::{Map, Value};
 
+/// The path of the first secret-named key with a value inside `value` (objects at any depth).
+fn nested_secret(value: &Value) -> Option<String> {
+    let Value::Object(map) = value else { return None };
+    map.iter().find_map(|(k, v)| match v {
+        Value::String(_) | Value::Number(_) if crate::connections::is_secret_field(k) => Some(k.clone()),
+        other => nested_secret(other).map(|rest| format!("{k}.{rest}")),
+    })
+}
+
 /// Findings for `config` of step `step_id` (at `steps[index]`).
 pub fn check_config(spec: &ComponentSpec, step_id: &str, index: usize, config: &Map<String, Value>) -> Vec<Diagnostic> {
     let at = |f: &str| format!("steps[{index}].config.{f}");
@@ -76,6 +85,20 @@ pub fn check_config(spec: &ComponentSpec, step_id: &str, index: usize, config: &
                     .with_hint("put it in osiris_connections.yaml and use ${ENV_VAR} there"),
             ),
             _ => {}
+        }
+        // A secret-named key inside a value (`headers: {Authorization: …}`) is a secret too: it
+        // would be written to the manifest and the cfg files.
+        if let Some(path) = nested_secret(&config[key.as_str()]) {
+            push(
+                Diagnostic::error(
+                    "inline_secret",
+                    at(&format!("{key}.{path}")),
+                    format!("`{key}.{path}` is a secret and must not be written in the pipeline"),
+                )
+                .with_hint(format!(
+                    "put it in osiris_connections.yaml (the connection's `{key}`) and use ${{ENV_VAR}} there"
+                )),
+            );
         }
     }
 

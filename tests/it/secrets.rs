@@ -225,3 +225,83 @@ fn file_steps_cannot_leave_the_project_or_touch_its_configuration() {
     p.osiris(&["run", "p.yaml", "--json"]).expect_code(0);
     assert_eq!(p.read("out.csv"), "a\n7\n");
 }
+
+/// A secret in every kind of connection field — a number, a camelCase name, a nested header fed
+/// by `${ENV}`, the Basic-auth form a server echoes back — appears in no output of any command,
+/// and an inline secret nested in step config is refused before it reaches the manifest.
+#[test]
+fn every_kind_of_secret_field_is_masked_and_scrubbed() {
+    use wiremock::{matchers::method, Mock, MockServer, Request, ResponseTemplate};
+    const TOKEN: &str = "tok-S3ntinel-basic-991";
+    const HEADER: &str = "hdr-S3ntinel-nested-992";
+    const CAMEL: &str = "camel-S3ntinel-993";
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let server = rt.block_on(async {
+        let server = MockServer::start().await;
+        // A server that echoes what it was sent, as some do in their errors.
+        Mock::given(method("POST"))
+            .respond_with(|req: &Request| {
+                let header = |n: &str| req.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                ResponseTemplate::new(400).set_body_string(format!(
+                    "bad request; you sent {} and {}",
+                    header("authorization"),
+                    header("x-api-key")
+                ))
+            })
+            .mount(&server)
+            .await;
+        server
+    });
+    let p = Project::new();
+    p.write(
+        "osiris_connections.yaml",
+        &format!("connections:\n  graphql:\n    api:\n      endpoint: \"{}/graphql\"\n      auth_type: basic\n      auth_username: alice\n      auth_token: \"${{OSIRIS_IT_TOKEN}}\"\n      headers: {{X-Api-Key: \"${{OSIRIS_IT_HEADER}}\"}}\n      accessToken: \"${{OSIRIS_IT_CAMEL}}\"\n  mysql:\n    numeric: {{host: 127.0.0.1, database: test, user: u, password: 12345678}}\n", server.uri()),
+    );
+    p.write(
+        "p.yaml",
+        "oml_version: \"0.1.0\"\nname: echo\nsteps:\n  - id: q\n    component: graphql.extractor\n    mode: read\n    config: {connection: \"@graphql.api\", query: \"{ a }\", auth_type: basic, max_retries: 0}\n",
+    );
+    let env = [("OSIRIS_IT_TOKEN", TOKEN), ("OSIRIS_IT_HEADER", HEADER), ("OSIRIS_IT_CAMEL", CAMEL)];
+    let run = p.osiris_env(&["run", "p.yaml", "--json"], &env);
+    run.expect_code(1);
+    assert!(run.json()["error"]["message"].as_str().unwrap().contains("you sent Basic ***"), "{run:?}");
+    let outputs = [
+        run.clone(),
+        p.osiris_env(&["connections", "list", "--json"], &env).expect_code(0).clone(),
+        p.osiris_env(&["connections", "list"], &env).expect_code(0).clone(),
+        p.osiris_env(&["connections", "doctor", "--json"], &env).clone(),
+        p.osiris_env(&["logs", "show", "last", "--events"], &env).clone(),
+    ];
+    let basic = "YWxpY2U6dG9rLVMzbnRpbmVsLWJhc2ljLTk5MQ=="; // base64("alice:" + TOKEN)
+    for r in &outputs {
+        for secret in [TOKEN, HEADER, CAMEL, basic, "12345678"] {
+            assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret), "{secret} printed: {r:?}");
+        }
+    }
+    let listed = outputs[1].json();
+    assert_eq!(listed["connections"]["mysql"]["numeric"]["config"]["password"], "***");
+    for f in files_under(&p.path(".osiris")) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        for secret in [TOKEN, HEADER, CAMEL, basic] {
+            assert!(!text.contains(secret), "{secret} in {}", f.display());
+        }
+    }
+    // Written inline, nested in a step's headers: refused, and in no compiled file.
+    p.write(
+        "inline.yaml",
+        "oml_version: \"0.1.0\"\nname: inline\nsteps:\n  - id: q\n    component: graphql.extractor\n    mode: read\n    config:\n      endpoint: \"http://127.0.0.1:9/graphql\"\n      query: \"{ a }\"\n      headers: {Authorization: \"Bearer inline-S3ntinel-994\"}\n",
+    );
+    let r = p.osiris(&["run", "inline.yaml", "--json"]);
+    r.expect_code(2);
+    let d = r.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "inline_secret")
+        .cloned()
+        .expect("inline_secret");
+    assert_eq!(d["line"], 10, "{d}");
+    p.osiris(&["compile", "inline.yaml", "--out", "inline-build"]).expect_code(2);
+    assert!(!p.exists("inline-build/manifest.yaml"));
+    drop(rt);
+}
