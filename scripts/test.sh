@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/osiris-target}"
 scripts/build-deps.sh
 scripts/services.sh
+scripts/mariadb-tls.sh
 scripts/test-tools.sh
 # Formatting and lints are part of the suite: CI is red when either drifts.
 cargo fmt --check

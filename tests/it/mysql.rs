@@ -667,3 +667,44 @@ fn writer_guards_upsert_keys_cascades_truncation_and_other_tables() {
     assert_eq!(count(&db, "SELECT keep FROM {db}.dst__osiris_new"), 42);
     assert_eq!(count(&db, "SELECT keep FROM {db}.dst__osiris_old"), 43);
 }
+
+/// TLS against the second MariaDB that scripts/mariadb-tls.sh runs on 3307 (TLS only, a CA of
+/// its own, a certificate for `localhost`): the default (`preferred`) encrypts, `disabled` is
+/// refused by that server, `verify_ca` needs the CA, `verify_identity` also the right host name,
+/// and an unknown mode is an error rather than a weaker one. (The 3306 server has no TLS:
+/// `preferred` falls back to plain there, as every other test shows.)
+#[test]
+fn ssl_mode_reaches_a_tls_only_server_and_the_verify_modes_check_its_certificate() {
+    let ca = std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/osiris-test/mariadb-tls/ca.pem");
+    assert!(ca.is_file(), "{} (scripts/mariadb-tls.sh makes it)", ca.display());
+    let p = Project::new();
+    let attempt = |host: &str, tls: &str| {
+        p.write(
+            "osiris_connections.yaml",
+            &format!("connections:\n  mysql:\n    tls: {{host: {host}, port: 3307, database: test, user: root, password: \"\"{tls}}}\n"),
+        );
+        p.write(
+            "p.yaml",
+            "oml_version: \"0.1.0\"\nname: tls\nsteps:\n  - id: q\n    component: mysql.extractor\n    mode: read\n    config: {connection: \"@mysql.tls\", query: \"SELECT variable_value AS cipher FROM information_schema.session_status WHERE variable_name = 'SSL_CIPHER'\"}\n  - id: out\n    component: filesystem.csv_writer\n    mode: write\n    needs: [q]\n    config: {path: out.csv}\n",
+        );
+        let r = p.osiris(&["run", "p.yaml", "--json"]);
+        match r.code {
+            0 => Ok(p.read("out.csv").lines().nth(1).unwrap_or_default().to_string()),
+            _ => Err(r.json()["error"]["message"].as_str().unwrap_or_default().to_string()),
+        }
+    };
+    let with_ca = format!(", ssl_ca: \"{}\"", ca.display());
+    let cipher = attempt("127.0.0.1", "").expect("preferred connects");
+    assert!(!cipher.is_empty(), "preferred (the default) encrypts when the server offers TLS");
+    assert!(attempt("127.0.0.1", ", ssl_mode: disabled").is_err(), "the server takes TLS only");
+    assert!(!attempt("127.0.0.1", ", ssl_mode: required").unwrap().is_empty());
+    assert!(attempt("127.0.0.1", ", ssl_mode: verify_ca").is_err(), "a CA no system root knows");
+    assert!(!attempt("127.0.0.1", &format!(", ssl_mode: verify_ca{with_ca}")).unwrap().is_empty());
+    assert!(
+        attempt("127.0.0.1", &format!(", ssl_mode: verify_identity{with_ca}")).is_err(),
+        "the certificate names localhost"
+    );
+    assert!(!attempt("localhost", &format!(", ssl_mode: verify_identity{with_ca}")).unwrap().is_empty());
+    let bogus = attempt("127.0.0.1", ", ssl_mode: verify-fully").unwrap_err();
+    assert!(bogus.contains("ssl_mode `verify_fully` is not one of"), "{bogus}");
+}

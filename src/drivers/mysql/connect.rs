@@ -3,7 +3,7 @@
 
 use crate::connections::{ResolvedConnection, Secret};
 use crate::drivers::health::HealthCategory;
-use mysql::{Conn, OptsBuilder};
+use mysql::{Conn, OptsBuilder, SslOpts};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -19,6 +19,102 @@ pub struct Target {
     /// User name.
     pub user: String,
     password: Secret,
+    /// The connection's `ssl_mode` and `ssl_ca` (connection fields only: a pipeline cannot
+    /// weaken them), or why they cannot be honoured.
+    tls: Result<Tls, String>,
+}
+
+/// MySQL's `--ssl-mode`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// No TLS.
+    Disabled,
+    /// TLS when the server offers it, certificate not checked (the default, as the `mysql`
+    /// client does).
+    Preferred,
+    /// TLS, certificate not checked.
+    Required,
+    /// TLS, chain checked against `ssl_ca` (or the system roots), host name not.
+    VerifyCa,
+    /// TLS, chain and host name checked.
+    VerifyIdentity,
+}
+
+/// How to talk TLS to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    /// The mode.
+    pub mode: TlsMode,
+    /// A PEM file of the CA that signed the server's certificate.
+    pub ca: Option<String>,
+}
+
+impl Tls {
+    /// From the connection's `ssl_mode` (disabled, preferred, required, verify_ca,
+    /// verify_identity; `-` or `_`, any case) and `ssl_ca`.
+    pub fn from_connection(connection: Option<&ResolvedConnection>) -> Result<Self, String> {
+        let field = |n: &str| connection.and_then(|c| c.str_field(n));
+        let mode = match field("ssl_mode").map(|m| m.to_ascii_lowercase().replace('-', "_")).as_deref() {
+            None | Some("preferred") => TlsMode::Preferred,
+            Some("disabled") => TlsMode::Disabled,
+            Some("required") => TlsMode::Required,
+            Some("verify_ca") => TlsMode::VerifyCa,
+            Some("verify_identity") => TlsMode::VerifyIdentity,
+            Some(other) => {
+                return Err(format!(
+                    "ssl_mode `{other}` is not one of disabled, preferred, required, verify_ca, verify_identity"
+                ))
+            }
+        };
+        Ok(Self { mode, ca: field("ssl_ca") })
+    }
+
+    /// The client's TLS options (None: plain).
+    fn ssl_opts(&self) -> Option<SslOpts> {
+        let opts = SslOpts::default();
+        let opts = match &self.ca {
+            Some(ca) => opts.with_root_cert_path(Some(std::path::PathBuf::from(ca))),
+            None => opts,
+        };
+        match self.mode {
+            TlsMode::Disabled => None,
+            TlsMode::Preferred | TlsMode::Required => {
+                Some(opts.with_danger_accept_invalid_certs(true).with_danger_skip_domain_validation(true))
+            }
+            TlsMode::VerifyCa => Some(opts.with_danger_skip_domain_validation(true)),
+            TlsMode::VerifyIdentity => Some(opts),
+        }
+    }
+}
+
+/// Why a connection could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The TLS settings cannot be honoured (an unknown mode).
+    #[error("{0}")]
+    Tls(String),
+    /// The client or the server refused.
+    #[error("{}", describe(.0))]
+    Client(#[source] mysql::Error),
+}
+
+impl ConnectError {
+    /// The category `connections doctor` shows.
+    pub fn category(&self) -> HealthCategory {
+        match self {
+            Self::Tls(_) => HealthCategory::Config,
+            Self::Client(e) => category(e),
+        }
+    }
+}
+
+impl From<ConnectError> for crate::drivers::Cause {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::Client(e) => Self::Mysql(e),
+            ConnectError::Tls(message) => Self::Io(std::io::Error::other(message)),
+        }
+    }
 }
 
 impl Target {
@@ -35,6 +131,7 @@ impl Target {
             database: s("schema").or_else(|| s("database")).unwrap_or_default(),
             user: s("user").unwrap_or_else(|| "root".into()),
             password: connection.and_then(|c| c.secret("password")).cloned().unwrap_or_else(|| Secret::new("")),
+            tls: Tls::from_connection(connection),
         }
     }
 
@@ -43,9 +140,21 @@ impl Target {
         format!("{}:{}/{}", self.host, self.port, self.database)
     }
 
-    /// Connect and authenticate within `timeout`; the session uses utf8mb4 and UTC.
-    pub fn connect(&self, timeout: Duration) -> Result<Conn, mysql::Error> {
-        let opts = OptsBuilder::new()
+    /// Connect and authenticate within `timeout`, with TLS as the connection's `ssl_mode` says
+    /// (`preferred`: TLS when the server offers it, else plain); the session uses utf8mb4 and UTC.
+    pub fn connect(&self, timeout: Duration) -> Result<Conn, ConnectError> {
+        let tls = self.tls.clone().map_err(ConnectError::Tls)?;
+        match Conn::new(self.opts(timeout).ssl_opts(tls.ssl_opts())) {
+            // The typed refusal, not its text: the server has no TLS, which preferred accepts.
+            Err(mysql::Error::DriverError(mysql::DriverError::TlsNotSupported)) if tls.mode == TlsMode::Preferred => {
+                Conn::new(self.opts(timeout)).map_err(ConnectError::Client)
+            }
+            other => other.map_err(ConnectError::Client),
+        }
+    }
+
+    fn opts(&self, timeout: Duration) -> OptsBuilder {
+        OptsBuilder::new()
             .ip_or_hostname(Some(self.host.clone()))
             .tcp_port(self.port)
             .user(Some(self.user.clone()))
@@ -54,8 +163,7 @@ impl Target {
             .prefer_socket(false)
             .tcp_connect_timeout(Some(timeout))
             .read_timeout(Some(Duration::from_secs(3600)))
-            .init(vec!["SET NAMES utf8mb4", "SET time_zone = '+00:00'"]);
-        Conn::new(opts)
+            .init(vec!["SET NAMES utf8mb4", "SET time_zone = '+00:00'"])
     }
 }
 

@@ -11,8 +11,7 @@ use std::time::Duration;
 /// Describe every table of the connection's database, with up to `samples` rows each.
 pub fn discover(connection: &ResolvedConnection, samples: usize) -> Result<Value, String> {
     let target = Target::from_config(&connection.fields, Some(connection));
-    let mut conn =
-        target.connect(Duration::from_secs(10)).map_err(|e| format!("{}: {}", target.label(), describe(&e)))?;
+    let mut conn = target.connect(Duration::from_secs(10)).map_err(|e| format!("{}: {e}", target.label()))?;
     let tables: Vec<(String, String, u64)> = conn
         .exec(
             "SELECT table_name, table_type, COALESCE(table_rows, 0) FROM information_schema.tables \

@@ -1,7 +1,7 @@
 //! Health check for `connections doctor`: connect, authenticate, `SELECT VERSION()`, latency,
 //! and the tables with row estimates (the component is discoverable). Running never depends on it.
 
-use super::connect::{category, describe, Target};
+use super::connect::Target;
 use crate::connections::ResolvedConnection;
 use crate::drivers::health::{HealthReport, TableEstimate};
 use mysql::prelude::Queryable;
@@ -14,7 +14,7 @@ pub fn doctor(connection: &ResolvedConnection) -> HealthReport {
     let mut conn = match target.connect(Duration::from_secs(5)) {
         Ok(c) => c,
         Err(e) => {
-            return HealthReport::failure(category(&e), format!("{}: {}", target.label(), describe(&e))).timed(started);
+            return HealthReport::failure(e.category(), format!("{}: {e}", target.label())).timed(started);
         }
     };
     let version: Option<String> = conn.query_first("SELECT VERSION()").ok().flatten();

@@ -54,7 +54,7 @@ fn produce(
 ) -> Result<(), DriverError> {
     let target = Target::from_config(config, connection);
     let mut conn = target.connect(Duration::from_secs(10)).map_err(|e| {
-        DriverError::at_source(format!("cannot connect to MySQL at {}: {}", target.label(), describe(&e))).with_cause(e)
+        DriverError::at_source(format!("cannot connect to MySQL at {}: {e}", target.label())).with_cause(e)
     })?;
     let mut result = conn.query_iter(sql).map_err(|e| {
         DriverError::at_source(format!("MySQL query failed on {}: {}", target.label(), describe(&e))).with_cause(e)

@@ -457,7 +457,7 @@ impl Driver for MysqlWriter {
 
         let target = Target::from_config(config, ctx.connection);
         let mut conn = target.connect(Duration::from_secs(10)).map_err(|e| {
-            DriverError::at_target(format!("cannot connect to MySQL at {}: {}", target.label(), describe(&e)))
+            DriverError::at_target(format!("cannot connect to MySQL at {}: {e}", target.label())).with_cause(e)
         })?;
         // Whatever the server's default: a value that does not fit is an error, never a silent
         // truncation, and backslashes escape (the literals below are written that way).
