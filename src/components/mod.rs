@@ -53,6 +53,7 @@ macro_rules! components {
 }
 
 components! {
+    graphql_extractor => GraphqlExtractor,
     duckdb_processor => DuckdbProcessor,
     csv_extractor => CsvExtractor,
     csv_writer => CsvWriter,
@@ -64,11 +65,6 @@ components! {
 
 /// The components from before the folders: spec in `components/<name>/`, driver in `crate::drivers`.
 pub const EARLIER: &[Builtin] = &[
-    Builtin {
-        spec: include_str!("../../components/graphql.extractor/spec.yaml"),
-        driver: || Box::new(drivers::graphql::GraphqlExtractor),
-        config: None,
-    },
     Builtin {
         spec: include_str!("../../components/mysql.extractor/spec.yaml"),
         driver: || Box::new(drivers::mysql::MysqlExtractor),

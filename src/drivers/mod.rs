@@ -7,7 +7,7 @@
 pub(crate) mod csv_numbers;
 pub mod graphql;
 pub mod health;
-mod json_table;
+pub(crate) mod json_table;
 pub mod mysql;
 pub(crate) mod output_file;
 mod paging;

@@ -175,13 +175,15 @@ mod tests {
         for name in reg.names() {
             let Some(typed) = reg.typed_config(name) else { continue };
             let spec = reg.get(name).unwrap();
-            // Its properties and the fields a connection supplies (merged in before the driver runs).
+            // Its properties and the fields a connection supplies (merged in before the driver
+            // runs), less the secrets: those stay in the connection and never reach a config.
             let mut from_spec: Vec<&str> = spec
                 .properties()
                 .into_iter()
                 .chain(spec.connection_fields.iter().map(|f| f.name.as_str()))
-                .filter(|p| *p != "connection")
+                .filter(|p| *p != "connection" && !crate::connections::is_secret_field(p))
                 .collect();
+            from_spec.sort();
             from_spec.dedup();
             let mut from_struct: Vec<&str> = (typed.fields)().to_vec();
             from_spec.sort();

@@ -1,4 +1,7 @@
-//! `graphql.extractor`: any GraphQL API, cursor-paged, each page appended to DuckDB as it arrives.
+//! The GraphQL family: requests with the connection's auth and retries, record selection by
+//! `data_path`, the health check and discovery. `graphql.extractor`
+//! (`crate::components::graphql_extractor`) reads any GraphQL API with them, cursor-paged, each
+//! page appended to DuckDB as it arrives.
 //!
 //! - Request: `POST endpoint` with `{"query", "variables"}`; auth from the connection
 //!   (`auth_type` bearer / basic / api_key with `auth_token`, `auth_username`, `auth_header_name`),
@@ -21,18 +24,13 @@
 mod discover;
 pub use discover::discover;
 
-use super::json_table::JsonTable;
-use super::{setting, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use super::{DriverError, StepContext};
+use crate::components::graphql_extractor::{AuthType, Config};
 use crate::connections::ResolvedConnection;
 use crate::drivers::health::{HealthCategory, HealthReport};
-use crate::exchange::chunk_load::scratch_path;
-use crate::exchange::RelationKind;
 use crate::http::{self, HttpError, RetryPolicy};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::time::Duration;
-
-/// Reads a GraphQL API into the step's table.
-pub struct GraphqlExtractor;
 
 /// Select the values at `path` (see the module doc for the syntax).
 pub fn select_path<'a>(root: &'a Value, path: &str) -> Vec<&'a Value> {
@@ -69,7 +67,7 @@ pub fn select_path<'a>(root: &'a Value, path: &str) -> Vec<&'a Value> {
 }
 
 /// The records a response holds at `data_path`.
-fn records(response: &Value, data_path: &str) -> Vec<Value> {
+pub(crate) fn records(response: &Value, data_path: &str) -> Vec<Value> {
     let found = select_path(response, data_path);
     match found.as_slice() {
         [] | [Value::Null] => Vec::new(),
@@ -86,7 +84,8 @@ fn records(response: &Value, data_path: &str) -> Vec<Value> {
     }
 }
 
-struct Request {
+/// A GraphQL endpoint with its auth headers and retry policy.
+pub(crate) struct Request {
     client: reqwest::blocking::Client,
     endpoint: String,
     headers: Vec<(String, String)>,
@@ -95,10 +94,15 @@ struct Request {
 }
 
 impl Request {
-    fn new(config: &Map<String, Value>, connection: Option<&ResolvedConnection>) -> Result<Self, DriverError> {
-        let get = |n: &str| setting(config, connection, n);
-        let endpoint = get("endpoint").ok_or_else(|| DriverError::Config("`endpoint` is required".into()))?;
-        let token = get("auth_token");
+    /// From a step's typed config and its connection (secrets come from the connection only).
+    pub(crate) fn new(config: &Config, connection: Option<&ResolvedConnection>) -> Result<Self, DriverError> {
+        let secret = |n: &str| connection.and_then(|c| c.secret(n)).map(|s| s.expose().to_string());
+        let endpoint = config
+            .endpoint
+            .clone()
+            .filter(|e| !e.is_empty())
+            .ok_or_else(|| DriverError::Config("`endpoint` is required".into()))?;
+        let token = secret("auth_token");
         let need_token = |kind: &str| {
             token
                 .clone()
@@ -106,37 +110,34 @@ impl Request {
         };
         let mut headers = Vec::new();
         let mut basic = None;
-        match config.str_opt("auth_type").unwrap_or("none") {
-            "bearer" => headers.push(("Authorization".to_string(), format!("Bearer {}", need_token("bearer")?))),
-            "basic" => {
-                let user = get("auth_username").ok_or_else(|| {
+        match config.auth_type {
+            AuthType::Bearer => {
+                headers.push(("Authorization".to_string(), format!("Bearer {}", need_token("bearer")?)))
+            }
+            AuthType::Basic => {
+                let user = secret("auth_username").or_else(|| connection.and_then(|c| c.str_field("auth_username")));
+                let user = user.ok_or_else(|| {
                     DriverError::Config("auth_type basic needs auth_username in the connection".into())
                 })?;
                 basic = Some((user, need_token("basic")?));
             }
-            "api_key" => {
-                headers.push((get("auth_header_name").unwrap_or_else(|| "X-API-Key".into()), need_token("api_key")?))
-            }
-            _ => {}
+            AuthType::ApiKey => headers.push((config.auth_header_name.clone(), need_token("api_key")?)),
+            AuthType::None => {}
         }
-        let extra = config.get("headers").or_else(|| connection.and_then(|c| c.fields.get("headers")));
-        if let Some(Value::Object(h)) = extra {
-            for (k, v) in h {
-                let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
-                headers.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
-                headers.push((k.clone(), v));
-            }
+        for (k, v) in &config.headers {
+            let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            headers.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
+            headers.push((k.clone(), v));
         }
-        let timeout = Duration::from_secs(config.get("timeout").and_then(Value::as_u64).unwrap_or(30));
-        let retry_delay = config.get("retry_delay").and_then(Value::as_f64).unwrap_or(1.0);
         Ok(Self {
-            client: http::client(timeout, config.bool_or("validate_ssl", true)).map_err(DriverError::Config)?,
+            client: http::client(Duration::from_secs(config.timeout), config.validate_ssl)
+                .map_err(DriverError::Config)?,
             endpoint,
             headers,
             basic,
             policy: RetryPolicy {
-                max_retries: config.get("max_retries").and_then(Value::as_u64).unwrap_or(3) as u32,
-                base_delay: Duration::from_secs_f64(retry_delay.max(0.0)),
+                max_retries: config.max_retries,
+                base_delay: Duration::from_secs_f64(config.retry_delay.max(0.0)),
                 max_delay: Duration::from_secs(300),
                 // GraphQL queries are reads (POST is only the transport).
                 resend: crate::http::Resend::Always,
@@ -144,7 +145,8 @@ impl Request {
         })
     }
 
-    fn post(&self, ctx: &StepContext, body: &Value) -> Result<Value, DriverError> {
+    /// POST `body` for a step: retries reported as its events, cancellation honoured.
+    pub(crate) fn post(&self, ctx: &StepContext, body: &Value) -> Result<Value, DriverError> {
         self.post_with(ctx.cancel, body, ctx.retry_event(None))
     }
 
@@ -182,20 +184,20 @@ fn is_auth_status(status: u16) -> bool {
     matches!(status, 401 | 403)
 }
 
-/// A request made from the connection alone (doctor, discovery): its fields and auth
-/// (`auth_type` in the connection, else bearer when it has a token), with `max_retries` and
-/// `timeout_secs`.
+/// A request made from the connection alone (doctor, discovery): the spec's defaults and the
+/// connection's fields (`auth_type` from the connection, else bearer when it has a token), with
+/// `max_retries` and `timeout_secs`.
 fn connection_request(
     connection: &ResolvedConnection,
-    max_retries: u64,
+    max_retries: u32,
     timeout_secs: u64,
 ) -> Result<Request, DriverError> {
-    let mut config = connection.fields.clone();
-    if !config.contains_key("auth_type") && connection.secret("auth_token").is_some() {
-        config.insert("auth_type".into(), Value::String("bearer".into()));
+    let mut config = Config::from_connection(connection)?;
+    if connection.fields.get("auth_type").is_none() && connection.secret("auth_token").is_some() {
+        config.auth_type = AuthType::Bearer;
     }
-    config.insert("max_retries".into(), Value::from(max_retries));
-    config.insert("timeout".into(), Value::from(timeout_secs));
+    config.max_retries = max_retries;
+    config.timeout = timeout_secs;
     Request::new(&config, Some(connection))
 }
 
@@ -228,7 +230,7 @@ pub fn doctor(connection: &ResolvedConnection) -> HealthReport {
 }
 
 /// The `errors` of a GraphQL response as one message, if any.
-fn graphql_errors(response: &Value) -> Option<String> {
+pub(crate) fn graphql_errors(response: &Value) -> Option<String> {
     let errors = response.get("errors")?.as_array().filter(|e| !e.is_empty())?;
     let messages: Vec<String> = errors
         .iter()
@@ -241,69 +243,6 @@ fn graphql_errors(response: &Value) -> Option<String> {
         })
         .collect();
     Some(messages.join("; "))
-}
-
-impl Driver for GraphqlExtractor {
-    fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
-        let request = Request::new(config, ctx.connection)?;
-        let query = config.str_opt("query").ok_or_else(|| DriverError::Config("`query` is required".into()))?;
-        let mut variables = config.get("variables").and_then(Value::as_object).cloned().unwrap_or_default();
-        let data_path = config.str_opt("data_path").unwrap_or("data");
-        let paginate = config.bool_or("pagination_enabled", false);
-        let page_info_path = config.str_opt("pagination_path").unwrap_or("data.pageInfo");
-        let cursor_field = config.str_opt("pagination_cursor_field").unwrap_or("endCursor");
-        let has_next_field = config.str_opt("pagination_has_next_field").unwrap_or("hasNextPage");
-        let cursor_variable = config.str_opt("pagination_variable_name").unwrap_or("after");
-        let max_pages = config.get("max_pages").and_then(Value::as_u64).unwrap_or(0);
-        let scratch = scratch_path(ctx.run_dir, ctx.step_id).map_err(|e| DriverError::at_source(e.to_string()))?;
-        let mut table = JsonTable::new(ctx.step_id, scratch, config.bool_or("flatten_result", true));
-        let mut pages = 0u64;
-        // Cursors already followed: a server handing one out again would page forever.
-        let mut seen_cursors = std::collections::HashSet::new();
-        let result = (|| loop {
-            let response = request.post(ctx, &json!({"query": query, "variables": variables}))?;
-            if let Some(errors) = graphql_errors(&response) {
-                return Err(DriverError::at_source(format!("the GraphQL API answered with errors: {errors}")));
-            }
-            pages += 1;
-            let page = records(&response, data_path);
-            table.append(ctx.conn, &page).map_err(DriverError::at_source)?;
-            ctx.telemetry.event(
-                "extraction.page",
-                Some(ctx.step_id),
-                json!({"page": pages, "rows": page.len(), "rows_total": table.rows()}),
-            );
-            if !paginate || (max_pages > 0 && pages >= max_pages) {
-                return Ok(());
-            }
-            let info = select_path(&response, page_info_path).into_iter().next();
-            let has_next = info.and_then(|i| i.get(has_next_field)).and_then(Value::as_bool).unwrap_or(false);
-            let cursor = info.and_then(|i| i.get(cursor_field)).filter(|c| !c.is_null());
-            match cursor {
-                Some(c) if has_next => {
-                    if !seen_cursors.insert(c.to_string()) {
-                        return Err(DriverError::at_source(format!(
-                            "the GraphQL API returned cursor {c} again after page {pages}: paging does not advance, so the extraction stops instead of looping (check pagination_cursor_field and pagination_variable_name)"
-                        )));
-                    }
-                    variables.insert(cursor_variable.to_string(), c.clone());
-                }
-                _ => return Ok(()),
-            }
-            if ctx.cancel.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(DriverError::Cancelled);
-            }
-        })();
-        if let Err(e) = result {
-            ctx.drop_partial_table();
-            return Err(e);
-        }
-        let rows = table.finish(ctx.conn).map_err(DriverError::at_source)?;
-        ctx.telemetry.metric("rows_read", rows as f64, Some(ctx.step_id));
-        ctx.telemetry.metric("pages_fetched", pages as f64, Some(ctx.step_id));
-        ctx.telemetry.metric("requests_made", pages as f64, Some(ctx.step_id));
-        Ok(StepOutput { relation: Some(RelationKind::Table), rows: Some(rows), state: None })
-    }
 }
 
 #[cfg(test)]
