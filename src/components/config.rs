@@ -6,6 +6,7 @@
 //! struct's fields and the spec's properties equal, field by field.
 
 use serde::de::{self, DeserializeOwned, Visitor};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// Keys a step's cfg carries beside the component's own fields: the connection reference
@@ -21,6 +22,34 @@ pub fn parse<T: DeserializeOwned>(config: &Map<String, Value>) -> Result<T, Stri
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     serde_json::from_value(Value::Object(own)).map_err(|e| e.to_string())
+}
+
+/// A text field a connection may write as a number (`project_id: 4242`, `port: "3306"`): kept
+/// as text. For `#[serde(default, deserialize_with = "text_or_number")]` on an `Option<String>`.
+pub fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(de::Error::custom(format!("expected text or a number, got {other}"))),
+    }
+}
+
+/// The config a connection alone gives a component (health checks, discovery): the spec's
+/// defaults and those of the connection's fields that are config fields.
+pub fn from_connection<T: DeserializeOwned>(
+    component: &str,
+    connection: &crate::connections::ResolvedConnection,
+) -> Result<T, String> {
+    let spec = crate::registry::Registry::builtin_shared()
+        .get(component)
+        .ok_or_else(|| format!("no component `{component}`"))?;
+    let mut config = spec.defaults();
+    let known = fields_of::<T>();
+    config.extend(
+        connection.fields.iter().filter(|(k, _)| known.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())),
+    );
+    parse(&config).map_err(|e| format!("the {} connection cannot be used: {e}", connection.family))
 }
 
 /// The field names `T` accepts, read from its `Deserialize` implementation.

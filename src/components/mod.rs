@@ -54,6 +54,7 @@ macro_rules! components {
 
 components! {
     graphql_extractor => GraphqlExtractor,
+    posthog_extractor => PosthogExtractor,
     duckdb_processor => DuckdbProcessor,
     csv_extractor => CsvExtractor,
     csv_writer => CsvWriter,
@@ -73,11 +74,6 @@ pub const EARLIER: &[Builtin] = &[
     Builtin {
         spec: include_str!("../../components/mysql.writer/spec.yaml"),
         driver: || Box::new(drivers::mysql::MysqlWriter),
-        config: None,
-    },
-    Builtin {
-        spec: include_str!("../../components/posthog.extractor/spec.yaml"),
-        driver: || Box::new(drivers::posthog::PosthogExtractor),
         config: None,
     },
     Builtin {

@@ -2,11 +2,12 @@
 //! `{"query": {"kind": "HogQLQuery", "query": …}}` and `Authorization: Bearer <api_key>`.
 //! The answer's `columns`, `types` and `results` are used.
 
+use crate::components::config::text_or_number;
+use crate::components::posthog_extractor::{Config, Region};
 use crate::connections::{ResolvedConnection, Secret};
-use crate::drivers::setting;
 use crate::http::{self, HttpError, RetryPolicy};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -50,31 +51,63 @@ pub struct PosthogClient {
     policy: RetryPolicy,
 }
 
-/// Where the API lives for a region: us, eu, or a self-hosted base URL (its path prefix kept).
-pub fn base_url(region: &str, custom: Option<&str>) -> Result<String, String> {
-    match region {
-        "us" => Ok("https://us.posthog.com".into()),
-        "eu" => Ok("https://eu.posthog.com".into()),
-        "self_hosted" => custom
-            .filter(|c| !c.is_empty())
-            .map(|c| c.trim_end_matches('/').to_string())
-            .ok_or_else(|| "region self_hosted needs custom_base_url".to_string()),
-        other => Err(format!("unknown region `{other}` (us, eu, self_hosted)")),
+/// Which project, where: from a step's config or from a connection alone (health check,
+/// discovery).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Endpoint {
+    /// Numeric project id.
+    #[serde(default, deserialize_with = "text_or_number")]
+    pub project_id: Option<String>,
+    /// Region.
+    #[serde(default)]
+    pub region: Region,
+    /// Base URL of a self-hosted PostHog.
+    #[serde(default)]
+    pub custom_base_url: Option<String>,
+}
+
+impl Endpoint {
+    /// A step's endpoint.
+    pub fn of(config: &Config) -> Self {
+        Self {
+            project_id: config.project_id.clone(),
+            region: config.region,
+            custom_base_url: config.custom_base_url.clone(),
+        }
+    }
+
+    /// A connection's endpoint (its other fields ignored).
+    pub fn from_connection(connection: &ResolvedConnection) -> Result<Self, String> {
+        serde_json::from_value(Value::Object(connection.fields.clone()))
+            .map_err(|e| format!("the posthog connection cannot be used: {e}"))
+    }
+
+    /// The API's base URL: us, eu, or a self-hosted base URL (its path prefix kept).
+    pub fn base_url(&self) -> Result<String, String> {
+        match self.region {
+            Region::Us => Ok("https://us.posthog.com".into()),
+            Region::Eu => Ok("https://eu.posthog.com".into()),
+            Region::SelfHosted => self
+                .custom_base_url
+                .as_deref()
+                .filter(|c| !c.is_empty())
+                .map(|c| c.trim_end_matches('/').to_string())
+                .ok_or_else(|| "region self_hosted needs custom_base_url".to_string()),
+        }
     }
 }
 
 impl PosthogClient {
-    /// From the step config (connection fields merged) and the connection's `api_key`.
+    /// For `endpoint` with the connection's `api_key`.
     pub fn new(
-        config: &Map<String, Value>,
+        endpoint: &Endpoint,
         connection: Option<&ResolvedConnection>,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let field = |k: &str| setting(config, connection, k);
         let api_key =
             connection.and_then(|c| c.secret("api_key")).cloned().ok_or("the posthog connection has no api_key")?;
-        let project_id = field("project_id").ok_or("the posthog connection has no project_id")?;
-        let base = base_url(field("region").as_deref().unwrap_or("us"), field("custom_base_url").as_deref())?;
+        let project_id = endpoint.project_id.clone().ok_or("the posthog connection has no project_id")?;
+        let base = endpoint.base_url()?;
         Ok(Self {
             client: http::client(timeout, true)?,
             endpoint: format!("{base}/api/projects/{project_id}/query/"),

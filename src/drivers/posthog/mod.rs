@@ -19,11 +19,13 @@ mod resume;
 use super::health::{HealthCategory, HealthReport, TableEstimate};
 use super::json_table::value_text;
 use super::streaming::CHUNK_BYTES;
-use super::{setting, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use super::{Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::components::config::parse;
+use crate::components::posthog_extractor::Config;
 use crate::connections::ResolvedConnection;
 use crate::exchange::chunk_load::{push_record, scratch_path, ChunkLoader};
 use crate::exchange::{quote_ident, RelationKind};
-pub use client::{PosthogClient, PosthogError};
+pub use client::{Endpoint, PosthogClient, PosthogError};
 pub use discover::discover;
 use query::{columns, data_type, page_query, DataType, Position, Window, DATA_TYPES};
 use resume::{Checkpoint, Spool};
@@ -80,12 +82,12 @@ struct Settings {
 }
 
 impl Settings {
-    fn new(config: &Map<String, Value>) -> Result<Self, DriverError> {
-        let name = config.str_opt("data_type").unwrap_or("events");
+    fn new(config: &Config) -> Result<Self, DriverError> {
+        let name = config.data_type.as_str();
         let dt = data_type(name).ok_or_else(|| {
             DriverError::Config(format!("data_type `{name}` is not one of {}", DATA_TYPES.map(|d| d.name).join(", ")))
         })?;
-        let initial_since = match config.str_opt("initial_since") {
+        let initial_since = match config.initial_since.as_deref() {
             Some(s) => Some(parse_timestamp(s).ok_or_else(|| {
                 DriverError::Config(format!(
                     "initial_since `{s}` is not an ISO-8601 timestamp (e.g. 2024-01-01T00:00:00Z)"
@@ -95,12 +97,10 @@ impl Settings {
         };
         Ok(Self {
             dt,
-            page_size: config.get("page_size").and_then(Value::as_u64).unwrap_or(1000).clamp(1, 10_000),
-            lookback: Duration::from_secs(
-                60 * config.get("lookback_window_minutes").and_then(Value::as_u64).unwrap_or(15),
-            ),
-            dedup: config.bool_or("deduplication_enabled", true),
-            event_types: config.str_list("event_types").unwrap_or_default(),
+            page_size: config.page_size.clamp(1, 10_000),
+            lookback: Duration::from_secs(60 * config.lookback_window_minutes),
+            dedup: config.deduplication_enabled,
+            event_types: config.event_types.clone().unwrap_or_default(),
             initial_since,
         })
     }
@@ -251,16 +251,16 @@ fn recent_rows(
     Ok(recent)
 }
 
-fn fingerprint(config: &Map<String, Value>, connection: Option<&ResolvedConnection>) -> String {
-    let field = |k: &str| setting(config, connection, k).unwrap_or_default();
+/// What a resume spool belongs to: the same project, data type, filter and dedup setting.
+fn fingerprint(config: &Config) -> String {
     format!(
-        "{}|{}|{}|{}|{:?}|{}",
-        field("project_id"),
-        field("region"),
-        field("custom_base_url"),
-        field("data_type"),
-        config.str_list("event_types").unwrap_or_default(),
-        config.bool_or("deduplication_enabled", true)
+        "{}|{:?}|{}|{}|{:?}|{}",
+        config.project_id.as_deref().unwrap_or_default(),
+        config.region,
+        config.custom_base_url.as_deref().unwrap_or_default(),
+        config.data_type.as_str(),
+        config.event_types.clone().unwrap_or_default(),
+        config.deduplication_enabled
     )
 }
 
@@ -270,16 +270,17 @@ impl Driver for PosthogExtractor {
     }
 
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
-        let settings = Settings::new(config)?;
-        let client =
-            PosthogClient::new(config, ctx.connection, Duration::from_secs(30)).map_err(DriverError::Config)?;
+        let config: Config = parse(config).map_err(DriverError::Config)?;
+        let settings = Settings::new(&config)?;
+        let client = PosthogClient::new(&Endpoint::of(&config), ctx.connection, Duration::from_secs(30))
+            .map_err(DriverError::Config)?;
         let state: Option<State> = ctx
             .state
             .and_then(|v| serde_json::from_value::<State>(v.clone()).ok())
             .filter(|s| s.data_type == settings.dt.name);
         let seen: HashSet<String> = state.iter().flat_map(|s| s.recent.iter().map(|(_, id)| id.clone())).collect();
         let spool = Spool::new(ctx.resume_dir);
-        let print = fingerprint(config, ctx.connection);
+        let print = fingerprint(&config);
         let resumed = spool.resume(&print);
         let checkpoint = resumed.clone().unwrap_or_else(|| Checkpoint {
             fingerprint: print,
@@ -365,7 +366,9 @@ impl Driver for PosthogExtractor {
 /// Health check for `connections doctor`: a `SELECT 1` (key accepted, project reachable) and the
 /// data types with row estimates.
 pub fn doctor(connection: &ResolvedConnection) -> HealthReport {
-    let client = match PosthogClient::new(&connection.fields, Some(connection), Duration::from_secs(5)) {
+    let client = match Endpoint::from_connection(connection)
+        .and_then(|e| PosthogClient::new(&e, Some(connection), Duration::from_secs(5)))
+    {
         Ok(c) => c.with_retries(0),
         Err(e) => return HealthReport::failure(HealthCategory::Config, e),
     };
