@@ -55,6 +55,8 @@ macro_rules! components {
 components! {
     graphql_extractor => GraphqlExtractor,
     posthog_extractor => PosthogExtractor,
+    mysql_extractor => MysqlExtractor,
+    mysql_writer => MysqlWriter,
     duckdb_processor => DuckdbProcessor,
     csv_extractor => CsvExtractor,
     csv_writer => CsvWriter,
@@ -66,16 +68,6 @@ components! {
 
 /// The components from before the folders: spec in `components/<name>/`, driver in `crate::drivers`.
 pub const EARLIER: &[Builtin] = &[
-    Builtin {
-        spec: include_str!("../../components/mysql.extractor/spec.yaml"),
-        driver: || Box::new(drivers::mysql::MysqlExtractor),
-        config: None,
-    },
-    Builtin {
-        spec: include_str!("../../components/mysql.writer/spec.yaml"),
-        driver: || Box::new(drivers::mysql::MysqlWriter),
-        config: None,
-    },
     Builtin {
         spec: include_str!("../../components/supabase.extractor/spec.yaml"),
         driver: || Box::new(drivers::postgres::SupabaseExtractor),

@@ -1,10 +1,12 @@
 //! Where a MySQL step or connection points, and opening it with errors that name
 //! `host:port/database` but never the password.
 
+use crate::components::config::text_or_number;
 use crate::connections::{ResolvedConnection, Secret};
 use crate::drivers::health::HealthCategory;
 use mysql::{Conn, OptsBuilder, SslOpts};
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
 use std::time::Duration;
 
 /// A MySQL server, database and login.
@@ -117,22 +119,56 @@ impl From<ConnectError> for crate::drivers::Cause {
     }
 }
 
+/// Where and as whom, as a step's config (connection fields merged) or a connection alone
+/// gives it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Server {
+    /// Host (default `localhost`).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Port as text or a number (default 3306).
+    #[serde(default, deserialize_with = "text_or_number")]
+    pub port: Option<String>,
+    /// Database.
+    #[serde(default)]
+    pub database: Option<String>,
+    /// User (default `root`).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Schema (database) of the table; wins over `database`.
+    #[serde(default)]
+    pub schema: Option<String>,
+}
+
+impl Server {
+    /// A connection's server (its other fields ignored).
+    pub fn of_connection(connection: &ResolvedConnection) -> Result<Self, String> {
+        serde_json::from_value(Value::Object(connection.fields.clone()))
+            .map_err(|e| format!("the mysql connection cannot be used: {e}"))
+    }
+}
+
 impl Target {
-    /// From a step's merged config (connection fields already filled in) and its connection.
-    pub fn from_config(config: &Map<String, Value>, connection: Option<&ResolvedConnection>) -> Self {
-        let s = |k: &str| config.get(k).and_then(Value::as_str).filter(|v| !v.is_empty()).map(str::to_string);
-        let port = config
-            .get("port")
-            .and_then(|p| p.as_u64().or_else(|| p.as_str().and_then(|s| s.parse().ok())))
-            .unwrap_or(3306);
-        Self {
-            host: s("host").unwrap_or_else(|| "localhost".into()),
-            port: u16::try_from(port).unwrap_or(3306),
-            database: s("schema").or_else(|| s("database")).unwrap_or_default(),
-            user: s("user").unwrap_or_else(|| "root".into()),
+    /// The target of `server` with the connection's password and TLS settings.
+    pub fn new(server: &Server, connection: Option<&ResolvedConnection>) -> Result<Self, String> {
+        let text = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        let port = match text(&server.port) {
+            Some(p) => p.parse().map_err(|_| format!("port `{p}` is not a TCP port number"))?,
+            None => 3306,
+        };
+        Ok(Self {
+            host: text(&server.host).unwrap_or_else(|| "localhost".into()),
+            port,
+            database: text(&server.schema).or_else(|| text(&server.database)).unwrap_or_default(),
+            user: text(&server.user).unwrap_or_else(|| "root".into()),
             password: connection.and_then(|c| c.secret("password")).cloned().unwrap_or_else(|| Secret::new("")),
             tls: Tls::from_connection(connection),
-        }
+        })
+    }
+
+    /// The target a connection alone names (health check, discovery).
+    pub fn of_connection(connection: &ResolvedConnection) -> Result<Self, String> {
+        Self::new(&Server::of_connection(connection)?, Some(connection))
     }
 
     /// `host:port/database`, for messages.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Describe every table of the connection's database, with up to `samples` rows each.
 pub fn discover(connection: &ResolvedConnection, samples: usize) -> Result<Value, String> {
-    let target = Target::from_config(&connection.fields, Some(connection));
+    let target = Target::of_connection(connection)?;
     let mut conn = target.connect(Duration::from_secs(10)).map_err(|e| format!("{}: {e}", target.label()))?;
     let tables: Vec<(String, String, u64)> = conn
         .exec(

@@ -3,13 +3,16 @@
 
 use super::connect::Target;
 use crate::connections::ResolvedConnection;
-use crate::drivers::health::{HealthReport, TableEstimate};
+use crate::drivers::health::{HealthCategory, HealthReport, TableEstimate};
 use mysql::prelude::Queryable;
 use std::time::{Duration, Instant};
 
 /// Check one MySQL connection.
 pub fn doctor(connection: &ResolvedConnection) -> HealthReport {
-    let target = Target::from_config(&connection.fields, Some(connection));
+    let target = match Target::of_connection(connection) {
+        Ok(t) => t,
+        Err(e) => return HealthReport::failure(HealthCategory::Config, e),
+    };
     let started = Instant::now();
     let mut conn = match target.connect(Duration::from_secs(5)) {
         Ok(c) => c,

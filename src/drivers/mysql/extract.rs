@@ -8,9 +8,10 @@
 
 use super::connect::{describe, quote_mysql, Target};
 use super::types::{load_expression, map_column, render, ColumnMapping};
-use crate::connections::ResolvedConnection;
+use crate::components::config::parse;
+use crate::components::mysql_extractor::Config;
 use crate::drivers::streaming::{extract_with, ChunkSender};
-use crate::drivers::{ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::drivers::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::chunk_load::LoadColumn;
 use mysql::prelude::Queryable;
 use serde_json::{Map, Value};
@@ -20,24 +21,23 @@ use std::time::Duration;
 pub struct MysqlExtractor;
 
 /// The SQL to run: `query` as given, else a SELECT over `table` with `columns`, `limit`, `offset`.
-pub fn build_query(config: &Map<String, Value>) -> Result<String, DriverError> {
-    if let Some(q) = config.str_opt("query").map(str::trim).filter(|q| !q.is_empty()) {
+pub fn build_query(config: &Config) -> Result<String, DriverError> {
+    if let Some(q) = config.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         return Ok(q.trim_end_matches(';').to_string());
     }
-    let Some(table) = config.str_opt("table") else {
+    let Some(table) = config.table.as_deref() else {
         return Err(DriverError::Config("set `query` or `table`".into()));
     };
-    let cols = match config.str_list("columns") {
+    let cols = match &config.columns {
         Some(c) if !c.is_empty() => c.iter().map(|c| quote_mysql(c)).collect::<Vec<_>>().join(", "),
         _ => "*".into(),
     };
-    let from = match config.str_opt("schema") {
+    let from = match config.schema.as_deref() {
         Some(s) => format!("{}.{}", quote_mysql(s), quote_mysql(table)),
         None => quote_mysql(table),
     };
     let mut sql = format!("SELECT {cols} FROM {from}");
-    let offset = config.get("offset").and_then(Value::as_u64).unwrap_or(0);
-    match (config.get("limit").and_then(Value::as_u64), offset) {
+    match (config.limit, config.offset) {
         (Some(l), o) => sql.push_str(&format!(" LIMIT {l} OFFSET {o}")),
         (None, o) if o > 0 => sql.push_str(&format!(" LIMIT 18446744073709551615 OFFSET {o}")),
         _ => {}
@@ -45,14 +45,7 @@ pub fn build_query(config: &Map<String, Value>) -> Result<String, DriverError> {
     Ok(sql)
 }
 
-fn produce(
-    connection: Option<&ResolvedConnection>,
-    config: &Map<String, Value>,
-    sql: &str,
-    batch_size: usize,
-    tx: &ChunkSender,
-) -> Result<(), DriverError> {
-    let target = Target::from_config(config, connection);
+fn produce(target: &Target, sql: &str, batch_size: usize, tx: &ChunkSender) -> Result<(), DriverError> {
     let mut conn = target.connect(Duration::from_secs(10)).map_err(|e| {
         DriverError::at_source(format!("cannot connect to MySQL at {}: {e}", target.label())).with_cause(e)
     })?;
@@ -103,10 +96,11 @@ fn produce(
 
 impl Driver for MysqlExtractor {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
-        let sql = build_query(config)?;
-        let batch_size = config.get("batch_size").and_then(Value::as_u64).unwrap_or(10_000).max(1) as usize;
-        let connection = ctx.connection;
-        let (rows, relation) = extract_with(ctx, |tx| produce(connection, config, &sql, batch_size, tx))?;
+        let config: Config = parse(config).map_err(DriverError::Config)?;
+        let sql = build_query(&config)?;
+        let batch_size = config.batch_size.max(1) as usize;
+        let target = Target::new(&config.server(), ctx.connection).map_err(DriverError::Config)?;
+        let (rows, relation) = extract_with(ctx, |tx| produce(&target, &sql, batch_size, tx))?;
         ctx.telemetry.metric("rows_read", rows as f64, Some(ctx.step_id));
         Ok(StepOutput { relation: Some(relation), rows: Some(rows), state: None })
     }
@@ -127,7 +121,12 @@ mod tests {
 
     #[test]
     fn table_queries_quote_and_page() {
-        let cfg = |v: Value| v.as_object().unwrap().clone();
+        let spec = crate::registry::Registry::builtin_shared().get("mysql.extractor").unwrap();
+        let cfg = |v: Value| {
+            let mut c = spec.defaults();
+            c.extend(v.as_object().unwrap().clone());
+            parse::<Config>(&c).unwrap()
+        };
         assert_eq!(
             build_query(&cfg(json!({"table": "or`ders", "columns": ["id", "total"], "limit": 5, "offset": 10})))
                 .unwrap(),

@@ -13,7 +13,9 @@
 //! DDL commits implicitly in MySQL, so a table created by a failed load is dropped again.
 
 use super::connect::{describe, quote_mysql, Target};
-use crate::drivers::{single_input, sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::components::config::parse;
+use crate::components::mysql_writer::{Config, WriteMode};
+use crate::drivers::{single_input, sql_error, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::pipe::{copy_through_pipe, pipe_path};
 use crate::exchange::{describe as describe_relation, is_numeric_type, quote_ident};
 use duckdb::arrow::array::{Array, StringArray};
@@ -88,7 +90,7 @@ struct Plan {
     table_name: String,
     schema_expr: String,
     columns: Vec<(String, String)>,
-    mode: String,
+    mode: WriteMode,
     keys: Vec<String>,
     batch_size: usize,
 }
@@ -123,7 +125,7 @@ fn upsert_suffix(plan: &Plan) -> String {
 
 fn load(ctx: &StepContext, input: &str, plan: &Plan, tx: &mut mysql::Transaction) -> Result<u64, DriverError> {
     let write_err = |e: mysql::Error| DriverError::at_target(plan.write_error(&e)).with_cause(e);
-    if plan.mode == "replace" {
+    if plan.mode == WriteMode::Replace {
         tx.query_drop(format!("DELETE FROM {}", plan.table)).map_err(write_err)?;
     }
     let kinds: Vec<Literal> = plan
@@ -152,7 +154,7 @@ fn load(ctx: &StepContext, input: &str, plan: &Plan, tx: &mut mysql::Transaction
     let sql = format!("SELECT {} FROM {}", select.join(", "), quote_ident(input));
     let mut stmt = ctx.conn.prepare(&sql).map_err(sql_error)?;
     let prefix = insert_prefix(plan);
-    let suffix = if plan.mode == "upsert" { upsert_suffix(plan) } else { String::new() };
+    let suffix = if plan.mode == WriteMode::Upsert { upsert_suffix(plan) } else { String::new() };
     let mut rows = 0u64;
     let mut pending: Vec<String> = Vec::with_capacity(plan.batch_size);
     let flush = |pending: &mut Vec<String>, tx: &mut mysql::Transaction| -> Result<(), DriverError> {
@@ -214,7 +216,7 @@ fn load_data(
     dir: &std::path::Path,
 ) -> Result<u64, DriverError> {
     let write_err = |e: mysql::Error| DriverError::at_target(plan.write_error(&e)).with_cause(e);
-    if plan.mode == "replace" {
+    if plan.mode == WriteMode::Replace {
         tx.query_drop(format!("DELETE FROM {}", plan.table)).map_err(write_err)?;
     }
     let target_types: Vec<(String, String)> = tx
@@ -306,8 +308,8 @@ fn check_target(conn: &mut mysql::Conn, plan: &Plan) -> Result<(), DriverError> 
     let t = escape_string(&plan.table_name);
     let schema = &plan.schema_expr;
     let query_err = |e: mysql::Error| DriverError::at_target(describe(&e)).with_cause(e);
-    match plan.mode.as_str() {
-        "upsert" => {
+    match plan.mode {
+        WriteMode::Upsert => {
             // Column names compare case-insensitively, as MySQL compares them.
             let rows: Vec<(String, String)> = conn
                 .query(format!(
@@ -333,7 +335,7 @@ fn check_target(conn: &mut mysql::Conn, plan: &Plan) -> Result<(), DriverError> 
                 )));
             }
         }
-        "replace" => {
+        WriteMode::Replace => {
             let cascading: Option<String> = conn
                 .query_first(format!(
                     "SELECT GROUP_CONCAT(DISTINCT CONCAT(table_name, ' (ON DELETE ', delete_rule, ')') SEPARATOR ', ') \
@@ -349,7 +351,7 @@ fn check_target(conn: &mut mysql::Conn, plan: &Plan) -> Result<(), DriverError> 
                 )));
             }
         }
-        _ => {}
+        WriteMode::Append => {}
     }
     Ok(())
 }
@@ -400,7 +402,7 @@ fn replace_by_swap(
         table_name: shadow_name,
         schema_expr: plan.schema_expr.clone(),
         columns: plan.columns.clone(),
-        mode: "append".into(),
+        mode: WriteMode::Append,
         keys: plan.keys.clone(),
         batch_size: plan.batch_size,
     };
@@ -428,23 +430,20 @@ fn replace_by_swap(
 impl Driver for MysqlWriter {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let input = single_input(inputs, "a MySQL writer")?;
-        let table_name = config.str_opt("table").ok_or_else(|| DriverError::Config("`table` is required".into()))?;
-        let table = match config.str_opt("schema") {
+        let config: Config = parse(config).map_err(DriverError::Config)?;
+        let table_name = config.table.as_str();
+        let table = match config.schema.as_deref() {
             Some(s) => format!("{}.{}", quote_mysql(s), quote_mysql(table_name)),
             None => quote_mysql(table_name),
         };
-        let mode = if config.bool_or("truncate_before", false) && config.str_opt("mode") == Some("append") {
-            "replace".to_string()
-        } else {
-            config.str_opt("mode").unwrap_or("append").to_string()
-        };
-        let keys = config.str_list("upsert_keys").unwrap_or_default();
-        if mode == "upsert" && keys.is_empty() {
+        let mode = config.effective_mode();
+        let keys = config.upsert_keys.clone().unwrap_or_default();
+        if mode == WriteMode::Upsert && keys.is_empty() {
             return Err(DriverError::Config("mode upsert needs `upsert_keys`".into()));
         }
         let columns = describe_relation(ctx.conn, &quote_ident(&input)).map_err(sql_error)?;
-        let batch_size = config.get("batch_size").and_then(Value::as_u64).unwrap_or(1000).max(1) as usize;
-        let schema_expr = config.str_opt("schema").map(escape_string).unwrap_or_else(|| "DATABASE()".into());
+        let batch_size = config.batch_size.max(1) as usize;
+        let schema_expr = config.schema.as_deref().map(escape_string).unwrap_or_else(|| "DATABASE()".into());
         let plan = Plan {
             table: table.clone(),
             table_name: table_name.to_string(),
@@ -455,7 +454,7 @@ impl Driver for MysqlWriter {
             batch_size,
         };
 
-        let target = Target::from_config(config, ctx.connection);
+        let target = Target::new(&config.server(), ctx.connection).map_err(DriverError::Config)?;
         let mut conn = target.connect(Duration::from_secs(10)).map_err(|e| {
             DriverError::at_target(format!("cannot connect to MySQL at {}: {e}", target.label())).with_cause(e)
         })?;
@@ -481,7 +480,7 @@ impl Driver for MysqlWriter {
             .map_err(|e| DriverError::at_target(describe(&e)).with_cause(e))?;
         let mut created = false;
         if exists.unwrap_or(0) == 0 {
-            if !config.bool_or("create_table", false) {
+            if !config.create_table {
                 return Err(DriverError::at_target(format!(
                     "table {table} does not exist in {}; create it or set `create_table: true`",
                     target.label()
@@ -511,7 +510,7 @@ impl Driver for MysqlWriter {
         if !created {
             check_target(&mut conn, &plan)?;
         }
-        let swap = plan.mode == "replace" && !created && can_swap(&mut conn, &schema_expr, table_name);
+        let swap = plan.mode == WriteMode::Replace && !created && can_swap(&mut conn, &schema_expr, table_name);
         let result = if swap {
             replace_by_swap(ctx, &input, &plan, &mut conn, &tmp)
         } else {
@@ -519,7 +518,7 @@ impl Driver for MysqlWriter {
                 let mut tx = conn
                     .start_transaction(TxOpts::default())
                     .map_err(|e| DriverError::at_target(describe(&e)).with_cause(e))?;
-                let rows = if plan.mode == "upsert" {
+                let rows = if plan.mode == WriteMode::Upsert {
                     load(ctx, &input, &plan, &mut tx)?
                 } else {
                     load_data(ctx, &input, &plan, &mut tx, &tmp)?
