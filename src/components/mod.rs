@@ -1,15 +1,15 @@
 //! Every built-in component, listed once: its spec (data) and its driver (code).
 //!
-//! A new component is one folder here, `src/components/<module>/` holding `spec.yaml` (name,
-//! modes, JSON Schema of its config, examples) and `mod.rs` (its driver), plus **one line** in the
-//! `components!` list below; nothing else in the code base lists components
-//! (docs/adding-a-component.md). The components that predate the folders keep their spec in
-//! `components/<name>/spec.yaml` and their driver in `crate::drivers`, listed in [`EARLIER`] until
-//! they move.
+//! A component is one folder here, `src/components/<module>/` holding `spec.yaml` (name, modes,
+//! JSON Schema of its config, examples) and `mod.rs` (its typed `Config` and its driver), plus
+//! **one line** in the `components!` list below; nothing else in the code base lists components
+//! (docs/adding-a-component.md). Components of a connection family (MySQL, PostgreSQL, PostHog,
+//! GraphQL) share that family's client code in `crate::drivers::<family>`, where its health check
+//! and discovery live too; their folder holds the spec and the config, and names the driver.
 
 pub mod config;
 
-use crate::drivers::{self, Driver};
+use crate::drivers::Driver;
 use serde_json::{Map, Value};
 
 /// A component compiled into this binary.
@@ -57,6 +57,8 @@ components! {
     posthog_extractor => PosthogExtractor,
     mysql_extractor => MysqlExtractor,
     mysql_writer => MysqlWriter,
+    supabase_extractor => SupabaseExtractor,
+    supabase_writer => SupabaseWriter,
     duckdb_processor => DuckdbProcessor,
     csv_extractor => CsvExtractor,
     csv_writer => CsvWriter,
@@ -66,21 +68,7 @@ components! {
     parquet_writer => ParquetWriter,
 }
 
-/// The components from before the folders: spec in `components/<name>/`, driver in `crate::drivers`.
-pub const EARLIER: &[Builtin] = &[
-    Builtin {
-        spec: include_str!("../../components/supabase.extractor/spec.yaml"),
-        driver: || Box::new(drivers::postgres::SupabaseExtractor),
-        config: None,
-    },
-    Builtin {
-        spec: include_str!("../../components/supabase.writer/spec.yaml"),
-        driver: || Box::new(drivers::postgres::SupabaseWriter),
-        config: None,
-    },
-];
-
 /// Every built-in component.
 pub fn all() -> impl Iterator<Item = &'static Builtin> {
-    EARLIER.iter().chain(IN_FOLDERS)
+    IN_FOLDERS.iter()
 }

@@ -86,25 +86,6 @@ impl StepContext<'_> {
     }
 }
 
-/// A setting from the step config, else the connection's fields, else its secrets; numbers as
-/// text, empty values as absent. For settings a connection may hold outside the spec's
-/// connection fields (a DSN, host fields, a token).
-pub(crate) fn setting(
-    config: &Map<String, Value>,
-    connection: Option<&ResolvedConnection>,
-    name: &str,
-) -> Option<String> {
-    let from_config = config.get(name).and_then(|v| match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    });
-    from_config
-        .or_else(|| connection.and_then(|c| c.str_field(name)))
-        .or_else(|| connection.and_then(|c| c.secret(name)).map(|s| s.expose().to_string()))
-        .filter(|s| !s.is_empty())
-}
-
 /// What a step produced.
 #[derive(Debug, Clone, Default)]
 pub struct StepOutput {
@@ -361,27 +342,6 @@ fn filesystem_health(c: &ResolvedConnection) -> health::HealthReport {
             health::HealthReport::failure(health::HealthCategory::Config, format!("base_dir {b} is not a directory"))
         }
         _ => health::HealthReport::success("base_dir reachable"),
-    }
-}
-
-/// Typed accessors for cfg values (defaults were filled in at compile time).
-pub(crate) trait ConfigExt {
-    fn str_opt(&self, key: &str) -> Option<&str>;
-    fn bool_or(&self, key: &str, default: bool) -> bool;
-    fn str_list(&self, key: &str) -> Option<Vec<String>>;
-}
-
-impl ConfigExt for Map<String, Value> {
-    fn str_opt(&self, key: &str) -> Option<&str> {
-        self.get(key).and_then(Value::as_str)
-    }
-    fn bool_or(&self, key: &str, default: bool) -> bool {
-        self.get(key).and_then(Value::as_bool).unwrap_or(default)
-    }
-    fn str_list(&self, key: &str) -> Option<Vec<String>> {
-        self.get(key)
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
     }
 }
 

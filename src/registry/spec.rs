@@ -61,6 +61,9 @@ pub struct ComponentSpec {
     /// Config fields holding a file path the step reads or writes (`x-path-fields`), kept
     /// inside the step's directory ([`crate::confine`]).
     pub path_fields: Vec<String>,
+    /// Config fields holding SQL the pipeline wrote for DuckDB (`x-sql-fields`), checked by
+    /// [`crate::exchange::sql_guard`] before anything runs.
+    pub sql_fields: Vec<String>,
     /// Config fields that do not change which rows are read (`x-state-ignores`: page sizes,
     /// dedup windows), left out of the source identity incremental state is kept under.
     pub state_ignores: Vec<String>,
@@ -135,6 +138,7 @@ impl ComponentSpec {
         Ok(Self {
             path_fields: names("x-path-fields"),
             state_ignores: names("x-state-ignores"),
+            sql_fields: names("x-sql-fields"),
             version: s("version").unwrap_or_default(),
             title: s("title").unwrap_or_default(),
             description: s("description").unwrap_or_default(),

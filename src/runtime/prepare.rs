@@ -272,7 +272,7 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
             base_dir,
         });
     }
-    findings.extend(check_pipeline_sql(&steps, &src.file_index, src.document.as_ref(), &file_label));
+    findings.extend(check_pipeline_sql(&steps, registry, &src.file_index, src.document.as_ref(), &file_label));
     Invalid::check(findings)?;
     let state = super::state::StateStore::new(&opts.runs_dir, &src.name, opts.full_refresh);
     Ok(RunRequest {
@@ -295,18 +295,32 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
     })
 }
 
-/// Every `duckdb.processor` query through [`crate::exchange::sql_guard`]: one SELECT over the
-/// pipeline's own relations, no file, environment or other statement. Refusals are exit 2.
+/// SQL a pipeline wrote for DuckDB: the step, the config field (a spec's `x-sql-fields`) and the
+/// text.
+struct PipelineSql<'a> {
+    step: &'a ExecStep,
+    field: &'a str,
+    query: &'a str,
+}
+
+/// Every query a pipeline wrote for DuckDB through [`crate::exchange::sql_guard`]: one SELECT over
+/// the pipeline's own relations, no file, environment or other statement. Refusals are exit 2.
 fn check_pipeline_sql(
     steps: &[ExecStep],
+    registry: &Registry,
     file_index: &HashMap<String, usize>,
     document: Option<&oml::Document>,
     file_label: &str,
 ) -> Vec<Diagnostic> {
-    let queries: Vec<(&ExecStep, &str)> = steps
+    let queries: Vec<PipelineSql> = steps
         .iter()
-        .filter(|s| s.component == "duckdb.processor")
-        .filter_map(|s| s.config.get("query").and_then(Value::as_str).map(|q| (s, q)))
+        .flat_map(|step| {
+            let fields = registry.get(&step.component).map(|spec| spec.sql_fields.as_slice()).unwrap_or_default();
+            fields.iter().filter_map(move |field| {
+                let query = step.config.get(field.as_str()).and_then(Value::as_str)?;
+                Some(PipelineSql { step, field, query })
+            })
+        })
         .collect();
     if queries.is_empty() {
         return Vec::new();
@@ -321,11 +335,11 @@ fn check_pipeline_sql(
         relations.push(crate::exchange::compat_name(&s.id));
     }
     let mut findings = Vec::new();
-    for (step, query) in queries {
+    for PipelineSql { step, field, query } in queries {
         let query = query.trim().trim_end_matches(';');
         if let Err(refusal) = crate::exchange::sql_guard::check(&conn, query, &relations) {
             let index = file_index.get(&step.id).copied().unwrap_or(0);
-            let location = format!("steps[{index}].config.query");
+            let location = format!("steps[{index}].config.{field}");
             let mut d = Diagnostic::error("unsafe_sql", location.clone(), refusal.message)
                 .with_step(step.id.clone())
                 .with_file(file_label.to_string())

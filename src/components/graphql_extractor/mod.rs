@@ -3,7 +3,7 @@
 //! (`crate::drivers::graphql`, which also holds the health check and discovery); this folder is
 //! the component: its spec, its typed config and the extraction loop.
 
-use crate::components::config::{fields_of, parse};
+use crate::components::config::parse;
 use crate::connections::ResolvedConnection;
 use crate::drivers::graphql::{graphql_errors, records, select_path, Request};
 use crate::drivers::json_table::JsonTable;
@@ -77,11 +77,7 @@ impl Config {
     /// The config a connection alone gives (health check, discovery): the spec's defaults and
     /// the connection's fields that are config fields.
     pub fn from_connection(connection: &ResolvedConnection) -> Result<Self, DriverError> {
-        let spec = crate::registry::Registry::builtin_shared().get("graphql.extractor").expect("built in");
-        let mut config = spec.defaults();
-        let known = fields_of::<Self>();
-        config.extend(connection.fields.iter().filter(|(k, _)| known.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())));
-        parse(&config).map_err(|e| DriverError::Config(format!("the graphql connection cannot be used: {e}")))
+        crate::components::config::from_connection("graphql.extractor", connection).map_err(DriverError::Config)
     }
 }
 

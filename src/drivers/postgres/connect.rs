@@ -4,11 +4,10 @@
 use super::tls::{take_tls_options, Mode, TlsPolicy};
 use crate::connections::{ResolvedConnection, Secret};
 use crate::drivers::health::HealthCategory;
-use crate::drivers::{setting, DriverError};
+use crate::drivers::DriverError;
 use postgres::config::Host;
 use postgres::error::SqlState;
 use postgres::{Client, Config};
-use serde_json::{Map, Value};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -33,12 +32,14 @@ pub struct PgTarget {
 }
 
 impl PgTarget {
-    /// The SQL channel of a step or connection, or None when it has only the REST channel.
-    pub fn from_connection(
-        config: &Map<String, Value>,
-        connection: Option<&ResolvedConnection>,
-    ) -> Result<Option<Self>, String> {
-        let get = |n: &str| setting(config, connection, n);
+    /// The SQL channel of a connection, or None when it has only the REST channel. Every field
+    /// is the connection's: a step cannot point the SQL channel anywhere.
+    pub fn from_connection(connection: Option<&ResolvedConnection>) -> Result<Option<Self>, String> {
+        let get = |n: &str| {
+            connection.and_then(|c| {
+                c.str_field(n).filter(|v| !v.is_empty()).or_else(|| c.secret(n).map(|s| s.expose().to_string()))
+            })
+        };
         let mut ssl = (get("sslmode"), get("sslrootcert"));
         let mut pg = if let Some(dsn) = DSN_FIELDS.iter().find_map(|f| get(f)) {
             let (dsn, mode, root) = take_tls_options(&dsn);
@@ -218,22 +219,38 @@ pub fn qualified(schema: &str, table: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Map, Value};
 
     #[test]
     fn dsn_and_host_fields_both_give_a_target_and_rest_only_gives_none() {
-        let cfg = |v: Value| v.as_object().unwrap().clone();
-        let t = PgTarget::from_connection(&cfg(json!({"pg_dsn": "postgresql://u:pw@db.example:6543/app"})), None)
-            .unwrap()
-            .unwrap();
+        // A connection as the connections file resolves it: secret-named fields are secrets.
+        let conn = |v: Value| {
+            let mut c = ResolvedConnection {
+                family: "supabase".into(),
+                alias: "t".into(),
+                fields: Map::new(),
+                secrets: Default::default(),
+            };
+            for (k, v) in v.as_object().unwrap() {
+                match v.as_str() {
+                    Some(s) if crate::connections::is_secret_field(k) => {
+                        c.secrets.insert(k.clone(), Secret::new(s));
+                    }
+                    _ => {
+                        c.fields.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            c
+        };
+        let target = |v: Value| PgTarget::from_connection(Some(&conn(v)));
+        let t = target(json!({"pg_dsn": "postgresql://u:pw@db.example:6543/app"})).unwrap().unwrap();
         assert_eq!(t.label, "db.example:6543/app");
         assert!(t.pooler);
-        let t =
-            PgTarget::from_connection(&cfg(json!({"host": "127.0.0.1", "database": "test"})), None).unwrap().unwrap();
+        let t = target(json!({"host": "127.0.0.1", "database": "test"})).unwrap().unwrap();
         assert_eq!(t.label, "127.0.0.1:5432/test");
-        assert!(PgTarget::from_connection(&cfg(json!({"url": "https://x.supabase.co"})), None).unwrap().is_none());
-        let err =
-            PgTarget::from_connection(&cfg(json!({"dsn": "postgresql://u:s3cret@h:notaport/db"})), None).err().unwrap();
+        assert!(target(json!({"url": "https://x.supabase.co"})).unwrap().is_none());
+        let err = target(json!({"dsn": "postgresql://u:s3cret@h:notaport/db"})).err().unwrap();
         assert!(!err.contains("s3cret"), "{err}");
     }
 }

@@ -19,7 +19,7 @@ const COLUMNS: &str = "SELECT a.attname::text, format_type(a.atttypid, a.atttypm
 
 /// Describe the database behind a connection's DSN, with up to `samples` rows per relation.
 pub fn discover(connection: &ResolvedConnection, samples: usize) -> Result<Value, String> {
-    let target = PgTarget::from_connection(&connection.fields, Some(connection))?
+    let target = PgTarget::from_connection(Some(connection))?
         .ok_or("discovery needs the SQL channel: the connection has no DSN (pg_dsn)")?;
     let mut client = target.connect().map_err(|e| e.to_string())?;
     let relations = client.query(RELATIONS, &[]).map_err(|e| describe(&e))?;

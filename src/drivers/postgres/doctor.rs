@@ -43,7 +43,7 @@ fn sql_channel(target: &PgTarget) -> HealthReport {
 /// Check one supabase connection: each configured channel (`sql`, `rest`) is one check.
 pub fn doctor(connection: &ResolvedConnection) -> HealthReport {
     let mut channels = Vec::new();
-    match PgTarget::from_connection(&connection.fields, Some(connection)) {
+    match PgTarget::from_connection(Some(connection)) {
         Ok(Some(t)) => channels.push(Check { name: "sql".into(), report: sql_channel(&t) }),
         Ok(None) => {}
         Err(e) => channels.push(Check { name: "sql".into(), report: HealthReport::failure(HealthCategory::Config, e) }),

@@ -11,6 +11,8 @@ use super::connect::{quote_pg, ConnectError, PgTarget};
 use super::query::extract_sql;
 use super::rest;
 use super::types::read_mapping;
+use crate::components::config::parse;
+use crate::components::supabase_extractor::Config;
 use crate::drivers::streaming::{extract_with, ChunkSender};
 use crate::drivers::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::chunk_load::complete_records_len;
@@ -23,14 +25,15 @@ pub struct SupabaseExtractor;
 
 impl Driver for SupabaseExtractor {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
-        let target = PgTarget::from_connection(config, ctx.connection).map_err(DriverError::Config)?;
+        let config: Config = parse(config).map_err(DriverError::Config)?;
+        let target = PgTarget::from_connection(ctx.connection).map_err(DriverError::Config)?;
         let (rows, relation) = match target {
             Some(target) => {
                 target.warn_if_pooler(ctx);
-                let sql = extract_sql(config).map_err(DriverError::Config)?;
+                let sql = extract_sql(&config).map_err(DriverError::Config)?;
                 extract_with(ctx, |tx| produce(&target, &sql, tx))?
             }
-            None => (rest::extract(ctx, config)?, RelationKind::Table),
+            None => (rest::extract(ctx, &config)?, RelationKind::Table),
         };
         ctx.telemetry.metric("rows_read", rows as f64, Some(ctx.step_id));
         Ok(StepOutput { relation: Some(relation), rows: Some(rows), state: None })

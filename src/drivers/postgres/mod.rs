@@ -15,4 +15,5 @@ mod write;
 pub use discover::discover;
 pub use doctor::doctor;
 pub use extract::SupabaseExtractor;
+pub use rest::Rest;
 pub use write::SupabaseWriter;

@@ -3,7 +3,8 @@
 //! else (embedded resources, unknown operators) gets an error naming the field.
 
 use super::connect::{pg_literal as literal, qualified, quote_pg};
-use serde_json::{Map, Value};
+use crate::components::supabase_extractor::Config;
+use serde_json::Value;
 
 /// `select`: `*` or a comma-separated list of column names.
 fn select_list(select: &str) -> Result<String, String> {
@@ -82,15 +83,9 @@ fn order_by(order: &str) -> Result<String, String> {
 }
 
 /// The SELECT a supabase.extractor config describes.
-pub fn extract_sql(config: &Map<String, Value>) -> Result<String, String> {
-    let s = |k: &str| config.get(k).and_then(Value::as_str);
-    let table = s("table").ok_or("`table` is required")?;
-    let mut sql = format!(
-        "SELECT {} FROM {}",
-        select_list(s("select").unwrap_or("*"))?,
-        qualified(s("schema").unwrap_or("public"), table)
-    );
-    if let Some(filter) = config.get("filter").and_then(Value::as_object) {
+pub fn extract_sql(config: &Config) -> Result<String, String> {
+    let mut sql = format!("SELECT {} FROM {}", select_list(&config.select)?, qualified(&config.schema, &config.table));
+    if let Some(filter) = &config.filter {
         let conds = filter
             .iter()
             .map(|(c, v)| match v {
@@ -102,11 +97,11 @@ pub fn extract_sql(config: &Map<String, Value>) -> Result<String, String> {
             sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
         }
     }
-    if let Some(order) = s("order").filter(|o| !o.trim().is_empty()) {
+    if let Some(order) = config.order.as_deref().filter(|o| !o.trim().is_empty()) {
         sql.push_str(&format!(" ORDER BY {}", order_by(order)?));
     }
-    if let Some(offset) = config.get("offset").and_then(Value::as_u64).filter(|o| *o > 0) {
-        sql.push_str(&format!(" OFFSET {offset}"));
+    if config.offset > 0 {
+        sql.push_str(&format!(" OFFSET {}", config.offset));
     }
     Ok(sql)
 }
@@ -116,17 +111,25 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A typed config: the spec's defaults and `v`.
+    fn config(v: Value) -> Config {
+        let spec = crate::registry::Registry::builtin_shared().get("supabase.extractor").unwrap();
+        let mut c = spec.defaults();
+        c.extend(v.as_object().unwrap().clone());
+        crate::components::config::parse(&c).unwrap()
+    }
+
     #[test]
     fn postgrest_fields_become_sql() {
         let cfg = json!({"table": "orders", "schema": "sales", "select": "id, total",
             "filter": {"status": "eq.completed", "created_at": "gte.2024-01-01", "note": "is.null", "id": "not.in.(1,2)"},
             "order": "created_at.desc.nullslast,id", "offset": 5});
         assert_eq!(
-            extract_sql(cfg.as_object().unwrap()).unwrap(),
+            extract_sql(&config(cfg)).unwrap(),
             "SELECT \"id\", \"total\" FROM \"sales\".\"orders\" WHERE \"status\" = 'completed' AND \"created_at\" >= '2024-01-01' \
              AND \"note\" IS NULL AND NOT (\"id\" IN ('1', '2')) ORDER BY \"created_at\" DESC NULLS LAST, \"id\" OFFSET 5"
         );
         let embedded = json!({"table": "orders", "select": "id, customer(name)"});
-        assert!(extract_sql(embedded.as_object().unwrap()).unwrap_err().contains("customer(name)"));
+        assert!(extract_sql(&config(embedded)).unwrap_err().contains("customer(name)"));
     }
 }

@@ -12,10 +12,12 @@
 //! the rows go through the JSON table loader (schema inferred, nested values kept as JSON).
 
 use super::write::WritePlan;
+use crate::components::supabase_extractor::Config as ExtractorConfig;
+use crate::components::supabase_writer::{Config as WriterConfig, WriteMode};
 use crate::connections::ResolvedConnection;
 use crate::drivers::health::{HealthCategory, HealthReport};
 use crate::drivers::json_table::JsonTable;
-use crate::drivers::{sql_error, ConfigExt, DriverError, StepContext};
+use crate::drivers::{sql_error, DriverError, StepContext};
 use crate::exchange::chunk_load::scratch_path;
 use crate::exchange::quote_ident;
 use crate::http::{self, HttpError, Resend, RetryPolicy};
@@ -23,7 +25,8 @@ use duckdb::arrow::array::{Array, StringArray};
 use duckdb::arrow::compute::cast;
 use duckdb::arrow::datatypes::DataType;
 use reqwest::blocking::{Client, RequestBuilder};
-use serde_json::{json, Map, Value};
+use serde::Deserialize;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 /// The PostgREST endpoint and key of a step.
@@ -36,10 +39,48 @@ pub struct RestTarget {
     policy: RetryPolicy,
 }
 
+/// The REST channel's settings, from a step's typed config or a connection alone.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Rest {
+    /// Project URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Project id, alternative to `url`.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// Schema (`Accept-Profile` / `Content-Profile`).
+    #[serde(default = "public")]
+    pub schema: String,
+    /// Request timeout in seconds.
+    #[serde(default = "thirty")]
+    pub timeout: u64,
+    /// Retries per request.
+    #[serde(default = "three")]
+    pub retries: u32,
+}
+
+fn public() -> String {
+    "public".into()
+}
+fn thirty() -> u64 {
+    30
+}
+fn three() -> u32 {
+    3
+}
+
+impl Rest {
+    /// A connection's REST settings (its other fields ignored).
+    pub fn of_connection(connection: &ResolvedConnection) -> Result<Self, String> {
+        serde_json::from_value(Value::Object(connection.fields.clone()))
+            .map_err(|e| format!("the supabase connection cannot be used: {e}"))
+    }
+}
+
 impl RestTarget {
-    /// From the step config and its connection; errors say which field is missing.
-    pub fn new(config: &Map<String, Value>, connection: Option<&ResolvedConnection>) -> Result<Self, DriverError> {
-        let base = match (config.str_opt("url"), config.str_opt("project_id")) {
+    /// From the REST settings and the connection's key; errors say which field is missing.
+    pub fn new(rest: &Rest, connection: Option<&ResolvedConnection>) -> Result<Self, DriverError> {
+        let base = match (rest.url.as_deref(), rest.project_id.as_deref()) {
             (Some(u), _) if !u.is_empty() => u.trim_end_matches('/').to_string(),
             (_, Some(p)) if !p.is_empty() => format!("https://{p}.supabase.co"),
             _ => {
@@ -57,14 +98,12 @@ impl RestTarget {
                     "the supabase connection has no key (service_role_key or key) for the REST API".into(),
                 )
             })?;
-        let timeout = Duration::from_secs(config.get("timeout").and_then(Value::as_u64).unwrap_or(30));
-        let retries = config.get("retries").and_then(Value::as_u64).unwrap_or(3) as u32;
         Ok(Self {
             base,
             key,
-            schema: config.str_opt("schema").unwrap_or("public").to_string(),
-            client: http::client(timeout, true).map_err(DriverError::Config)?,
-            policy: RetryPolicy { max_retries: retries, ..RetryPolicy::default() },
+            schema: rest.schema.clone(),
+            client: http::client(Duration::from_secs(rest.timeout), true).map_err(DriverError::Config)?,
+            policy: RetryPolicy { max_retries: rest.retries, ..RetryPolicy::default() },
         })
     }
 
@@ -152,13 +191,8 @@ pub fn postgrest_message(body: &str) -> String {
 }
 
 /// Write over REST; returns rows written.
-pub fn write(
-    ctx: &StepContext,
-    config: &Map<String, Value>,
-    input: &str,
-    plan: &WritePlan,
-) -> Result<u64, DriverError> {
-    let rest = RestTarget::new(config, ctx.connection)?;
+pub fn write(ctx: &StepContext, config: &WriterConfig, input: &str, plan: &WritePlan) -> Result<u64, DriverError> {
+    let rest = RestTarget::new(&config.rest(), ctx.connection)?;
     ctx.telemetry.warning(
         ctx.step_id,
         "supabase.writer is using the REST API: the load is not atomic (a failure leaves earlier batches written); give the connection a pg_dsn for a transactional load",
@@ -173,7 +207,7 @@ pub fn write(
             )),
             other => other,
         })?;
-    if plan.mode == "replace" {
+    if plan.mode == WriteMode::Replace {
         let Some(key) = plan.primary_key.first() else {
             return Err(DriverError::Config(
                 "write_mode replace over REST needs primary_key (rows are deleted by key)".into(),
@@ -187,11 +221,11 @@ pub fn write(
     }
     let mut prefer = "return=minimal".to_string();
     let mut query: Vec<(&str, String)> = Vec::new();
-    if plan.mode == "upsert" {
+    if plan.mode == WriteMode::Upsert {
         prefer.push_str(",resolution=merge-duplicates");
         query.push(("on_conflict", plan.primary_key.join(",")));
     }
-    let batch_size = config.get("batch_size").and_then(Value::as_u64).unwrap_or(100).max(1) as usize;
+    let batch_size = config.batch_size.max(1) as usize;
     let select: Vec<String> = plan
         .columns
         .iter()
@@ -213,7 +247,7 @@ pub fn write(
         batches += 1;
         let what = format!("insert of batch {batches} (rows {}-{})", *rows + 1, *rows + *in_batch as u64);
         // A plain insert applied twice duplicates rows; an upsert (merge-duplicates) does not.
-        let resend = if plan.mode == "upsert" { Resend::Always } else { Resend::OnlyUnsent };
+        let resend = if plan.mode == WriteMode::Upsert { Resend::Always } else { Resend::OnlyUnsent };
         rest.send(ctx, &what, resend, || {
             rest.request(reqwest::Method::POST, table)
                 .query(&query)
@@ -252,17 +286,16 @@ pub fn write(
 }
 
 /// Read over REST, page by page; returns rows read.
-pub fn extract(ctx: &StepContext, config: &Map<String, Value>) -> Result<u64, DriverError> {
-    let rest = RestTarget::new(config, ctx.connection)?;
-    let table = rest_table(config.str_opt("table").ok_or_else(|| DriverError::Config("`table` is required".into()))?)?;
-    let page_size = config.get("limit").and_then(Value::as_u64).unwrap_or(1000).max(1);
-    let mut offset = config.get("offset").and_then(Value::as_u64).unwrap_or(0);
-    let mut params: Vec<(String, String)> =
-        vec![("select".into(), config.str_opt("select").unwrap_or("*").to_string())];
-    if let Some(order) = config.str_opt("order") {
-        params.push(("order".into(), order.to_string()));
+pub fn extract(ctx: &StepContext, config: &ExtractorConfig) -> Result<u64, DriverError> {
+    let rest = RestTarget::new(&config.rest(), ctx.connection)?;
+    let table = rest_table(&config.table)?;
+    let page_size = config.limit.max(1);
+    let mut offset = config.offset;
+    let mut params: Vec<(String, String)> = vec![("select".into(), config.select.clone())];
+    if let Some(order) = &config.order {
+        params.push(("order".into(), order.clone()));
     }
-    if let Some(filter) = config.get("filter").and_then(Value::as_object) {
+    if let Some(filter) = &config.filter {
         for (c, v) in filter {
             params.push((c.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| format!("eq.{v}"))));
         }
@@ -307,7 +340,7 @@ pub fn extract(ctx: &StepContext, config: &Map<String, Value>) -> Result<u64, Dr
 
 /// The REST channel's health for `connections doctor`: reachability and whether the key is accepted.
 pub fn doctor(connection: &ResolvedConnection) -> Option<HealthReport> {
-    let rest = RestTarget::new(&connection.fields, Some(connection)).ok()?;
+    let rest = Rest::of_connection(connection).ok().and_then(|r| RestTarget::new(&r, Some(connection)).ok())?;
     let started = std::time::Instant::now();
     let response = rest
         .client

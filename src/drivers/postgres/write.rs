@@ -21,7 +21,9 @@ use super::binary::{self, BinaryColumn, EncodeError, TupleEncoder};
 use super::connect::{pg_literal, qualified, quote_pg, ConnectError, PgTarget};
 use super::rest;
 use super::types::{pg_type, write_expression};
-use crate::drivers::{single_input, sql_error, ConfigExt, Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::components::config::parse;
+use crate::components::supabase_writer::{Config, WriteMode};
+use crate::drivers::{single_input, sql_error, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::pipe::copy_through_pipe;
 use crate::exchange::{describe as describe_relation, quote_ident};
 use postgres::Transaction;
@@ -39,7 +41,7 @@ pub struct WritePlan {
     /// Target table name.
     pub table: String,
     /// append, replace or upsert.
-    pub mode: String,
+    pub mode: WriteMode,
     /// Conflict key (upsert) / REST delete key (replace).
     pub primary_key: Vec<String>,
     /// Create the table when missing.
@@ -49,15 +51,10 @@ pub struct WritePlan {
 }
 
 impl WritePlan {
-    fn new(ctx: &StepContext, config: &Map<String, Value>, input: &str) -> Result<Self, DriverError> {
-        let primary_key = match config.get("primary_key") {
-            Some(Value::String(s)) => s.split(',').map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect(),
-            Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
-            _ => Vec::new(),
-        };
-        let mode = config.str_opt("write_mode").or(config.str_opt("mode")).unwrap_or("append").to_string();
-        let mode = if mode == "insert" { "append".to_string() } else { mode };
-        if mode == "upsert" && primary_key.is_empty() {
+    fn new(ctx: &StepContext, config: &Config, input: &str) -> Result<Self, DriverError> {
+        let primary_key = config.primary_key.clone();
+        let mode = config.write_mode;
+        if mode == WriteMode::Upsert && primary_key.is_empty() {
             return Err(DriverError::Config("write_mode upsert needs primary_key".into()));
         }
         let columns = describe_relation(ctx.conn, &quote_ident(input)).map_err(sql_error)?;
@@ -66,16 +63,8 @@ impl WritePlan {
                 return Err(DriverError::Config(format!("primary_key column `{k}` is not in the input `{input}`")));
             }
         }
-        let table = config.str_opt("table").ok_or_else(|| DriverError::Config("`table` is required".into()))?;
-        let (schema, table) = split_table(table, config.str_opt("schema").unwrap_or("public"))?;
-        Ok(Self {
-            schema,
-            table,
-            mode,
-            primary_key,
-            create_if_missing: config.bool_or("create_if_missing", true),
-            columns,
-        })
+        let (schema, table) = split_table(&config.table, &config.schema)?;
+        Ok(Self { schema, table, mode, primary_key, create_if_missing: config.create_if_missing, columns })
     }
 
     /// `"schema"."table"`.
@@ -120,13 +109,14 @@ impl WritePlan {
 impl Driver for SupabaseWriter {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let input = single_input(inputs, "supabase.writer")?;
-        let plan = WritePlan::new(ctx, config, &input)?;
-        let rows = match PgTarget::from_connection(config, ctx.connection).map_err(DriverError::Config)? {
+        let config: Config = parse(config).map_err(DriverError::Config)?;
+        let plan = WritePlan::new(ctx, &config, &input)?;
+        let rows = match PgTarget::from_connection(ctx.connection).map_err(DriverError::Config)? {
             Some(target) => {
                 target.warn_if_pooler(ctx);
                 write_sql(ctx, &input, &plan, &target)?
             }
-            None => rest::write(ctx, config, &input, &plan)?,
+            None => rest::write(ctx, &config, &input, &plan)?,
         };
         ctx.telemetry.metric("rows_written", rows as f64, Some(ctx.step_id));
         Ok(StepOutput { relation: None, rows: Some(rows), state: None })
@@ -188,12 +178,12 @@ fn write_sql(ctx: &StepContext, input: &str, plan: &WritePlan, target: &PgTarget
             json!({"table": plan.target(), "operation": "create_table", "channel": "sql"}),
         );
     }
-    let into = match plan.mode.as_str() {
-        "replace" => {
+    let into = match plan.mode {
+        WriteMode::Replace => {
             txn.batch_execute(&format!("TRUNCATE {}", plan.target())).map_err(fail)?;
             plan.target()
         }
-        "upsert" => {
+        WriteMode::Upsert => {
             txn.batch_execute(&format!(
                 "CREATE TEMPORARY TABLE osiris_staging ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA",
                 plan.column_list(),
@@ -202,7 +192,7 @@ fn write_sql(ctx: &StepContext, input: &str, plan: &WritePlan, target: &PgTarget
             .map_err(fail)?;
             "osiris_staging".to_string()
         }
-        _ => plan.target(),
+        WriteMode::Append => plan.target(),
     };
     let types = column_types(&mut txn, &into).map_err(fail)?;
     let binary_copy = match binary::plan(&plan.columns, &types) {
@@ -233,7 +223,7 @@ fn write_sql(ctx: &StepContext, input: &str, plan: &WritePlan, target: &PgTarget
             copy_csv(ctx, &mut txn, input, &into, plan, &fail_text)?
         }
     };
-    if plan.mode == "upsert" {
+    if plan.mode == WriteMode::Upsert {
         rows = txn.execute(plan.upsert_sql("osiris_staging").as_str(), &[]).map_err(fail)?;
     }
     txn.commit().map_err(fail)?;
