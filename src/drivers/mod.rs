@@ -4,6 +4,7 @@
 //! the resolved connection, where relative paths resolve, telemetry, cancellation); it never
 //! prints and never reads global state. The registry is a plain `match` in [`build`].
 
+pub(crate) mod cancel;
 pub(crate) mod csv_numbers;
 pub mod graphql;
 pub mod health;

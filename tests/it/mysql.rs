@@ -708,3 +708,21 @@ fn ssl_mode_reaches_a_tls_only_server_and_the_verify_modes_check_its_certificate
     let bogus = attempt("127.0.0.1", ", ssl_mode: verify-fully").unwrap_err();
     assert!(bogus.contains("ssl_mode `verify_fully` is not one of"), "{bogus}");
 }
+
+/// Ctrl-C while MariaDB is still running the extractor's query (nothing has come back, so no
+/// row loop looks at the cancel flag): the query is killed on the server and the run ends
+/// cancelled, instead of waiting for the server. (A run that waited would hit the harness's
+/// 300-second timeout and fail.)
+#[test]
+fn ctrl_c_kills_a_query_the_server_is_still_running() {
+    let db = database("cancel", &[]);
+    let p = project(&db, "", 3306, "SELECT SLEEP(3600) AS s");
+    let out = crate::util::interrupt(crate::util::start_run_until(&p, &[], "extract-rows"));
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "cancelled");
+    assert!(!p.exists("out.csv"));
+    let still: u64 =
+        count(&db, "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(3600)%'");
+    assert_eq!(still, 0, "the server no longer runs the query");
+}

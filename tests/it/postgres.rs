@@ -601,3 +601,24 @@ fn sslmode_verify_modes_check_the_certificate_and_require_does_not() {
     let bogus = attempt("127.0.0.1", "sslmode: verify_full").unwrap_err();
     assert!(bogus.contains("sslmode `verify_full` is not one of"), "{bogus}");
 }
+
+/// Ctrl-C while PostgreSQL is still computing the extractor's rows: the query is cancelled on
+/// the server (cancel request) and the run ends cancelled. (A run that waited would hit the
+/// harness's 300-second timeout and fail.)
+#[test]
+fn ctrl_c_cancels_a_query_the_server_is_still_running() {
+    let s = schema("cancel", &["CREATE VIEW slow AS SELECT pg_sleep(3600)::text AS s"]);
+    let p = project();
+    p.write(
+        "p.yaml",
+        &format!("oml_version: \"0.1.0\"\nname: slow\nsteps:\n  - id: read\n    component: supabase.extractor\n    mode: read\n    config: {{table: slow, schema: {s}}}\n  - id: out\n    component: filesystem.csv_writer\n    mode: write\n    needs: [read]\n    config: {{path: out.csv}}\n"),
+    );
+    let child = crate::util::start_run_until(&p, &[("PG_TEST_PASSWORD", PASSWORD)], "read");
+    let out = crate::util::interrupt(child);
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "cancelled");
+    assert!(!p.exists("out.csv"));
+    let active = texts("SELECT count(*)::text FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%osiris_source%' AND pid <> pg_backend_pid()");
+    assert_eq!(active, ["0"], "the server no longer runs the query");
+}

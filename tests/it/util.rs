@@ -163,18 +163,30 @@ pub const ENDLESS: &str = "oml_version: \"0.1.0\"\nname: forever\nsteps:\n  - id
 /// evaluating the endless query.
 pub fn start_endless_run(p: &Project) -> std::process::Child {
     p.write("p.yaml", ENDLESS);
-    let child = Command::new(env!("CARGO_BIN_EXE_osiris"))
-        .args(["run", "p.yaml", "--json"])
+    start_run_until(p, &[], "write")
+}
+
+/// Start `osiris run p.yaml --json` in `p` (with `env`) and return once step `step` has started.
+/// The run is under coreutils' timeout (which passes Ctrl-C on), so one that never ends fails.
+pub fn start_run_until(p: &Project, env: &[(&str, &str)], step: &str) -> std::process::Child {
+    let mut cmd = Command::new("timeout");
+    cmd.args(["--kill-after=10", "300", env!("CARGO_BIN_EXE_osiris"), "run", "p.yaml", "--json"])
         .current_dir(p.dir.path())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run osiris");
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("run osiris");
     let started = std::time::Instant::now();
-    while !std::fs::read_dir(p.path(".osiris/runs")).into_iter().flatten().flatten().any(|d| {
-        std::fs::read_to_string(d.path().join("events.jsonl")).is_ok_and(|t| t.contains("\"step_id\":\"write\""))
-    }) {
-        assert!(started.elapsed().as_secs() < 60, "the run never reached the writer");
+    let needle = format!("\"step_id\":\"{step}\"");
+    while !std::fs::read_dir(p.path(".osiris/runs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|d| std::fs::read_to_string(d.path().join("events.jsonl")).is_ok_and(|t| t.contains(&needle)))
+    {
+        assert!(started.elapsed().as_secs() < 60, "the run never reached step {step}");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     child

@@ -10,6 +10,7 @@ use super::connect::{describe, quote_mysql, Target};
 use super::types::{load_expression, map_column, render, ColumnMapping};
 use crate::components::config::parse;
 use crate::components::mysql_extractor::Config;
+use crate::drivers::cancel::{interruptible, Interrupt};
 use crate::drivers::streaming::{extract_with, ChunkSender};
 use crate::drivers::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::chunk_load::LoadColumn;
@@ -45,10 +46,23 @@ pub fn build_query(config: &Config) -> Result<String, DriverError> {
     Ok(sql)
 }
 
-fn produce(target: &Target, sql: &str, batch_size: usize, tx: &ChunkSender) -> Result<(), DriverError> {
+fn produce(
+    target: &Target,
+    sql: &str,
+    batch_size: usize,
+    tx: &ChunkSender,
+    interrupt: &Interrupt,
+) -> Result<(), DriverError> {
     let mut conn = target.connect(Duration::from_secs(10)).map_err(|e| {
         DriverError::at_source(format!("cannot connect to MySQL at {}: {e}", target.label())).with_cause(e)
     })?;
+    // Cancelled while the server has not answered: stop the query on the server.
+    let (killer, id) = (target.clone(), conn.connection_id());
+    interrupt.set(move || {
+        if let Ok(mut c) = killer.connect(Duration::from_secs(5)) {
+            let _ = c.query_drop(format!("KILL QUERY {id}"));
+        }
+    });
     let mut result = conn.query_iter(sql).map_err(|e| {
         DriverError::at_source(format!("MySQL query failed on {}: {}", target.label(), describe(&e))).with_cause(e)
     })?;
@@ -100,7 +114,9 @@ impl Driver for MysqlExtractor {
         let sql = build_query(&config)?;
         let batch_size = config.batch_size.max(1) as usize;
         let target = Target::new(&config.server(), ctx.connection).map_err(DriverError::Config)?;
-        let (rows, relation) = extract_with(ctx, |tx| produce(&target, &sql, batch_size, tx))?;
+        let (rows, relation) = interruptible(ctx.cancel, |interrupt| {
+            extract_with(ctx, |tx| produce(&target, &sql, batch_size, tx, interrupt))
+        })?;
         ctx.telemetry.metric("rows_read", rows as f64, Some(ctx.step_id));
         Ok(StepOutput { relation: Some(relation), rows: Some(rows), state: None })
     }

@@ -86,7 +86,7 @@ impl PgTarget {
     /// default) and require, like libpq; the chain under verify-ca, chain and host name under
     /// verify-full.
     pub fn connect(&self) -> Result<Client, ConnectError> {
-        let tls = self.tls.connector().map_err(|message| ConnectError { message, cause: None })?;
+        let tls = self.tls_connector().map_err(|message| ConnectError { message, cause: None })?;
         let mut client =
             self.config.connect(postgres_native_tls::MakeTlsConnector::new(tls)).map_err(|e| ConnectError {
                 message: format!("cannot connect to PostgreSQL at {}: {}", self.label, describe(&e)),
@@ -97,6 +97,11 @@ impl PgTarget {
             .batch_execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'")
             .map_err(|e| ConnectError { message: self.explain(&e), cause: Some(e) })?;
         Ok(client)
+    }
+
+    /// The TLS connector this target's policy makes (also for cancel requests).
+    pub fn tls_connector(&self) -> Result<native_tls::TlsConnector, String> {
+        self.tls.connector()
     }
 
     /// Warn (once per step) when the DSN points at Supabase's transaction pooler.

@@ -13,6 +13,7 @@ use super::rest;
 use super::types::read_mapping;
 use crate::components::config::parse;
 use crate::components::supabase_extractor::Config;
+use crate::drivers::cancel::{interruptible, Interrupt};
 use crate::drivers::streaming::{extract_with, ChunkSender};
 use crate::drivers::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::chunk_load::complete_records_len;
@@ -31,7 +32,7 @@ impl Driver for SupabaseExtractor {
             Some(target) => {
                 target.warn_if_pooler(ctx);
                 let sql = extract_sql(&config).map_err(DriverError::Config)?;
-                extract_with(ctx, |tx| produce(&target, &sql, tx))?
+                interruptible(ctx.cancel, |interrupt| extract_with(ctx, |tx| produce(&target, &sql, tx, interrupt)))?
             }
             None => (rest::extract(ctx, &config)?, RelationKind::Table),
         };
@@ -52,10 +53,18 @@ impl Driver for SupabaseExtractor {
 const DESCRIBE_VIEW: &str = "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
      WHERE a.attrelid = 'pg_temp.osiris_source'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
 
-fn produce(target: &PgTarget, sql: &str, tx: &ChunkSender) -> Result<(), DriverError> {
+fn produce(target: &PgTarget, sql: &str, tx: &ChunkSender, interrupt: &Interrupt) -> Result<(), DriverError> {
     let source_err =
         |e: postgres::Error| DriverError::at_source(format!("PostgreSQL read failed: {}", target.explain(&e)));
     let mut client = target.connect().map_err(ConnectError::at_source)?;
+    // Cancelled while the server has not answered: PostgreSQL's cancel request, over the same
+    // TLS policy as the connection.
+    let (token, tls) = (client.cancel_token(), target.tls_connector());
+    interrupt.set(move || {
+        if let Ok(tls) = tls {
+            let _ = token.cancel_query(postgres_native_tls::MakeTlsConnector::new(tls));
+        }
+    });
     let mut txn = client
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)
