@@ -195,11 +195,20 @@ fn the_rest_extractor_pages_until_a_short_page() {
                 let (limit, offset): (u64, u64) = (q["limit"].parse().unwrap(), q["offset"].parse().unwrap());
                 assert_eq!(q["select"], "*");
                 assert_eq!(q["status"], "eq.open");
+                assert_eq!(q["order"], "id.asc", "offset paging in primary-key order");
                 let rows: Vec<Value> = (offset..(offset + limit).min(2345))
                     .map(|i| json!({"id": i, "label": format!("item {i}"), "price": i as f64 / 4.0, "meta": {"tag": i % 3}}))
                     .collect();
                 ResponseTemplate::new(200).set_body_json(rows)
             })
+            .mount(&server)
+            .await;
+        // PostgREST's OpenAPI description marks the primary key with <pk/>.
+        Mock::given(method("GET"))
+            .and(path("/rest/v1/"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"definitions": {"items": {"properties": {
+                "id": {"type": "integer", "description": "Note:\nThis is a Primary Key.<pk/>"},
+                "label": {"type": "string"}}}}})))
             .mount(&server)
             .await;
     });
@@ -210,7 +219,8 @@ fn the_rest_extractor_pages_until_a_short_page() {
     );
     p.osiris_env(&["run", "p.yaml", "-q"], &[("SUPA_KEY", KEY)]).expect_code(0);
     assert_eq!(p.read("out.csv"), "n,ids,total,tag\n2345,2345,687085.0,2\n");
-    let gets = rt.block_on(server.received_requests()).unwrap().len();
+    let gets =
+        rt.block_on(server.received_requests()).unwrap().iter().filter(|r| r.url.path() == "/rest/v1/items").count();
     assert_eq!(gets, 3);
 }
 
@@ -376,5 +386,8 @@ fn a_server_that_ignores_the_offset_fails_the_step_instead_of_looping() {
     let r = p.osiris_env(&["run", "p.yaml", "--json"], &[("SUPA_KEY", KEY)]);
     r.expect_code(1);
     assert!(r.json()["error"]["message"].as_str().unwrap().contains("paging does not advance"), "{r:?}");
-    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 2, "the first page and its repeat");
+    let pages =
+        rt.block_on(server.received_requests()).unwrap().iter().filter(|r| r.url.path() == "/rest/v1/items").count();
+    assert_eq!(pages, 2, "the first page and its repeat");
+    assert!(r.json()["warnings"].to_string().contains("no primary key"), "no order to page by is said");
 }

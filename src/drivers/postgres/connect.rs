@@ -72,6 +72,8 @@ impl PgTarget {
             pg.connect_timeout(Duration::from_secs(10));
         }
         pg.application_name("osiris");
+        // A server or network that goes silent is noticed (no read waits forever on a dead peer).
+        pg.keepalives(true).keepalives_idle(Duration::from_secs(30));
         let host = match pg.get_hosts().first() {
             Some(Host::Tcp(h)) => h.clone(),
             Some(Host::Unix(p)) => p.display().to_string(),

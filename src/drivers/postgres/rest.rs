@@ -107,6 +107,22 @@ impl RestTarget {
         })
     }
 
+    /// The primary-key columns of `table` as PostgREST's OpenAPI description marks them
+    /// (`<pk/>` in a column's description); empty when it does not say (or cannot be read).
+    fn primary_key(&self, ctx: &StepContext, table: &str) -> Vec<String> {
+        let described = self.send(ctx, "describe", Resend::Always, || {
+            self.client
+                .get(format!("{}/rest/v1/", self.base))
+                .header("apikey", self.key.expose())
+                .bearer_auth(self.key.expose())
+                .header("Accept", "application/openapi+json")
+                .header("Accept-Profile", &self.schema)
+        });
+        let Ok(response) = described else { return Vec::new() };
+        let Ok(doc) = http::json_body::<Value>(response, http::MAX_BODY_BYTES) else { return Vec::new() };
+        primary_key_of(&doc, table)
+    }
+
     /// A request for `table` (checked by [`rest_table`]), the table name one encoded path segment.
     fn request(&self, method: reqwest::Method, table: &str) -> RequestBuilder {
         let profile = if method == reqwest::Method::GET { "Accept-Profile" } else { "Content-Profile" };
@@ -188,6 +204,17 @@ pub fn postgrest_message(body: &str) -> String {
         }
         _ => body.to_string(),
     }
+}
+
+/// The columns of `table` an OpenAPI description from PostgREST marks as primary key.
+fn primary_key_of(doc: &Value, table: &str) -> Vec<String> {
+    doc.pointer(&format!("/definitions/{}/properties", table.replace('~', "~0").replace('/', "~1")))
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(_, p)| p["description"].as_str().is_some_and(|d| d.contains("<pk/>")))
+        .map(|(name, _)| name.clone())
+        .collect()
 }
 
 /// Write over REST; returns rows written.
@@ -292,8 +319,24 @@ pub fn extract(ctx: &StepContext, config: &ExtractorConfig) -> Result<u64, Drive
     let page_size = config.limit.max(1);
     let mut offset = config.offset;
     let mut params: Vec<(String, String)> = vec![("select".into(), config.select.clone())];
-    if let Some(order) = &config.order {
-        params.push(("order".into(), order.clone()));
+    // Offset paging needs a stable order, else rows can be skipped or read twice.
+    let order = match &config.order {
+        Some(order) => Some(order.clone()),
+        None => {
+            let keys = rest.primary_key(ctx, table);
+            if keys.is_empty() {
+                ctx.telemetry.warning(
+                    ctx.step_id,
+                    &format!("{table} has no primary key PostgREST reports and no `order` was given: offset paging may skip or repeat rows if the table changes meanwhile; set `order`"),
+                );
+                None
+            } else {
+                Some(keys.iter().map(|k| format!("{k}.asc")).collect::<Vec<_>>().join(","))
+            }
+        }
+    };
+    if let Some(order) = order {
+        params.push(("order".into(), order));
     }
     if let Some(filter) = &config.filter {
         for (c, v) in filter {
