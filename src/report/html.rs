@@ -272,11 +272,11 @@ pub fn write_report(
         }
         std::fs::create_dir_all(&dir)?;
         let html = render_run(run, &previews(run), redactor);
-        crate::runtime::write_atomic(&page_path, &html)?;
+        crate::runtime::write_replacing(&page_path, &html)?;
         written += 1;
     }
     let index = out.join("index.html");
-    crate::runtime::write_atomic(&index, render_index(&runs, redactor))?;
+    crate::runtime::write_replacing(&index, render_index(&runs, redactor))?;
     Ok(ReportWritten { index, pages_written: written, pages_kept: kept })
 }
 
@@ -285,7 +285,7 @@ pub fn write_run_page(run: &RunSummary, out: &Path, redactor: &Redactor) -> std:
     let dir = out.join(&run.run_id);
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("index.html");
-    crate::runtime::write_atomic(&path, render_run(run, &previews(run), redactor))?;
+    crate::runtime::write_replacing(&path, render_run(run, &previews(run), redactor))?;
     Ok(path)
 }
 

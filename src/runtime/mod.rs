@@ -15,7 +15,7 @@ pub mod state;
 
 pub use log::{now_rfc3339, RunLog};
 pub use prepare::{prepare, RunOptions, RunSource};
-pub use run_dir::{append_locked, create_private_dir, index_path, new_run_id, slugify, write_atomic};
+pub use run_dir::{append_locked, create_private_dir, index_path, new_run_id, slugify, write_atomic, write_replacing};
 pub use scheduler::execute;
 
 use crate::connections::{Redactor, ResolvedConnection};

@@ -32,23 +32,36 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Write `bytes` to `path` through a temporary file in the same directory, fsynced before the
 /// rename and the directory after it, so a reader never sees half a file and a crash never
-/// leaves an empty one.
+/// leaves an empty one. For what must survive a crash: state, status, indexes.
 pub fn write_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {
+    write_through_temp(path, bytes.as_ref(), true)
+}
+
+/// [`write_atomic`] without the fsyncs, for files that are regenerated from the run directories
+/// (HTML report pages): a reader still never sees half a file, and a report of a thousand runs
+/// does not wait for a thousand disk flushes.
+pub fn write_replacing(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {
+    write_through_temp(path, bytes.as_ref(), false)
+}
+
+fn write_through_temp(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
     let mut random = [0u8; 8];
     getrandom::fill(&mut random).map_err(|e| std::io::Error::other(e.to_string()))?;
     let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
     let tmp = path.with_added_extension(format!("{suffix}.tmp"));
     let written = (|| {
         let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(bytes.as_ref())?;
-        f.sync_all()?;
+        f.write_all(bytes)?;
+        if durable {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     written?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = path.parent().filter(|d| durable && !d.as_os_str().is_empty()) {
         std::fs::File::open(dir)?.sync_all()?;
     }
     Ok(())
