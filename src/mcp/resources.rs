@@ -3,7 +3,7 @@
 //! Packaged (listed by `resources/list`): the OML JSON Schema, every component spec, the use
 //! cases (pipelines that validate and run) and the agent guide (`docs/agent-guide.md`). From the
 //! project (templates; the URIs come back from tools): a cached discovery's
-//! `overview|tables|samples.json` and the drafts `oml_save` wrote. Every URI maps to one file in
+//! `overview|tables|samples.json`, the drafts `oml_save` wrote and what `memory_capture` kept. Every URI maps to one file in
 //! one fixed directory; names are checked before any path is built, so no URI reaches another
 //! file, and every text passes the redactor.
 
@@ -84,6 +84,10 @@ pub fn templates() -> Vec<ResourceTemplate> {
             .with_title("A saved OML draft")
             .with_description("A pipeline saved by oml_save (its `uri`).")
             .with_mime_type("application/yaml"),
+        ResourceTemplate::new(format!("{PREFIX}memory/{{session_id}}.jsonl"), "memory")
+            .with_title("A captured session memory")
+            .with_description("What memory_capture recorded for a session (its `uri`), one JSON line per capture.")
+            .with_mime_type("application/jsonl"),
     ]
 }
 
@@ -115,6 +119,10 @@ pub fn read(ctx: &Context, uri: &str) -> Result<Contents, ResourceError> {
         ["drafts", "oml", file] if is_plain_file_name(file) => Contents {
             text: read_project_file(uri, &ctx.mcp_dir().join("drafts").join("oml").join(file))?,
             mime_type: "application/yaml",
+        },
+        ["memory", file] if is_plain_file_name(file) && file.ends_with(".jsonl") => Contents {
+            text: read_project_file(uri, &ctx.mcp_dir().join("memory").join(file))?,
+            mime_type: "application/jsonl",
         },
         _ => return Err(not_found()),
     };

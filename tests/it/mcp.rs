@@ -243,7 +243,7 @@ async fn read_text(client: &Client, uri: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resources_serve_the_schema_specs_usecases_guide_and_what_tools_point_to() {
     let p = project("resources");
-    let client = start(&p, &[]).await;
+    let client = start(&p, &["--allow-write"]).await;
     let schemas = tool_schemas(&client).await;
     let resources = client.list_all_resources().await.expect("resources/list");
     let uris: Vec<&str> = resources.iter().map(|r| r.uri.as_str()).collect();
@@ -273,7 +273,7 @@ async fn resources_serve_the_schema_specs_usecases_guide_and_what_tools_point_to
 
     // Project resources: the URIs that oml_save and discovery_request hand out can be read.
     let templates = client.list_all_resource_templates().await.expect("resources/templates/list");
-    assert_eq!(templates.len(), 2);
+    assert_eq!(templates.len(), 3);
     let (saved, _) = call(
         &client,
         &schemas,
@@ -290,12 +290,23 @@ async fn resources_serve_the_schema_specs_usecases_guide_and_what_tools_point_to
     assert_eq!(tables[0]["name"], "customers");
     let overview = read_text(&client, found["result"]["artifacts"]["overview"].as_str().unwrap()).await;
     assert!(!overview.contains(SECRET));
+    let (kept, _) = call(
+        &client,
+        &schemas,
+        "memory_capture",
+        json!({"consent": true, "session_id": "s1", "intent": "orders per city"}),
+    )
+    .await;
+    let memory = read_text(&client, kept["result"]["uri"].as_str().unwrap()).await;
+    assert!(memory.contains("\"intent\":\"orders per city\""), "{memory}");
 
     // No URI reaches another file: traversal, encoded traversal, other schemes, unknown names.
     for uri in [
         "osiris://mcp/drafts/oml/../../../osiris_connections.yaml",
         "osiris://mcp/drafts/oml/..%2F..%2F..%2Fosiris_connections.yaml",
         "osiris://mcp/drafts/oml/.env",
+        "osiris://mcp/memory/../../../osiris_connections.yaml",
+        "osiris://mcp/memory/s1.json",
         "osiris://mcp/discovery/disc_0123456789abcdef/../../../../osiris_connections.yaml",
         "osiris://mcp/discovery/../mcp/logs/audit.jsonl",
         "osiris://mcp/components/../../osiris_connections.yaml",
