@@ -186,7 +186,6 @@ mod tests {
             from_spec.sort();
             from_spec.dedup();
             let mut from_struct: Vec<&str> = (typed.fields)().to_vec();
-            from_spec.sort();
             from_struct.sort();
             assert_eq!(from_struct, from_spec, "{name}: struct fields vs spec properties");
             // Every example, with the spec's defaults filled in, is a valid typed config.

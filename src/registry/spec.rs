@@ -77,7 +77,8 @@ impl ComponentSpec {
         let s = |k: &str| raw.get(k).and_then(Value::as_str).map(str::to_string);
         let name = s("name").ok_or("spec without name")?;
         let config_schema = raw.get("configSchema").cloned().ok_or(format!("{name}: no configSchema"))?;
-        let pointers = |k: &str| -> Vec<String> {
+        // A list of strings in the spec (`secrets`, `modes`, `x-path-fields`, …); absent = empty.
+        let strings = |k: &str| -> Vec<String> {
             raw.get(k)
                 .and_then(Value::as_array)
                 .into_iter()
@@ -86,9 +87,9 @@ impl ComponentSpec {
                 .map(str::to_string)
                 .collect()
         };
-        let mut secret_fields: Vec<String> = pointers("secrets")
+        let mut secret_fields: Vec<String> = strings("secrets")
             .into_iter()
-            .chain(pointers("x-secret"))
+            .chain(strings("x-secret"))
             .filter_map(|p| p.trim_start_matches('/').split('/').next().map(str::to_string))
             .filter(|f| f != "resolved_connection")
             .collect();
@@ -126,30 +127,14 @@ impl ComponentSpec {
                 })
             })
             .collect();
-        let names = |key: &str| -> Vec<String> {
-            raw.get(key)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        };
         Ok(Self {
-            path_fields: names("x-path-fields"),
-            state_ignores: names("x-state-ignores"),
-            sql_fields: names("x-sql-fields"),
+            path_fields: strings("x-path-fields"),
+            state_ignores: strings("x-state-ignores"),
+            sql_fields: strings("x-sql-fields"),
             version: s("version").unwrap_or_default(),
             title: s("title").unwrap_or_default(),
             description: s("description").unwrap_or_default(),
-            modes: raw
-                .get("modes")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
+            modes: strings("modes"),
             name,
             config_schema,
             secret_fields,
