@@ -65,6 +65,13 @@ impl ResolvedConnection {
         }
     }
 
+    /// The non-secret fields read as `T` (what a health check or discovery needs of a
+    /// connection alone); fields `T` does not name are ignored unless it denies them.
+    pub fn fields_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_value(Value::Object(self.fields.clone()))
+            .map_err(|e| format!("the {} connection cannot be used: {e}", self.family))
+    }
+
     /// A secret field.
     pub fn secret(&self, name: &str) -> Option<&Secret> {
         self.secrets.get(name)

@@ -6,7 +6,6 @@ use crate::connections::{ResolvedConnection, Secret};
 use crate::drivers::health::HealthCategory;
 use mysql::{Conn, OptsBuilder, SslOpts};
 use serde::Deserialize;
-use serde_json::Value;
 use std::time::Duration;
 
 /// A MySQL server, database and login.
@@ -140,14 +139,6 @@ pub struct Server {
     pub schema: Option<String>,
 }
 
-impl Server {
-    /// A connection's server (its other fields ignored).
-    pub fn of_connection(connection: &ResolvedConnection) -> Result<Self, String> {
-        serde_json::from_value(Value::Object(connection.fields.clone()))
-            .map_err(|e| format!("the mysql connection cannot be used: {e}"))
-    }
-}
-
 impl Target {
     /// The target of `server` with the connection's password and TLS settings.
     pub fn new(server: &Server, connection: Option<&ResolvedConnection>) -> Result<Self, String> {
@@ -168,7 +159,7 @@ impl Target {
 
     /// The target a connection alone names (health check, discovery).
     pub fn of_connection(connection: &ResolvedConnection) -> Result<Self, String> {
-        Self::new(&Server::of_connection(connection)?, Some(connection))
+        Self::new(&connection.fields_as::<Server>()?, Some(connection))
     }
 
     /// `host:port/database`, for messages.

@@ -69,14 +69,6 @@ fn three() -> u32 {
     3
 }
 
-impl Rest {
-    /// A connection's REST settings (its other fields ignored).
-    pub fn of_connection(connection: &ResolvedConnection) -> Result<Self, String> {
-        serde_json::from_value(Value::Object(connection.fields.clone()))
-            .map_err(|e| format!("the supabase connection cannot be used: {e}"))
-    }
-}
-
 impl RestTarget {
     /// From the REST settings and the connection's key; errors say which field is missing.
     pub fn new(rest: &Rest, connection: Option<&ResolvedConnection>) -> Result<Self, DriverError> {
@@ -383,7 +375,7 @@ pub fn extract(ctx: &StepContext, config: &ExtractorConfig) -> Result<u64, Drive
 
 /// The REST channel's health for `connections doctor`: reachability and whether the key is accepted.
 pub fn doctor(connection: &ResolvedConnection) -> Option<HealthReport> {
-    let rest = Rest::of_connection(connection).ok().and_then(|r| RestTarget::new(&r, Some(connection)).ok())?;
+    let rest = connection.fields_as::<Rest>().ok().and_then(|r| RestTarget::new(&r, Some(connection)).ok())?;
     let started = std::time::Instant::now();
     let response = rest
         .client

@@ -76,12 +76,6 @@ impl Endpoint {
         }
     }
 
-    /// A connection's endpoint (its other fields ignored).
-    pub fn from_connection(connection: &ResolvedConnection) -> Result<Self, String> {
-        serde_json::from_value(Value::Object(connection.fields.clone()))
-            .map_err(|e| format!("the posthog connection cannot be used: {e}"))
-    }
-
     /// The API's base URL: us, eu, or a self-hosted base URL (its path prefix kept).
     pub fn base_url(&self) -> Result<String, String> {
         match self.region {

@@ -18,7 +18,7 @@ const TOP: usize = 200;
 
 /// Describe the project's data types, with up to `samples` rows each.
 pub fn discover(connection: &ResolvedConnection, samples: usize) -> Result<Value, String> {
-    let endpoint = super::Endpoint::from_connection(connection)?;
+    let endpoint = connection.fields_as::<super::Endpoint>()?;
     let client = PosthogClient::new(&endpoint, Some(connection), Duration::from_secs(30))?.with_retries(2);
     let never = AtomicBool::new(false);
     let query = |hogql: &str| client.query(hogql, &never, |_, _| {}).map_err(|e| e.to_string());

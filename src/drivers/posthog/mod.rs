@@ -366,7 +366,8 @@ impl Driver for PosthogExtractor {
 /// Health check for `connections doctor`: a `SELECT 1` (key accepted, project reachable) and the
 /// data types with row estimates.
 pub fn doctor(connection: &ResolvedConnection) -> HealthReport {
-    let client = match Endpoint::from_connection(connection)
+    let client = match connection
+        .fields_as::<Endpoint>()
         .and_then(|e| PosthogClient::new(&e, Some(connection), Duration::from_secs(5)))
     {
         Ok(c) => c.with_retries(0),
