@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Tools the integration tests drive as the real thing, installed when missing:
 #   - Debian's chromium, which renders the HTML report headless (tests/it/report_browser.rs);
-#   - the official MCP Python SDK in a venv under ~/.cache/osiris-test (tests/it/mcp.rs).
+#   - the official MCP Python SDK in a venv under ~/.cache/osiris-test (tests/it/mcp.rs);
+#   - OpenSSH's server and client, the network transport of `run --remote` (tests/it/remote.rs
+#     starts its own sshd on a loopback port with keys it generates).
 # A test whose tool is missing fails (it is never skipped), so this script runs before the suite.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null || need+=(chromium)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null || need+=(openssh-client)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "test-tools: installing ${need[*]}" >&2

@@ -87,6 +87,16 @@ fn existing_ancestor(path: &Path) -> Option<PathBuf> {
     path.ancestors().find_map(|a| a.canonicalize().ok())
 }
 
+/// One safe path component: at most 128 letters, digits, `-`, `_` and `.`, not starting with a
+/// dot (so never `..`). Names an agent gives (MCP drafts), names in URIs and names a worker is
+/// sent (step ids, artifact names) are checked with it.
+pub fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@ pub mod mcp;
 pub mod oml;
 pub mod project;
 pub mod registry;
+pub mod remote;
 pub mod report;
 pub mod runtime;
 

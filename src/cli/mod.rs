@@ -12,6 +12,7 @@ mod mcp;
 mod output;
 mod run;
 mod validate;
+mod worker;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -63,6 +64,8 @@ enum Command {
     /// MCP server for AI agents (stdio, or streamable HTTP); read-only unless --allow-run.
     #[command(subcommand)]
     Mcp(mcp::Command),
+    /// Execute runs for a host over stdin/stdout (started by `run --remote`).
+    Worker(worker::Args),
     /// Compatibility with the original's `osiris oml validate`.
     #[command(subcommand)]
     Oml(OmlCommand),
@@ -76,14 +79,16 @@ enum OmlCommand {
 
 /// Parse the command line, run the command and return the exit code.
 pub fn main() -> i32 {
-    if std::path::Path::new(".env").is_file() {
+    let cli = Cli::parse();
+    // A worker's connections arrive resolved from its host: nothing of this machine's .env
+    // belongs in its environment.
+    if !matches!(cli.command, Command::Worker(_)) && std::path::Path::new(".env").is_file() {
         let _ = dotenvy::from_path(".env");
     }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OSIRIS_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(a) => init::execute(a),
         Command::Validate(a) | Command::Oml(OmlCommand::Validate(a)) => validate::execute(a),
@@ -95,6 +100,7 @@ pub fn main() -> i32 {
         Command::Logs(c) => logs::execute(c),
         Command::Discovery(c) => discovery::execute(c),
         Command::Mcp(c) => mcp::execute(c),
+        Command::Worker(a) => worker::execute(a),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@ use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use osiris::compiler::last_compile;
 use osiris::registry::Registry;
+use osiris::remote::host::{execute_remote, RemoteOptions};
 use osiris::runtime::{
     execute as execute_run, prepare, Progress, RunOptions, RunSource, RunStatus, StepReport, StepStatus,
 };
@@ -55,6 +56,21 @@ pub struct Args {
     /// No progress display.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Execute on a worker: a shell command whose stdin/stdout reach `osiris worker`, e.g.
+    /// "ssh etl-box osiris worker --project /srv/etl" or "docker exec -i etl osiris worker". The
+    /// run is validated here, connections are resolved here and sent once over the pipe (never on
+    /// the command line or in its environment), and the remote run is mirrored into a local run
+    /// directory as it happens.
+    #[arg(long, value_name = "CMD")]
+    remote: Option<String>,
+    /// With --remote: seconds without any message from the worker (it sends a heartbeat every
+    /// 2 s) before it is taken for hung and the run fails.
+    #[arg(long, value_name = "SECS", default_value_t = 30, requires = "remote")]
+    remote_timeout: u64,
+    /// With --remote: also copy the remote run's exchange file (pipeline_data.duckdb) into the
+    /// local run directory; by default rows never cross the connection.
+    #[arg(long, value_parser = ["data"], requires = "remote")]
+    fetch: Option<String>,
 }
 
 pub fn execute(a: Args) -> anyhow::Result<i32> {
@@ -111,6 +127,8 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
         memory_limit: a.memory_limit,
         cancel,
         full_refresh: a.full_refresh,
+        connections: None,
+        project_dir: None,
     };
     let registry = Registry::builtin();
     let req = match prepare(&source, opts, &registry) {
@@ -123,7 +141,18 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
     let redactor = req.redactor.clone();
     let show = !a.json && !a.quiet && stderr_is_terminal();
     let bars = Bars::new(show);
-    let outcome = execute_run(req, &bars).context("run could not start")?;
+    let outcome = match &a.remote {
+        Some(command) => {
+            let remote = RemoteOptions {
+                command: command.clone(),
+                timeout: Duration::from_secs(a.remote_timeout.max(1)),
+                fetch_data: a.fetch.is_some(),
+            };
+            execute_remote(req, &bars, &remote)
+        }
+        None => execute_run(req, &bars),
+    }
+    .context("run could not start")?;
     bars.clear();
     if a.json {
         let mut v = osiris::runtime::outcome_json(&outcome);

@@ -37,6 +37,8 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
         cancel: Default::default(),
         full_refresh: false,
         aiop: None,
+        connections: None,
+        project_dir: None,
     };
     match prepare(&RunSource::Pipeline(pipeline.clone()), opts, &registry) {
         Ok(req) => {

@@ -29,6 +29,50 @@ pub struct ConnectionsFile {
     pub path: Option<PathBuf>,
     /// family → alias → fields.
     pub families: IndexMap<String, IndexMap<String, Map<String, Value>>>,
+    /// The values are final: `${VAR}` is not substituted again (connections a host resolved and
+    /// sent to a worker, whose environment has no say).
+    resolved: bool,
+}
+
+/// A resolved connection as a host sends it to a worker (crate::remote): once, inside the
+/// protocol, never on argv or in an environment.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionTransfer {
+    /// Family, e.g. `mysql`.
+    pub family: String,
+    /// Alias, e.g. `default`.
+    pub alias: String,
+    /// Whether a step that names no alias gets this one.
+    #[serde(default)]
+    pub default: bool,
+    /// Non-secret fields.
+    pub fields: Map<String, Value>,
+    /// Secret fields, in clear.
+    pub secrets: IndexMap<String, String>,
+}
+
+impl std::fmt::Debug for ConnectionTransfer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionTransfer")
+            .field("family", &self.family)
+            .field("alias", &self.alias)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl ConnectionTransfer {
+    /// The transfer form of `c`; `default` says whether it is its family's default alias.
+    pub fn of(c: &ResolvedConnection, default: bool) -> Self {
+        Self {
+            family: c.family.clone(),
+            alias: c.alias.clone(),
+            default,
+            fields: c.fields.clone(),
+            secrets: c.secrets.iter().map(|(k, s)| (k.clone(), s.expose().to_string())).collect(),
+        }
+    }
 }
 
 /// A connection with env vars substituted; secret fields are held as [`Secret`].
@@ -185,7 +229,7 @@ impl ConnectionsFile {
                 .with_file(&file))
             }
         }
-        Ok(Self { path: Some(path.to_path_buf()), families })
+        Ok(Self { path: Some(path.to_path_buf()), families, resolved: false })
     }
 
     /// Load from the lookup order; no file at all gives an empty set.
@@ -198,6 +242,23 @@ impl ConnectionsFile {
 
     fn file_label(&self) -> String {
         self.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| FILE_NAME.to_string())
+    }
+
+    /// The connections a host sent: resolve gives back exactly these values.
+    pub fn from_transfers(transfers: impl IntoIterator<Item = ConnectionTransfer>) -> Self {
+        let mut families: IndexMap<String, IndexMap<String, Map<String, Value>>> = IndexMap::new();
+        for t in transfers {
+            let mut fields = t.fields;
+            fields.remove("default");
+            if t.default {
+                fields.insert("default".into(), Value::Bool(true));
+            }
+            for (k, v) in t.secrets {
+                fields.insert(k, Value::String(v));
+            }
+            families.entry(t.family).or_default().insert(t.alias, fields);
+        }
+        Self { path: None, families, resolved: true }
     }
 
     /// The alias used when a step names none: `default: true`, else the alias `default`.
@@ -251,7 +312,8 @@ impl ConnectionsFile {
             if name == "default" {
                 continue;
             }
-            let value = substitute_env(value).map_err(|var| {
+            let substituted = if self.resolved { Ok(value.clone()) } else { substitute_env(value) };
+            let value = substituted.map_err(|var| {
                 Diagnostic::error(
                     "missing_env_var",
                     format!("connections.{family}.{alias}.{name}"),

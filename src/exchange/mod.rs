@@ -97,7 +97,7 @@ pub fn quote_literal(s: &str) -> String {
 }
 
 /// Whether a relation is a table or a view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RelationKind {
     /// Materialised rows.

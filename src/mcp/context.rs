@@ -152,6 +152,8 @@ impl Context {
             cancel,
             full_refresh: false,
             aiop: aiop::Settings::configured(&self.runs_dir, &self.root, &self.settings).ok().flatten(),
+            connections: None,
+            project_dir: None,
         };
         crate::runtime::prepare(&source, opts, &self.registry)
     }

@@ -136,14 +136,7 @@ fn is_discovery_id(id: &str) -> bool {
     id.strip_prefix("disc_").is_some_and(|h| h.len() == 16 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }
 
-/// One safe path component: at most 128 letters, digits, `-`, `_` and `.`, not starting with a
-/// dot (so never `..`). Names an agent gives (drafts) and names in URIs are checked with it.
-pub(super) fn is_plain_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
-        && !name.starts_with('.')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
+pub(super) use crate::confine::is_plain_file_name;
 
 fn read_project_file(uri: &str, path: &std::path::Path) -> Result<String, ResourceError> {
     std::fs::read_to_string(path).map_err(|source| match source.kind() {

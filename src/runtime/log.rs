@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Current UTC time as RFC 3339 with microseconds.
 pub fn now_rfc3339() -> String {
@@ -21,19 +21,44 @@ struct Files {
     log: BufWriter<File>,
 }
 
+/// Receives each event and metric line of a run as it is written (already redacted): how a
+/// worker streams its run to the host.
+pub trait LogTap: Send + Sync {
+    /// An `events.jsonl` line.
+    fn event(&self, line: &Value);
+    /// A `metrics.jsonl` line.
+    fn metric(&self, line: &Value);
+    /// An `osiris.log` line: level and redacted message.
+    fn log(&self, level: &str, message: &str);
+}
+
+/// Which of the run's JSON-lines files a line goes to.
+#[derive(Clone, Copy)]
+enum Stream {
+    Events,
+    Metrics,
+}
+
 /// Thread-safe writer of one run's events, metrics and log.
 pub struct RunLog {
     run_id: String,
     redactor: Redactor,
     files: Mutex<Files>,
     warnings: Mutex<Vec<String>>,
+    tap: Option<Arc<dyn LogTap>>,
 }
 
 impl RunLog {
     /// Create the three files in `run_dir`.
-    pub fn create(run_dir: &Path, run_id: &str, redactor: Redactor) -> std::io::Result<Self> {
+    pub fn create(
+        run_dir: &Path,
+        run_id: &str,
+        redactor: Redactor,
+        tap: Option<Arc<dyn LogTap>>,
+    ) -> std::io::Result<Self> {
         let open = |n: &str| File::create(run_dir.join(n)).map(BufWriter::new);
         Ok(Self {
+            tap,
             run_id: run_id.to_string(),
             redactor,
             warnings: Mutex::new(Vec::new()),
@@ -45,20 +70,51 @@ impl RunLog {
         })
     }
 
-    fn write_json(&self, pick: fn(&mut Files) -> &mut BufWriter<File>, mut value: Value) {
+    fn write_json(&self, stream: Stream, mut value: Value) {
         self.redactor.redact_json(&mut value);
         let line = value.to_string();
-        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
-        let out = pick(&mut files);
-        // Flushed per line: events are few, and a killed run must still show how far it got.
-        let _ = writeln!(out, "{line}").and_then(|_| out.flush());
+        {
+            let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+            let out = match stream {
+                Stream::Events => &mut files.events,
+                Stream::Metrics => &mut files.metrics,
+            };
+            // Flushed per line: events are few, and a killed run must still show how far it got.
+            let _ = writeln!(out, "{line}").and_then(|_| out.flush());
+        }
+        if let Some(tap) = &self.tap {
+            match stream {
+                Stream::Events => tap.event(&value),
+                Stream::Metrics => tap.metric(&value),
+            }
+        }
+    }
+
+    /// Append an event line made elsewhere (a remote worker's), redacted.
+    pub fn append_event(&self, line: Value) {
+        self.write_json(Stream::Events, line);
+    }
+
+    /// Append a metric line made elsewhere (a remote worker's), redacted.
+    pub fn append_metric(&self, line: Value) {
+        self.write_json(Stream::Metrics, line);
+    }
+
+    /// Record a warning raised elsewhere (a remote worker's `step: message`), redacted.
+    pub fn add_warning(&self, line: &str) {
+        self.warnings.lock().unwrap_or_else(|p| p.into_inner()).push(self.redactor.redact(line));
     }
 
     /// A human-readable line in `osiris.log`.
     pub fn log(&self, level: &str, message: &str) {
-        let line = format!("{} {level:<5} {}", now_rfc3339(), self.redactor.redact(message));
-        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = writeln!(files.log, "{line}");
+        let message = self.redactor.redact(message);
+        {
+            let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = writeln!(files.log, "{} {level:<5} {message}", now_rfc3339());
+        }
+        if let Some(tap) = &self.tap {
+            tap.log(level, &message);
+        }
     }
 
     /// Step warnings so far, as `step: message` (redacted).
@@ -89,7 +145,7 @@ impl Telemetry for RunLog {
                 obj.entry(k).or_insert(v);
             }
         }
-        self.write_json(|f| &mut f.events, Value::Object(obj));
+        self.write_json(Stream::Events, Value::Object(obj));
     }
 
     fn warning(&self, step_id: &str, message: &str) {
@@ -104,6 +160,6 @@ impl Telemetry for RunLog {
         if let Some(s) = step_id {
             v["step_id"] = Value::String(s.into());
         }
-        self.write_json(|f| &mut f.metrics, v);
+        self.write_json(Stream::Metrics, v);
     }
 }

@@ -8,20 +8,23 @@ pub mod allocator;
 mod dispatch;
 mod log;
 mod prepare;
+pub(crate) mod record;
 pub mod retention;
 mod run_dir;
 mod scheduler;
 pub mod state;
 
-pub use log::{now_rfc3339, RunLog};
+pub use log::{now_rfc3339, LogTap, RunLog};
 pub use prepare::{prepare, RunOptions, RunSource};
 pub use run_dir::{append_locked, create_private_dir, index_path, new_run_id, slugify, write_atomic, write_replacing};
+pub use record::peak_rss_bytes;
 pub use scheduler::execute;
+pub(crate) use scheduler::stateful_steps;
 
 use crate::connections::{Redactor, ResolvedConnection};
 use crate::exchange::RelationKind;
 use crate::oml::Mode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -85,10 +88,14 @@ pub struct RunRequest {
     pub manifest_path: Option<PathBuf>,
     /// Where the run's AI Operation Package goes; None when `aiop.enabled` is false.
     pub aiop: Option<crate::report::aiop::Settings>,
+    /// The run id to use instead of a new one (a worker runs under its host's id).
+    pub run_id: Option<String>,
+    /// Receives every event and metric line as it is written (a worker streams them to its host).
+    pub tap: Option<Arc<dyn LogTap>>,
 }
 
 /// A step's final state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepStatus {
     /// Finished.
@@ -102,7 +109,7 @@ pub enum StepStatus {
 }
 
 /// Per-step result in `status.json`, `run --json` and the progress display.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepReport {
     /// Step id.
     pub id: String,
@@ -133,6 +140,25 @@ pub struct StepReport {
     pub streams_to: Option<String>,
 }
 
+impl StepReport {
+    /// The report of a step that never ran to an end of its own (skipped or cancelled).
+    pub fn not_run(step: &ExecStep, status: StepStatus) -> Self {
+        Self {
+            id: step.id.clone(),
+            component: step.component.clone(),
+            status,
+            rows: None,
+            duration_ms: 0,
+            relation: None,
+            started_ms: None,
+            mode: step.mode,
+            error: None,
+            needs: step.needs.clone(),
+            streams_to: None,
+        }
+    }
+}
+
 /// The run's overall state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -157,12 +183,13 @@ impl RunStatus {
 }
 
 /// The first failure of a run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunError {
     /// The step at fault, when a step is.
     pub step: Option<String>,
     /// `sql`, `source`, `target`, `config`, `cancelled`, `state` (the incremental state is locked
-    /// by another run or cannot be saved), `internal`.
+    /// by another run or cannot be saved), `worker` (a remote worker died, hung or broke the
+    /// protocol), `internal`.
     pub kind: String,
     /// Redacted message.
     pub message: String,

@@ -58,6 +58,12 @@ pub struct RunOptions {
     pub full_refresh: bool,
     /// Where the AI Operation Package goes (None: not written).
     pub aiop: Option<crate::report::aiop::Settings>,
+    /// Connections already resolved (a worker receives them from its host) instead of the
+    /// connections file.
+    pub connections: Option<ConnectionsFile>,
+    /// Where relative paths resolve, instead of the project root found above the file (a
+    /// worker's `--project`).
+    pub project_dir: Option<PathBuf>,
 }
 
 struct Source {
@@ -189,11 +195,14 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
         RunSource::Pipeline(p) => from_pipeline(p, &opts.params, registry)?,
         RunSource::Manifest(p) => from_manifest(p, registry)?,
     };
-    let project_base = project::base_dir_for(&src.file);
+    let project_base = opts.project_dir.clone().unwrap_or_else(|| project::base_dir_for(&src.file));
     let file_label = src.file.display().to_string();
     let source_dir = src.file.parent().map(Path::to_path_buf);
-    let connections =
-        ConnectionsFile::discover(opts.connections_file.as_deref(), source_dir.as_deref()).map_err(Invalid::one)?;
+    let connections = match opts.connections {
+        Some(c) => c,
+        None => ConnectionsFile::discover(opts.connections_file.as_deref(), source_dir.as_deref())
+            .map_err(Invalid::one)?,
+    };
     let mut redactor = Redactor::default();
     let mut findings = Vec::new();
     let mut steps = Vec::new();
@@ -292,6 +301,8 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
         profile: src.profile,
         manifest_path: src.manifest_path,
         aiop: opts.aiop,
+        run_id: None,
+        tap: None,
     })
 }
 

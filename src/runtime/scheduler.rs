@@ -11,8 +11,8 @@
 //! worker slot free for its consumer, so edges can never wait on each other for workers.
 
 use super::dispatch::{Dispatch, State};
-use super::log::{now_rfc3339, RunLog};
-use super::run_dir::{append_index, create, new_run_id, slugify, write_json_atomic, IndexRecord};
+use super::log::RunLog;
+use super::record::{closing_events, conclude, peak_rss_bytes, run_status, Ending, RunRecords};
 use super::{ExecStep, Progress, RunError, RunOutcome, RunRequest, RunStatus, RuntimeError, StepReport, StepStatus};
 use crate::drivers::{self, DriverError, Inputs, StepContext, StepOutput, Telemetry};
 use crate::exchange::stream::StreamOut;
@@ -100,17 +100,8 @@ struct Done {
 /// Execute a prepared run. Errors only when no run directory could be created; every other
 /// failure is recorded in the outcome, `status.json` and the run index.
 pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, RuntimeError> {
-    let started = Instant::now();
-    let started_at = now_rfc3339();
-    let run_id = new_run_id();
-    let setup = |e: std::io::Error| RuntimeError::Setup { path: req.runs_dir.join(&run_id), source: e };
-    let run_dir = create(&req.runs_dir, &run_id).map_err(setup)?;
-    std::fs::write(run_dir.join("manifest.yaml"), &req.manifest_yaml).map_err(setup)?;
-    for (id, cfg) in &req.cfgs {
-        std::fs::write(run_dir.join("cfg").join(format!("{id}.json")), crate::compiler::cfg_text(cfg))
-            .map_err(setup)?;
-    }
-    let log = RunLog::create(&run_dir, &run_id, req.redactor.clone()).map_err(setup)?;
+    let rec = RunRecords::open(&req)?;
+    let (run_id, run_dir, log) = (&rec.run_id, &rec.run_dir, &rec.log);
     log.event("run_start", None, json!({"pipeline": req.pipeline_name, "manifest_hash": req.manifest_hash, "steps_total": req.steps.len(), "max_parallel": req.max_parallel}));
     log.log("INFO", &format!("run {run_id} of pipeline {} started ({} steps)", req.pipeline_name, req.steps.len()));
     for w in &req.warnings {
@@ -126,16 +117,15 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
         )
     };
     // Held until the run ends: no other run extracts this pipeline's increments meanwhile.
-    let stateful: Vec<&ExecStep> =
-        req.steps.iter().filter(|s| drivers::build(&s.component).is_some_and(|d| d.keeps_state())).collect();
-    let state_lock = if stateful.is_empty() { Ok(None) } else { req.state.lock(&run_id).map(Some) };
+    let stateful = stateful_steps(&req);
+    let state_lock = if stateful.is_empty() { Ok(None) } else { req.state.lock(run_id).map(Some) };
     // Their resume spools are the only files outside the run dir a stateful step loads.
     let mut exchange_settings = req.exchange.clone();
     exchange_settings.allowed_directories.extend(stateful.iter().map(|s| req.state.resume_path(&s.id)));
-    let (states, reports, mut error) = match (&state_lock, Exchange::create(&run_dir, &exchange_settings)) {
+    let (states, reports, mut error) = match (&state_lock, Exchange::create(run_dir, &exchange_settings)) {
         (Err(e), _) => not_started("state", e.to_string()),
         (Ok(_), Ok(exchange)) => {
-            let r = schedule(&req, &exchange, &log, &run_dir, progress, started);
+            let r = schedule(&req, &exchange, log, run_dir, progress, rec.started);
             if let Err(e) = exchange.checkpoint() {
                 log.log("WARN", &format!("checkpoint failed: {e}"));
             }
@@ -154,34 +144,19 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
         }
     }
     drop(state_lock);
-    let status = if error.as_ref().is_some_and(|e| e.kind == "cancelled") || req.cancel.load(Ordering::SeqCst) {
-        RunStatus::Cancelled
-    } else if error.is_some() {
-        RunStatus::Failed
-    } else {
-        RunStatus::Success
-    };
+    let status = run_status(error.as_ref(), req.cancel.load(Ordering::SeqCst));
     let steps: Vec<StepReport> = req
         .steps
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            reports[i].clone().unwrap_or_else(|| StepReport {
-                id: s.id.clone(),
-                component: s.component.clone(),
-                status: match states[i] {
+            reports[i].clone().unwrap_or_else(|| {
+                let st = match states[i] {
                     State::Finished(st) => st,
                     _ if status == RunStatus::Cancelled => StepStatus::Cancelled,
                     _ => StepStatus::Skipped,
-                },
-                rows: None,
-                duration_ms: 0,
-                relation: None,
-                started_ms: None,
-                mode: s.mode,
-                error: None,
-                needs: s.needs.clone(),
-                streams_to: None,
+                };
+                StepReport::not_run(s, st)
             })
         })
         .collect();
@@ -189,99 +164,15 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
         e.message = req.redactor.redact(&e.message);
         e
     });
-    let duration_ms = started.elapsed().as_millis() as u64;
-    let completed = steps.iter().filter(|s| s.status == StepStatus::Success).count();
-    let status_name = serde_json::to_value(status).expect("serializes");
-    let (total_rows, rows_source) = super::total_rows(&steps);
-    // The original's closing events, so tools written for its events.jsonl read ours.
-    log.event("cleanup_complete", None, json!({"steps_executed": completed, "total_rows": total_rows}));
-    if let Some(e) = &error {
-        log.event("run_error", None, json!({"step_id": e.step, "kind": e.kind, "message": e.message}));
-    }
-    log.event(
-        "run_end",
-        None,
-        json!({"status": status_name, "duration_ms": duration_ms, "steps_completed": completed}),
-    );
-    log.log(
-        if status == RunStatus::Success { "INFO" } else { "ERROR" },
-        &format!("run {run_id} finished: {}", status_name.as_str().unwrap_or_default()),
-    );
-    log.flush();
-    let status_json = json!({
-        "run_id": run_id, "pipeline": req.pipeline_name, "manifest_hash": req.manifest_hash,
-        "status": status_name, "ok": status == RunStatus::Success, "exit_code": status.exit_code(),
-        "reason": match status { RunStatus::Success => "", RunStatus::Failed => "execution_failed", RunStatus::Cancelled => "cancelled" },
-        "started_at": started_at, "finished_at": now_rfc3339(), "duration_ms": duration_ms,
-        "steps_total": steps.len(), "steps_completed": completed, "total_rows": total_rows,
-        "rows_source": rows_source, "profile": req.profile, "peak_rss_bytes": peak_rss_bytes(),
-        "steps": steps, "error": error, "warnings": log.warnings(),
-    });
-    if let Err(e) = write_json_atomic(&run_dir.join("status.json"), &status_json, &req.redactor) {
-        log.log("ERROR", &format!("cannot write status.json: {e}"));
-    }
-    let slug = slugify(&req.pipeline_name);
-    let aiop_dir = req.aiop.as_ref().map(|a| a.run_dir(req.profile.as_deref(), &slug, &req.manifest_hash, &run_id));
-    let record = IndexRecord {
-        run_id: &run_id,
-        pipeline_slug: &slug,
-        profile: req.profile.as_deref(),
-        manifest_hash: &req.manifest_hash,
-        run_ts: &started_at,
-        status: status_name.as_str().unwrap_or_default(),
-        duration_ms,
-        run_dir: &run_dir,
-        aiop_dir: aiop_dir.as_deref(),
-        build_manifest_path: req.manifest_path.as_deref(),
-        pipeline: &req.pipeline_name,
-        steps_total: steps.len(),
-        steps_completed: completed,
-        total_rows,
-    };
-    if let Err(e) = append_index(&req.runs_dir, &record.to_json(), &req.redactor) {
-        log.log("ERROR", &format!("cannot update the run index: {e}"));
-    }
-    log.flush();
-    let outcome = RunOutcome {
-        status,
-        run_id,
-        run_dir,
-        steps,
-        error,
-        duration_ms,
-        warnings: log.warnings(),
-        total_rows,
-        rows_source,
-        aiop_dir: None,
-    };
-    Ok(finish_with_aiop(&req, outcome, aiop_dir, &log))
+    let duration_ms = rec.started.elapsed().as_millis() as u64;
+    closing_events(&rec, status, &steps, error.as_ref(), duration_ms);
+    let end = Ending { status, steps, error, duration_ms, peak_rss_bytes: peak_rss_bytes(), extra: Default::default() };
+    Ok(conclude(&req, rec, end))
 }
 
-/// The process's peak resident memory so far (Linux `ru_maxrss`, KiB), in bytes. For a CLI run
-/// that is the run's peak; a long-lived process (MCP server) reports its own lifetime's peak.
-fn peak_rss_bytes() -> Option<u64> {
-    // SAFETY: getrusage writes into the zeroed struct it is given.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    (unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0).then(|| usage.ru_maxrss.max(0) as u64 * 1024)
-}
-
-/// Write the run's AI Operation Package (after every run, as the original's `finally` does). A
-/// failure to write it is a warning in `osiris.log`, never a different run status.
-fn finish_with_aiop(
-    req: &RunRequest,
-    mut outcome: RunOutcome,
-    dir: Option<std::path::PathBuf>,
-    log: &RunLog,
-) -> RunOutcome {
-    let (Some(settings), Some(dir)) = (&req.aiop, dir) else { return outcome };
-    match crate::report::aiop::export(&outcome.run_dir, &dir, settings, &req.redactor) {
-        Ok(_) => outcome.aiop_dir = Some(dir),
-        Err(e) => {
-            log.log("WARN", &format!("cannot write the AIOP to {}: {e}", dir.display()));
-            log.flush();
-        }
-    }
-    outcome
+/// The steps whose component keeps incremental state: a run with any holds the state lock.
+pub(crate) fn stateful_steps(req: &RunRequest) -> Vec<&ExecStep> {
+    req.steps.iter().filter(|s| drivers::build(&s.component).is_some_and(|d| d.keeps_state())).collect()
 }
 
 type Scheduled = (Vec<State>, Vec<Option<StepReport>>, Option<RunError>);

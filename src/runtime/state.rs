@@ -79,11 +79,21 @@ fn file_safe(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
 }
 
+/// A name [`file_safe`] could have made, ending in `.json`: no separator, no `..`.
+fn is_state_file_name(name: &str) -> bool {
+    name.strip_suffix(".json").is_some_and(|stem| !stem.is_empty() && file_safe(stem) == stem && stem != "." && stem != "..")
+}
+
 impl StateStore {
     /// The store of `pipeline` beside the runs directory.
     pub fn new(runs_dir: &Path, pipeline: &str, full_refresh: bool) -> Self {
         let root = runs_dir.parent().map(Path::to_path_buf).unwrap_or_else(|| runs_dir.to_path_buf());
         Self { dir: root.join("state").join(file_safe(pipeline)), full_refresh, staged: Mutex::new(Vec::new()) }
+    }
+
+    /// Whether this run ignores committed state (`--full-refresh`).
+    pub fn is_full_refresh(&self) -> bool {
+        self.full_refresh
     }
 
     /// Where the store lives.
@@ -140,6 +150,48 @@ impl StateStore {
             let _ = std::fs::remove_dir_all(&dir);
         }
         dir
+    }
+
+    /// The committed state files (`<step>.json` name → content): what a host sends its worker
+    /// and a worker returns after a successful run.
+    pub fn committed_files(&self) -> std::collections::BTreeMap<String, Value> {
+        let mut out = std::collections::BTreeMap::new();
+        if self.full_refresh {
+            return out;
+        }
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !is_state_file_name(&name) {
+                continue;
+            }
+            if let Some(v) = std::fs::read(entry.path()).ok().and_then(|t| serde_json::from_slice(&t).ok()) {
+                out.insert(name, v);
+            }
+        }
+        out
+    }
+
+    /// Write state files received from elsewhere (see [`Self::committed_files`]) and remove the
+    /// resume spools of `steps`, as [`Self::commit`] does. Names that are not a plain
+    /// `<step>.json` are refused.
+    pub fn install_files<'a>(
+        &self,
+        files: &std::collections::BTreeMap<String, Value>,
+        steps: impl IntoIterator<Item = &'a str>,
+    ) -> std::io::Result<()> {
+        if let Some(bad) = files.keys().find(|n| !is_state_file_name(n)) {
+            return Err(std::io::Error::other(format!("`{bad}` is not a state file name")));
+        }
+        if !files.is_empty() {
+            super::create_private_dir(&self.dir)?;
+        }
+        for (name, state) in files {
+            super::write_atomic(&self.dir.join(name), serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?)?;
+        }
+        for step in steps {
+            let _ = std::fs::remove_dir_all(self.dir.join(format!("{}.resume", file_safe(step))));
+        }
+        Ok(())
     }
 
     /// Remember `state` of `step` read from `source`, to be written if the run succeeds.

@@ -17,6 +17,7 @@ mod params;
 mod parquet_files;
 mod postgres;
 mod posthog;
+mod remote;
 mod report_browser;
 mod runtime;
 mod secrets;

@@ -13,6 +13,13 @@ fn admin() -> mysql::Conn {
     mysql::Conn::new(opts).expect("MariaDB on 127.0.0.1:3306 (scripts/services.sh starts it)")
 }
 
+/// An admin connection using database `db`.
+pub fn admin_in(db: &str) -> mysql::Conn {
+    let mut c = admin();
+    c.query_drop(format!("USE `{db}`")).unwrap();
+    c
+}
+
 /// Serialises changes to MariaDB's accounts: the server re-reads its grant tables on every
 /// CREATE/DROP USER, and a login checked at that moment can be refused with another code than
 /// the one the account would get on a quiet server.

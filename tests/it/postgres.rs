@@ -9,7 +9,7 @@ fn admin() -> postgres::Client {
 }
 
 /// A fresh schema `osiris_it_<name>` with `setup` run inside it.
-fn schema(name: &str, setup: &[&str]) -> String {
+pub fn schema(name: &str, setup: &[&str]) -> String {
     let s = format!("osiris_it_{name}");
     let mut c = admin();
     c.batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE; CREATE SCHEMA {s}; SET search_path = {s}")).unwrap();
@@ -20,7 +20,7 @@ fn schema(name: &str, setup: &[&str]) -> String {
 }
 
 /// Query one text column per row, in order.
-fn texts(sql: &str) -> Vec<String> {
+pub fn texts(sql: &str) -> Vec<String> {
     admin()
         .query(sql, &[])
         .unwrap()

@@ -255,6 +255,12 @@ fn uuids(r: &Run) -> Vec<String> {
     stmt.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
 }
 
+/// The uuids of `rows` in the order the extractor reads them.
+fn ids_in_order(mut rows: Vec<Row>) -> Vec<String> {
+    sort(&mut rows);
+    rows.into_iter().map(|r| r.id).collect()
+}
+
 const EVENTS: &str = "data_type: events, page_size: 1000, initial_since: \"2024-03-01T00:00:00Z\"";
 
 #[test]
@@ -317,6 +323,32 @@ fn incremental_runs_lose_and_duplicate_nothing_at_the_boundary_and_fetch_only_ne
     let refreshed = f.run(&["--full-refresh"]);
     refreshed.expect_code(0);
     assert_eq!(refreshed.json()["steps"][0]["rows"], 3503);
+}
+
+/// Issue 18's parity: the same extraction locally and on a worker gives the same rows, steps and
+/// events; and the incremental state is the host's, so local and remote runs continue each other.
+#[test]
+fn local_and_remote_runs_read_the_same_rows_and_continue_each_others_state() {
+    use crate::remote::{event_shapes, step_shapes, worker_command};
+    let here = fixture(events(0, 3000), EVENTS);
+    let there = fixture(events(0, 3000), EVENTS);
+    let local = here.run(&[]);
+    let command = worker_command(&there.project);
+    let remote = there.run(&["--remote", &command, "--fetch", "data"]);
+    remote.expect_code(0);
+    assert_eq!(uuids(&local), uuids(&remote));
+    assert_eq!(step_shapes(&local.json()), step_shapes(&remote.json()));
+    assert_eq!(event_shapes(&local.json()), event_shapes(&remote.json()));
+
+    // remote after local, local after remote: each reads exactly the new rows.
+    here.add("events", events(3000, 500));
+    let second = here.run(&["--remote", &worker_command(&here.project), "--fetch", "data"]);
+    second.expect_code(0);
+    assert_eq!(uuids(&second), ids_in_order(events(3000, 500)));
+    here.add("events", events(3500, 200));
+    let third = here.run(&[]);
+    third.expect_code(0);
+    assert_eq!(uuids(&third), ids_in_order(events(3500, 200)));
 }
 
 #[test]

@@ -169,8 +169,15 @@ pub fn start_endless_run(p: &Project) -> std::process::Child {
 /// Start `osiris run p.yaml --json` in `p` (with `env`) and return once step `step` has started.
 /// The run is under coreutils' timeout (which passes Ctrl-C on), so one that never ends fails.
 pub fn start_run_until(p: &Project, env: &[(&str, &str)], step: &str) -> std::process::Child {
+    start_osiris_until(p, &["run", "p.yaml", "--json"], env, step)
+}
+
+/// Start `osiris ARGS` in `p` (with `env`) and return once a run directory's events show step
+/// `step` started.
+pub fn start_osiris_until(p: &Project, args: &[&str], env: &[(&str, &str)], step: &str) -> std::process::Child {
     let mut cmd = Command::new("timeout");
-    cmd.args(["--kill-after=10", "300", env!("CARGO_BIN_EXE_osiris"), "run", "p.yaml", "--json"])
+    cmd.args(["--kill-after=10", "300", env!("CARGO_BIN_EXE_osiris")])
+        .args(args)
         .current_dir(p.dir.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
