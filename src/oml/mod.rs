@@ -20,7 +20,7 @@ pub use yaml::Document;
 pub const OML_VERSION: &str = "0.1.0";
 
 /// A step's mode as written in OML, mapped to the canonical mode a component spec lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// `read` (or `extract`): produce a relation from a source.

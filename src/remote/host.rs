@@ -187,6 +187,14 @@ impl Worker {
         String::from_utf8_lossy(&t.iter().copied().collect::<Vec<u8>>()).trim_end().to_string()
     }
 
+    /// End CMD and everything it started (its own process group): a shell around the worker,
+    /// an ssh client, a sleeping impostor.
+    fn kill_group(&mut self) {
+        let pgid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) on the process group this host created for CMD.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    }
+
     /// Close stdin, give the worker a moment to exit, then end it.
     fn finish(mut self) {
         drop(self.stdin.take());
@@ -256,6 +264,13 @@ impl Mirror<'_> {
     }
 }
 
+/// A run that did not complete on the worker: the error, and what the worker said of itself
+/// when it got that far.
+struct Failure {
+    worker: Option<Value>,
+    error: RunError,
+}
+
 /// What the worker reported at the end of a run.
 struct Completed {
     status: Value,
@@ -277,7 +292,10 @@ pub fn execute_remote(
     let mut mirror = Mirror { rec: &rec, progress, running: Vec::new(), reports: HashMap::new(), saw_run_end: false };
     let result = match &lock {
         Ok(_) => converse(&req, &mut mirror, remote),
-        Err(e) => Err((None, RunError { step: None, kind: "state".into(), message: e.to_string() })),
+        Err(e) => Err(Box::new(Failure {
+            worker: None,
+            error: RunError { step: None, kind: "state".into(), message: e.to_string() },
+        })),
     };
     let (running, reports, saw_run_end) = (mirror.running, mirror.reports, mirror.saw_run_end);
     let (status, steps, error, peak, extra) = match result {
@@ -286,7 +304,8 @@ pub fn execute_remote(
                 if status == RunStatus::Success && error.is_none() {
                     let ids = req.steps.iter().map(|s| s.id.as_str());
                     if let Err(e) = req.state.install_files(&done.states, ids) {
-                        let message = format!("cannot write the incremental state in {}: {e}", req.state.dir().display());
+                        let message =
+                            format!("cannot write the incremental state in {}: {e}", req.state.dir().display());
                         error = Some(RunError { step: None, kind: "state".into(), message });
                     }
                 }
@@ -294,9 +313,9 @@ pub fn execute_remote(
                 let peak = done.status["peak_rss_bytes"].as_u64();
                 (status, steps, error, peak, Map::from_iter([("remote".to_string(), done.worker)]))
             }
-            Err(fault) => failed(&req, &running, &reports, None, fault),
+            Err(error) => failed(&req, &running, &reports, None, error),
         },
-        Err((worker, fault)) => failed(&req, &running, &reports, worker, fault),
+        Err(f) => failed(&req, &running, &reports, f.worker, f.error),
     };
     drop(lock);
     let error = error.map(|mut e| {
@@ -367,14 +386,12 @@ fn ending_of(req: &RunRequest, done: &Completed) -> Result<(RunStatus, Vec<StepR
 /// The whole conversation: hello, prepare, run (mirrored), fetch, cleanup. A fault comes back as
 /// the run's error, with the running step and the worker's stderr tail, plus what the worker
 /// said of itself when it got that far.
-fn converse(
-    req: &RunRequest,
-    mirror: &mut Mirror,
-    remote: &RemoteOptions,
-) -> Result<Completed, (Option<Value>, RunError)> {
+fn converse(req: &RunRequest, mirror: &mut Mirror, remote: &RemoteOptions) -> Result<Completed, Box<Failure>> {
     let mut worker = match Worker::spawn(&remote.command, remote.timeout, &req.redactor) {
         Ok(w) => w,
-        Err(e) => return Err((None, fault_error(Fault::Spawn(e), None, mirror, ""))),
+        Err(e) => {
+            return Err(Box::new(Failure { worker: None, error: fault_error(Fault::Spawn(e), None, mirror, "") }))
+        }
     };
     let mut about = None;
     let result = talk(req, mirror, remote, &mut worker, &mut about);
@@ -386,11 +403,11 @@ fn converse(
         }
         Err(fault) => {
             let cancelled = matches!(fault, Fault::CancelIgnored);
-            let _ = worker.child.kill();
+            worker.kill_group();
             worker.finish();
             let error = fault_error(fault, Some(req), mirror, &tail);
             let error = if cancelled { RunError { kind: "cancelled".into(), ..error } } else { error };
-            Err((about, error))
+            Err(Box::new(Failure { worker: about, error }))
         }
     }
 }
@@ -451,8 +468,12 @@ fn talk(
         }
         match worker.next(Duration::from_millis(100))? {
             Some(FromWorker::Reply(Reply::RunComplete { outcome, states })) => break (outcome, states),
-            Some(FromWorker::Reply(Reply::Error { error })) => return Err(Fault::Refused { command: "run", body: error }),
-            Some(FromWorker::Reply(_)) => return Err(Fault::Protocol("a reply to `run` that is not `run_complete`".into())),
+            Some(FromWorker::Reply(Reply::Error { error })) => {
+                return Err(Fault::Refused { command: "run", body: error })
+            }
+            Some(FromWorker::Reply(_)) => {
+                return Err(Fault::Protocol("a reply to `run` that is not `run_complete`".into()))
+            }
             Some(FromWorker::Streamed(m)) => mirror.take(m),
             None => {}
         }

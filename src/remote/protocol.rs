@@ -283,7 +283,7 @@ pub fn parse_from_worker(line: &str) -> Result<FromWorker, ProtocolError> {
 /// Read one line of at most [`MAX_LINE_BYTES`] (without its newline); None at the end of the
 /// stream. A longer line or one that is not UTF-8 is an error.
 pub fn read_line(input: &mut impl std::io::BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<String>> {
-    use std::io::Read;
+    use std::io::{BufRead, Read};
     buf.clear();
     let n = input.by_ref().take(MAX_LINE_BYTES as u64 + 1).read_until(b'\n', buf)?;
     if n == 0 {
@@ -345,15 +345,32 @@ mod tests {
         }
         let from_worker = vec![
             FromWorker::Reply(Reply::Hello { protocol: 1, osiris: "0.1.0".into(), pid: 7 }),
-            FromWorker::Reply(Reply::Ready { session_id: "r".into(), session_dir: "/t".into(), drivers_loaded: vec![] }),
-            FromWorker::Reply(Reply::RunComplete { outcome: json!({"status": "success", "steps": []}), states: BTreeMap::new() }),
+            FromWorker::Reply(Reply::Ready {
+                session_id: "r".into(),
+                session_dir: "/t".into(),
+                drivers_loaded: vec![],
+            }),
+            FromWorker::Reply(Reply::RunComplete {
+                outcome: json!({"status": "success", "steps": []}),
+                states: BTreeMap::new(),
+            }),
             FromWorker::Reply(Reply::Pong { timestamp: "t".into(), echo: json!(null) }),
             FromWorker::Reply(Reply::Chunk { path: "p".into(), offset: 0, data: String::new(), eof: true }),
             FromWorker::Reply(Reply::Cleaned { session_id: "r".into(), steps_executed: 1, total_rows: 2 }),
             FromWorker::Reply(Reply::Error { error: ErrorBody { code: "internal".into(), message: "m".into() } }),
             FromWorker::Streamed(Streamed::Event { name: "e".into(), timestamp: "t".into(), data: Map::new() }),
-            FromWorker::Streamed(Streamed::Metric { name: "m".into(), value: 1.5, timestamp: "t".into(), tags: Map::new() }),
-            FromWorker::Streamed(Streamed::Progress { step: "a".into(), component: "c".into(), status: "running".into(), report: None }),
+            FromWorker::Streamed(Streamed::Metric {
+                name: "m".into(),
+                value: 1.5,
+                timestamp: "t".into(),
+                tags: Map::new(),
+            }),
+            FromWorker::Streamed(Streamed::Progress {
+                step: "a".into(),
+                component: "c".into(),
+                status: "running".into(),
+                report: None,
+            }),
             FromWorker::Streamed(Streamed::Log { level: "INFO".into(), message: "m".into() }),
             FromWorker::Streamed(Streamed::Heartbeat { timestamp: "t".into() }),
         ];

@@ -185,7 +185,7 @@ fn converse(mut input: impl BufRead, outbox: &Arc<Outbox>, opts: &WorkerOptions)
                     s.stop();
                     s.remove();
                 }
-                eprintln!("osiris worker: the host closed the connection");
+                tracing::warn!("the host closed the connection; the session is removed");
                 return 1;
             }
             Err(e) => {
@@ -214,7 +214,11 @@ fn converse(mut input: impl BufRead, outbox: &Arc<Outbox>, opts: &WorkerOptions)
                     return 2;
                 }
                 greeted = true;
-                outbox.reply(Reply::Hello { protocol: PROTOCOL, osiris: OSIRIS_VERSION.into(), pid: std::process::id() });
+                outbox.reply(Reply::Hello {
+                    protocol: PROTOCOL,
+                    osiris: OSIRIS_VERSION.into(),
+                    pid: std::process::id(),
+                });
             }
             Command::Prepare(p) => {
                 if session.as_ref().is_some_and(|s| s.running.is_some()) {
@@ -256,7 +260,8 @@ fn converse(mut input: impl BufRead, outbox: &Arc<Outbox>, opts: &WorkerOptions)
             }
             Command::Ping { data } => outbox.reply(Reply::Pong { timestamp: runtime::now_rfc3339(), echo: data }),
             Command::Artifact { path, offset, max_bytes } => {
-                let run_dir = session.as_ref().and_then(|s| s.finished.lock().unwrap_or_else(|p| p.into_inner()).run_dir.clone());
+                let run_dir =
+                    session.as_ref().and_then(|s| s.finished.lock().unwrap_or_else(|p| p.into_inner()).run_dir.clone());
                 match run_dir {
                     Some(dir) => match read_chunk(&dir, &path, offset, max_bytes.unwrap_or(MAX_CHUNK_BYTES)) {
                         Ok(reply) => outbox.reply(reply),
@@ -300,7 +305,8 @@ fn prepare_session(p: Prepare, outbox: &Outbox, opts: &WorkerOptions) -> Result<
         if !crate::confine::is_plain_file_name(id) {
             return Err(("invalid_command", format!("`{id}` is not a step id")));
         }
-        std::fs::write(build.join("cfg").join(format!("{id}.json")), crate::compiler::cfg_text(cfg)).map_err(internal)?;
+        std::fs::write(build.join("cfg").join(format!("{id}.json")), crate::compiler::cfg_text(cfg))
+            .map_err(internal)?;
     }
     let cancel = Arc::new(AtomicBool::new(false));
     let options = RunOptions {
@@ -377,12 +383,9 @@ fn read_chunk(run_dir: &Path, name: &str, offset: u64, max_bytes: usize) -> Resu
     let len = file.metadata().map_err(|e| ("internal", e.to_string()))?.len();
     file.seek(SeekFrom::Start(offset)).map_err(|e| ("internal", e.to_string()))?;
     let mut bytes = Vec::with_capacity(max_bytes.min(MAX_CHUNK_BYTES));
-    file.take(max_bytes.min(MAX_CHUNK_BYTES) as u64).read_to_end(&mut bytes).map_err(|e| ("internal", e.to_string()))?;
+    file.take(max_bytes.min(MAX_CHUNK_BYTES) as u64)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ("internal", e.to_string()))?;
     let eof = offset + bytes.len() as u64 >= len;
-    Ok(Reply::Chunk {
-        path: name.into(),
-        offset,
-        data: base64::engine::general_purpose::STANDARD.encode(&bytes),
-        eof,
-    })
+    Ok(Reply::Chunk { path: name.into(), offset, data: base64::engine::general_purpose::STANDARD.encode(&bytes), eof })
 }

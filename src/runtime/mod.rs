@@ -16,8 +16,8 @@ pub mod state;
 
 pub use log::{now_rfc3339, LogTap, RunLog};
 pub use prepare::{prepare, RunOptions, RunSource};
-pub use run_dir::{append_locked, create_private_dir, index_path, new_run_id, slugify, write_atomic, write_replacing};
 pub use record::peak_rss_bytes;
+pub use run_dir::{append_locked, create_private_dir, index_path, new_run_id, slugify, write_atomic, write_replacing};
 pub use scheduler::execute;
 pub(crate) use scheduler::stateful_steps;
 

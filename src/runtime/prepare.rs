@@ -200,8 +200,9 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
     let source_dir = src.file.parent().map(Path::to_path_buf);
     let connections = match opts.connections {
         Some(c) => c,
-        None => ConnectionsFile::discover(opts.connections_file.as_deref(), source_dir.as_deref())
-            .map_err(Invalid::one)?,
+        None => {
+            ConnectionsFile::discover(opts.connections_file.as_deref(), source_dir.as_deref()).map_err(Invalid::one)?
+        }
     };
     let mut redactor = Redactor::default();
     let mut findings = Vec::new();

@@ -6,6 +6,7 @@
 use super::log::{now_rfc3339, RunLog};
 use super::run_dir::{append_index, create, new_run_id, slugify, write_json_atomic, IndexRecord};
 use super::{RunError, RunOutcome, RunRequest, RunStatus, RuntimeError, StepReport, StepStatus};
+use crate::drivers::Telemetry;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -70,7 +71,11 @@ pub(crate) fn closing_events(
     if let Some(e) = error {
         rec.log.event("run_error", None, json!({"step_id": e.step, "kind": e.kind, "message": e.message}));
     }
-    rec.log.event("run_end", None, json!({"status": status_name, "duration_ms": duration_ms, "steps_completed": completed}));
+    rec.log.event(
+        "run_end",
+        None,
+        json!({"status": status_name, "duration_ms": duration_ms, "steps_completed": completed}),
+    );
     rec.log.log(
         if status == RunStatus::Success { "INFO" } else { "ERROR" },
         &format!("run {} finished: {}", rec.run_id, status_name.as_str().unwrap_or_default()),
@@ -168,7 +173,7 @@ fn with_aiop(req: &RunRequest, mut outcome: RunOutcome, dir: Option<PathBuf>, lo
 
 /// The process's peak resident memory so far (Linux `ru_maxrss`, KiB), in bytes. For a CLI run
 /// that is the run's peak; a long-lived process (MCP server) reports its own lifetime's peak.
-pub(crate) fn peak_rss_bytes() -> Option<u64> {
+pub fn peak_rss_bytes() -> Option<u64> {
     // SAFETY: getrusage writes into the zeroed struct it is given.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     (unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0).then(|| usage.ru_maxrss.max(0) as u64 * 1024)

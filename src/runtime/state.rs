@@ -81,7 +81,8 @@ fn file_safe(name: &str) -> String {
 
 /// A name [`file_safe`] could have made, ending in `.json`: no separator, no `..`.
 fn is_state_file_name(name: &str) -> bool {
-    name.strip_suffix(".json").is_some_and(|stem| !stem.is_empty() && file_safe(stem) == stem && stem != "." && stem != "..")
+    name.strip_suffix(".json")
+        .is_some_and(|stem| !stem.is_empty() && file_safe(stem) == stem && stem != "." && stem != "..")
 }
 
 impl StateStore {
@@ -186,7 +187,10 @@ impl StateStore {
             super::create_private_dir(&self.dir)?;
         }
         for (name, state) in files {
-            super::write_atomic(&self.dir.join(name), serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?)?;
+            super::write_atomic(
+                &self.dir.join(name),
+                serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?,
+            )?;
         }
         for step in steps {
             let _ = std::fs::remove_dir_all(self.dir.join(format!("{}.resume", file_safe(step))));
