@@ -44,7 +44,7 @@ def ensure_table(rows):
             "weight DOUBLE, created_at DATETIME, note VARCHAR(255), paid BOOLEAN) CHARACTER SET utf8mb4; "
             f"INSERT INTO {DB}.{table} SELECT seq, seq * 7919 % 100000, ELT(1 + seq % 5, 'new', 'paid', 'shipped', 'delivered', 'returned'), "
             "(seq * 37 % 1000000) / 100, (seq * 13 % 10007) / 7.0, '2024-01-01' + INTERVAL (seq * 17 % 31536000) SECOND, "
-            f"CONCAT('note ', seq), seq % 2 FROM seq_1_to_{rows}")])
+            f"CONCAT('note ', seq), seq % 2 FROM {DB}.seq_1_to_{rows}")])
     return table
 
 

@@ -172,14 +172,26 @@ impl Worker {
 
     /// The worker's output ended: how it exited, when it did within a second.
     fn died(&mut self) -> Fault {
-        let deadline = Instant::now() + Duration::from_secs(1);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Fault::Died(format!(" ({status})"));
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        match self.exited_within(Duration::from_secs(1)) {
+            Some(status) => Fault::Died(format!(" ({status})")),
+            None => Fault::Died(String::new()),
         }
-        Fault::Died(String::new())
+    }
+
+    /// The exit status, when CMD ends within `limit` (checked at growing intervals from 1 ms).
+    fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
     }
 
     fn stderr_tail(&self) -> String {
@@ -198,15 +210,10 @@ impl Worker {
     /// Close stdin, give the worker a moment to exit, then end it.
     fn finish(mut self) {
         drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if self.exited_within(Duration::from_secs(5)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -398,7 +405,9 @@ fn converse(req: &RunRequest, mirror: &mut Mirror, remote: &RemoteOptions) -> Re
     let tail = worker.stderr_tail();
     match result {
         Ok(done) => {
-            worker.finish();
+            // The worker answered `cleanup` after removing its session: its exit needs no
+            // waiting for, and recording the run locally goes on meanwhile.
+            std::thread::spawn(move || worker.finish());
             Ok(done)
         }
         Err(fault) => {
