@@ -74,7 +74,32 @@ filesystem.outputs.* filesystem.retention.run_logs_days filesystem.retention.aio
 filesystem.retention.annex_keep_days ids.* logging.* discovery.* llm.* pipeline.* validation.* mcp.*
 aiop.enabled aiop.policy aiop.max_core_bytes aiop.timeline_density aiop.metrics_topk aiop.schema_mode
 aiop.delta aiop.run_card aiop.output.* aiop.annex.enabled aiop.annex.dir aiop.annex.compress
-aiop.retention.keep_runs aiop.retention.annex_keep_days aiop.narrative.* aiop.index.*";
+aiop.retention.keep_runs aiop.retention.annex_keep_days aiop.narrative.* aiop.index.*
+state.backend state.dsn state.schema";
+
+/// The incremental state backend `osiris.yaml` asks for: None for the default (files beside the
+/// runs directory), or PostgreSQL with `state: {backend: postgres, dsn: "${OSIRIS_STATE_DSN}",
+/// schema: osiris}` (`${VAR}` from the environment or `.env`).
+pub fn state_backend(settings: &serde_json::Value) -> Result<Option<crate::runtime::state::postgres::PgState>, String> {
+    let section = &settings["state"];
+    match section["backend"].as_str() {
+        None | Some("file") => Ok(None),
+        Some("postgres") => {
+            let dsn = crate::connections::substitute_env(&section["dsn"])
+                .map_err(|var| format!("state.dsn: environment variable `{var}` is not set"))?;
+            let dsn = dsn
+                .as_str()
+                .filter(|d| !d.is_empty())
+                .ok_or("state.dsn: a PostgreSQL DSN is needed for backend postgres")?;
+            let schema = section["schema"].as_str().unwrap_or("osiris").to_string();
+            Ok(Some(crate::runtime::state::postgres::PgState::new(
+                crate::connections::Secret::new(dsn.to_string()),
+                schema,
+            )))
+        }
+        Some(other) => Err(format!("state.backend: `{other}` is not a state backend (file, postgres)")),
+    }
+}
 
 /// Dotted paths of keys in `settings` (a parsed `osiris.yaml`) that osiris does not know, for a
 /// warning that names them (a typo such as `aiop.max_core_byte` would otherwise be ignored).

@@ -115,6 +115,13 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
             return Ok(invalid(&osiris::Invalid::one(d), a.json));
         }
     };
+    let state_backend = match osiris::project::state_backend(&settings) {
+        Ok(b) => b,
+        Err(e) => {
+            let d = osiris::Diagnostic::error("invalid_settings", "state", e);
+            return Ok(invalid(&osiris::Invalid::one(d), a.json));
+        }
+    };
     let opts = RunOptions {
         params: a.params.inputs(),
         connections_file: a.connections,
@@ -129,6 +136,7 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
         full_refresh: a.full_refresh,
         connections: None,
         project_dir: None,
+        state_backend,
     };
     let registry = Registry::builtin();
     let req = match prepare(&source, opts, &registry) {

@@ -39,6 +39,7 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
         aiop: None,
         connections: None,
         project_dir: None,
+        state_backend: None,
     };
     match prepare(&RunSource::Pipeline(pipeline.clone()), opts, &registry) {
         Ok(req) => {

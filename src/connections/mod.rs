@@ -11,7 +11,7 @@
 
 pub mod secret;
 
-pub use secret::{is_secret_field, Redactor, Secret};
+pub use secret::{is_secret_field, url_password, Redactor, Secret};
 
 use crate::diagnostics::{did_you_mean, Diagnostic};
 use crate::oml::Document;
@@ -419,7 +419,9 @@ fn env_refs(v: &Value) -> Vec<String> {
 }
 
 /// Replace `${VAR}` with the environment's value; an unset or empty variable is an error naming it.
-fn substitute_env(v: &Value) -> Result<Value, String> {
+/// `${VAR}` references in `v` (at any depth) replaced by the environment's values; the error
+/// names the first variable that is unset or empty.
+pub fn substitute_env(v: &Value) -> Result<Value, String> {
     match v {
         Value::Array(items) => return items.iter().map(substitute_env).collect::<Result<_, _>>().map(Value::Array),
         Value::Object(map) => {

@@ -156,6 +156,10 @@ pub enum DriverError {
     /// The run was cancelled.
     #[error("cancelled")]
     Cancelled,
+    /// The incremental state cannot be read (its backend is unreachable): the step does not start
+    /// from scratch, which would read every row again.
+    #[error("{0}")]
+    State(String),
     /// A bug in osiris (a driver panicked): never the user's input.
     #[error("internal error (a bug, please report it): {0}")]
     Internal(String),
@@ -215,6 +219,7 @@ impl DriverError {
             Self::Target { .. } => "target",
             Self::Sql { .. } => "sql",
             Self::Cancelled => "cancelled",
+            Self::State(_) => "state",
             Self::Internal(_) => "internal",
         }
     }

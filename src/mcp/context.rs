@@ -154,6 +154,8 @@ impl Context {
             aiop: aiop::Settings::configured(&self.runs_dir, &self.root, &self.settings).ok().flatten(),
             connections: None,
             project_dir: None,
+            state_backend: crate::project::state_backend(&self.settings)
+                .map_err(|e| Invalid::one(crate::Diagnostic::error("invalid_settings", "state", e)))?,
         };
         crate::runtime::prepare(&source, opts, &self.registry)
     }

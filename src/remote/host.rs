@@ -63,6 +63,8 @@ enum Fault {
     CancelIgnored,
     #[error("cannot copy the remote exchange file: {0}")]
     Fetch(String),
+    #[error("{0}")]
+    State(String),
 }
 
 enum Incoming {
@@ -76,6 +78,8 @@ struct Worker {
     stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<Incoming>,
     stderr: Arc<Mutex<VecDeque<u8>>>,
+    /// Closed when CMD's stderr reaches its end.
+    stderr_done: mpsc::Receiver<()>,
     timeout: Duration,
     last_heard: Instant,
 }
@@ -115,9 +119,11 @@ impl Worker {
             }
         });
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        let (done, stderr_done) = mpsc::channel::<()>();
         {
             let tail = Arc::clone(&stderr);
             std::thread::spawn(move || {
+                let _done = done;
                 let mut chunk = [0u8; 8192];
                 while let Ok(n) = stderr_pipe.read(&mut chunk) {
                     if n == 0 {
@@ -130,7 +136,7 @@ impl Worker {
                 }
             });
         }
-        Ok(Self { child, stdin, lines, stderr, timeout, last_heard: Instant::now() })
+        Ok(Self { child, stdin, lines, stderr, stderr_done, timeout, last_heard: Instant::now() })
     }
 
     fn send(&mut self, command: &Command) -> Result<(), Fault> {
@@ -194,7 +200,10 @@ impl Worker {
         }
     }
 
+    /// The end of CMD's stderr, once it closed (or after a second): what it said last before
+    /// the fault.
     fn stderr_tail(&self) -> String {
+        let _ = self.stderr_done.recv_timeout(Duration::from_secs(1));
         let t = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
         String::from_utf8_lossy(&t.iter().copied().collect::<Vec<u8>>()).trim_end().to_string()
     }
@@ -311,8 +320,7 @@ pub fn execute_remote(
                 if status == RunStatus::Success && error.is_none() {
                     let ids = req.steps.iter().map(|s| s.id.as_str());
                     if let Err(e) = req.state.install_files(&done.states, ids) {
-                        let message =
-                            format!("cannot write the incremental state in {}: {e}", req.state.dir().display());
+                        let message = format!("cannot write the incremental state in {}: {e}", req.state.location());
                         error = Some(RunError { step: None, kind: "state".into(), message });
                     }
                 }
@@ -402,7 +410,6 @@ fn converse(req: &RunRequest, mirror: &mut Mirror, remote: &RemoteOptions) -> Re
     };
     let mut about = None;
     let result = talk(req, mirror, remote, &mut worker, &mut about);
-    let tail = worker.stderr_tail();
     match result {
         Ok(done) => {
             // The worker answered `cleanup` after removing its session: its exit needs no
@@ -413,6 +420,7 @@ fn converse(req: &RunRequest, mirror: &mut Mirror, remote: &RemoteOptions) -> Re
         Err(fault) => {
             let cancelled = matches!(fault, Fault::CancelIgnored);
             worker.kill_group();
+            let tail = worker.stderr_tail();
             worker.finish();
             let error = fault_error(fault, Some(req), mirror, &tail);
             let error = if cancelled { RunError { kind: "cancelled".into(), ..error } } else { error };
@@ -458,7 +466,8 @@ fn talk(
     let mut info = json!({"osiris": osiris, "pid": pid});
     *about = Some(info.clone());
 
-    worker.send(&Command::Prepare(Box::new(prepare_message(req, &mirror.rec.run_id))))?;
+    let prepare = prepare_message(req, &mirror.rec.run_id).map_err(|e| Fault::State(e.to_string()))?;
+    worker.send(&Command::Prepare(Box::new(prepare)))?;
     let Reply::Ready { session_dir, .. } = worker.reply("prepare", mirror)? else {
         return Err(Fault::Protocol("the answer to `prepare` is not `ready`".into()));
     };
@@ -498,7 +507,7 @@ fn talk(
 
 /// The `prepare` command of `req`: manifest, cfgs, the connections its steps use (each marked
 /// default when a step uses it without naming it), committed state and options.
-fn prepare_message(req: &RunRequest, run_id: &str) -> Prepare {
+fn prepare_message(req: &RunRequest, run_id: &str) -> Result<Prepare, crate::runtime::state::postgres::PgStateError> {
     let mut connections: Vec<ConnectionTransfer> = Vec::new();
     for step in &req.steps {
         let Some(c) = &step.connection else { continue };
@@ -508,19 +517,19 @@ fn prepare_message(req: &RunRequest, run_id: &str) -> Prepare {
             None => connections.push(ConnectionTransfer::of(c, unnamed)),
         }
     }
-    Prepare {
+    Ok(Prepare {
         session_id: run_id.to_string(),
         manifest: req.manifest_yaml.clone(),
         cfgs: req.cfgs.clone(),
         connections,
-        state: req.state.committed_files(),
+        state: req.state.committed_files()?,
         options: RunSettings {
             max_parallel: req.max_parallel,
             memory_limit: req.exchange.memory_limit.clone(),
             full_refresh: req.state.is_full_refresh(),
             materialize_all: req.materialize_all,
         },
-    }
+    })
 }
 
 /// Copy the remote run's exchange file to `target` in chunks, through a temporary file.

@@ -321,6 +321,7 @@ fn prepare_session(p: Prepare, outbox: &Outbox, opts: &WorkerOptions) -> Result<
         aiop: None,
         connections: Some(connections),
         project_dir: Some(opts.project_dir.clone()),
+        state_backend: None,
     };
     let mut req = runtime::prepare(&RunSource::Manifest(manifest_path), options, &Registry::builtin())
         .map_err(|e| ("prepare_failed", e.to_string()))?;
@@ -353,7 +354,7 @@ fn start_run(mut req: RunRequest, outbox: Arc<Outbox>, finished: Arc<Mutex<Finis
                     .and_then(|t| serde_json::from_slice::<Value>(&t).ok())
                     .unwrap_or_else(|| serde_json::json!({"status": outcome.status, "steps": outcome.steps}));
                 let states = if outcome.status == runtime::RunStatus::Success {
-                    state_of_run.committed_files()
+                    state_of_run.committed_files().unwrap_or_default()
                 } else {
                     BTreeMap::new()
                 };

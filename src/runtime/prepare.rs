@@ -64,6 +64,8 @@ pub struct RunOptions {
     /// Where relative paths resolve, instead of the project root found above the file (a
     /// worker's `--project`).
     pub project_dir: Option<PathBuf>,
+    /// Where committed incremental state lives when not in files ([`crate::project::state_backend`]).
+    pub state_backend: Option<super::state::postgres::PgState>,
 }
 
 struct Source {
@@ -284,7 +286,14 @@ pub fn prepare(source: &RunSource, opts: RunOptions, registry: &Registry) -> Res
     }
     findings.extend(check_pipeline_sql(&steps, registry, &src.file_index, src.document.as_ref(), &file_label));
     Invalid::check(findings)?;
-    let state = super::state::StateStore::new(&opts.runs_dir, &src.name, opts.full_refresh);
+    if let Some(pg) = &opts.state_backend {
+        redactor.add(pg.dsn().expose());
+        if let Some(pw) = crate::connections::url_password(pg.dsn().expose()) {
+            redactor.add(pw);
+        }
+    }
+    let state = super::state::StateStore::new(&opts.runs_dir, &src.name, opts.full_refresh)
+        .with_backend(opts.state_backend.clone());
     Ok(RunRequest {
         state,
         pipeline_name: src.name,

@@ -138,7 +138,7 @@ pub fn execute(req: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, R
     // without knowing it.
     if error.is_none() && !req.cancel.load(Ordering::SeqCst) {
         if let Err(e) = req.state.commit(req.steps.iter().map(|s| s.id.as_str())) {
-            let message = format!("cannot write the incremental state in {}: {e}", req.state.dir().display());
+            let message = format!("cannot write the incremental state in {}: {e}", req.state.location());
             log.log("ERROR", &message);
             error = Some(RunError { step: None, kind: "state".into(), message });
         }
@@ -455,11 +455,18 @@ fn run_step(
     }
     let driver = drivers::build(&step.component)
         .ok_or_else(|| DriverError::Config(format!("no driver for component `{}`", step.component)))?;
-    let prior = req.state.load(&step.id, &step.state_source).unwrap_or_else(|changed| {
-        log.warning(&step.id, &changed.to_string());
-        None
-    });
-    let resume_dir = req.state.resume_dir(&step.id);
+    let prior = match req.state.load(&step.id, &step.state_source) {
+        Ok(prior) => prior,
+        Err(super::state::LoadError::SourceChanged(changed)) => {
+            log.warning(&step.id, &changed.to_string());
+            None
+        }
+        Err(super::state::LoadError::Backend(e)) => return Err(DriverError::State(e.to_string())),
+    };
+    let (resume_dir, discarded) = req.state.resume_dir(&step.id);
+    if let Some(warning) = discarded {
+        log.warning(&step.id, &warning);
+    }
     let ctx = StepContext {
         step_id: &step.id,
         run_dir,

@@ -13,7 +13,15 @@
 //! fresh with a warning instead of continuing from someone else's cursor. A run whose pipeline
 //! keeps state holds an exclusive lock on the store for its whole duration, so two runs (or two
 //! machines sharing the directory) never extract the same increment twice.
+//!
+//! With `state: {backend: postgres, dsn: …}` in `osiris.yaml` the committed states and the lock
+//! live in PostgreSQL ([`postgres`]) so that runs on different machines continue each other;
+//! resume spools stay local, and one left by a run that another machine's success has since
+//! overtaken is discarded with a warning.
 
+pub mod postgres;
+
+use postgres::{PgState, PgStateError};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -40,6 +48,18 @@ pub struct SourceChanged {
     pub step: String,
 }
 
+/// Why no committed state could be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The state belongs to another source: the step starts fresh (a warning).
+    #[error(transparent)]
+    SourceChanged(#[from] SourceChanged),
+    /// The state backend cannot be read: the step fails (starting fresh would read everything
+    /// again).
+    #[error(transparent)]
+    Backend(#[from] PgStateError),
+}
+
 /// Another run holds the store.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
@@ -59,20 +79,44 @@ pub enum LockError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Held by another run, on any machine, in the PostgreSQL state backend.
+    #[error("another run of this pipeline holds its incremental state in the PostgreSQL state backend{}; this run did not start — wait for it to finish", holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    HeldElsewhere {
+        /// The holder's `application_name` (run id, pid, machine).
+        holder: Option<String>,
+    },
+    /// The state backend cannot be reached.
+    #[error(transparent)]
+    Backend(#[from] PgStateError),
 }
 
-/// The store's lock, released when dropped (or when the process ends).
-#[derive(Debug)]
-pub struct StateLock {
-    _file: std::fs::File,
+/// The store's lock, released when dropped (or when the process ends): a locked file, or the
+/// connection holding the PostgreSQL advisory lock.
+pub enum StateLock {
+    /// `flock` on `<state dir>/.lock`.
+    File(std::fs::File),
+    /// A session advisory lock, released when the connection closes.
+    Postgres(Box<::postgres::Client>),
 }
 
-/// One pipeline's state directory.
+impl std::fmt::Debug for StateLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::File(_) => "StateLock::File",
+            Self::Postgres(_) => "StateLock::Postgres",
+        })
+    }
+}
+
+/// One pipeline's state: its local directory (state files, resume spools) and, when configured,
+/// the PostgreSQL backend that holds the committed states instead of the files.
 #[derive(Debug)]
 pub struct StateStore {
     dir: PathBuf,
+    pipeline: String,
     full_refresh: bool,
     staged: Mutex<Vec<(String, Value)>>,
+    backend: Option<PgState>,
 }
 
 fn file_safe(name: &str) -> String {
@@ -89,7 +133,27 @@ impl StateStore {
     /// The store of `pipeline` beside the runs directory.
     pub fn new(runs_dir: &Path, pipeline: &str, full_refresh: bool) -> Self {
         let root = runs_dir.parent().map(Path::to_path_buf).unwrap_or_else(|| runs_dir.to_path_buf());
-        Self { dir: root.join("state").join(file_safe(pipeline)), full_refresh, staged: Mutex::new(Vec::new()) }
+        Self {
+            dir: root.join("state").join(file_safe(pipeline)),
+            pipeline: pipeline.to_string(),
+            full_refresh,
+            staged: Mutex::new(Vec::new()),
+            backend: None,
+        }
+    }
+
+    /// The same store with its committed states and lock in PostgreSQL.
+    pub fn with_backend(mut self, backend: Option<PgState>) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Where committed states live, for messages.
+    pub fn location(&self) -> String {
+        match &self.backend {
+            Some(_) => format!("the PostgreSQL state backend (pipeline `{}`)", self.pipeline),
+            None => self.dir.display().to_string(),
+        }
     }
 
     /// Whether this run ignores committed state (`--full-refresh`).
@@ -105,17 +169,22 @@ impl StateStore {
     /// The committed state of `step` for `source` (None with `--full-refresh` or without a
     /// state); an error when it was written for another source. A state file from before
     /// sources were recorded is taken as is.
-    pub fn load(&self, step: &str, source: &str) -> Result<Option<Value>, SourceChanged> {
+    pub fn load(&self, step: &str, source: &str) -> Result<Option<Value>, LoadError> {
         if self.full_refresh {
             return Ok(None);
         }
-        let Ok(text) = std::fs::read(self.dir.join(format!("{}.json", file_safe(step)))) else { return Ok(None) };
-        let Ok(mut saved) = serde_json::from_slice::<Value>(&text) else { return Ok(None) };
+        let saved = match &self.backend {
+            Some(pg) => pg.rows(&self.pipeline)?.remove(&file_safe(step)).map(|(content, _)| content),
+            None => std::fs::read(self.dir.join(format!("{}.json", file_safe(step))))
+                .ok()
+                .and_then(|text| serde_json::from_slice::<Value>(&text).ok()),
+        };
+        let Some(mut saved) = saved else { return Ok(None) };
         if saved.get(FORMAT).is_none() {
             return Ok(Some(saved));
         }
         if saved["source"] != source {
-            return Err(SourceChanged { step: step.to_string() });
+            return Err(SourceChanged { step: step.to_string() }.into());
         }
         Ok(Some(saved["state"].take()))
     }
@@ -123,6 +192,12 @@ impl StateStore {
     /// Take the store's lock for this run, or say who holds it.
     pub fn lock(&self, run_id: &str) -> Result<StateLock, LockError> {
         use std::io::Write;
+        if let Some(pg) = &self.backend {
+            return match pg.lock(&self.pipeline, run_id)? {
+                Ok(client) => Ok(StateLock::Postgres(Box::new(client))),
+                Err(holder) => Err(LockError::HeldElsewhere { holder }),
+            };
+        }
         use std::os::fd::AsRawFd;
         let path = self.dir.join(".lock");
         let io = |source| LockError::Io { path: path.clone(), source };
@@ -136,7 +211,7 @@ impl StateStore {
         }
         file.set_len(0).map_err(io)?;
         write!(file, "pid {} run {run_id}", std::process::id()).map_err(io)?;
-        Ok(StateLock { _file: file })
+        Ok(StateLock::File(file))
     }
 
     /// Where the resume directory of `step` is.
@@ -144,21 +219,47 @@ impl StateStore {
         self.dir.join(format!("{}.resume", file_safe(step)))
     }
 
-    /// The resume directory of `step` (emptied first with `--full-refresh`).
-    pub fn resume_dir(&self, step: &str) -> PathBuf {
+    /// The resume directory of `step` (emptied first with `--full-refresh`), and a warning when
+    /// a spool was discarded because the shared state advanced since it was written (another
+    /// machine's run succeeded after the run that left it).
+    pub fn resume_dir(&self, step: &str) -> (PathBuf, Option<String>) {
         let dir = self.resume_path(step);
         if self.full_refresh {
             let _ = std::fs::remove_dir_all(&dir);
         }
-        dir
+        let Some(pg) = &self.backend else { return (dir, None) };
+        // The committed version the spool continues from sits beside it.
+        let marker = self.dir.join(format!("{}.resume.version", file_safe(step)));
+        let version =
+            pg.rows(&self.pipeline).ok().and_then(|mut r| r.remove(&file_safe(step))).map(|(_, v)| v).unwrap_or(0);
+        let recorded = std::fs::read_to_string(&marker).ok().and_then(|t| t.trim().parse::<i64>().ok());
+        let mut warning = None;
+        if dir.exists() && recorded != Some(version) {
+            let _ = std::fs::remove_dir_all(&dir);
+            warning = Some(format!(
+                "discarded the resume spool of step `{step}`: the shared state advanced (version {} → {version}) since the interrupted run on this machine that left it",
+                recorded.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
+            ));
+        }
+        if super::create_private_dir(&self.dir).is_ok() {
+            let _ = super::write_atomic(&marker, version.to_string());
+        }
+        (dir, warning)
     }
 
     /// The committed state files (`<step>.json` name → content): what a host sends its worker
     /// and a worker returns after a successful run.
-    pub fn committed_files(&self) -> std::collections::BTreeMap<String, Value> {
+    pub fn committed_files(&self) -> Result<std::collections::BTreeMap<String, Value>, PgStateError> {
         let mut out = std::collections::BTreeMap::new();
         if self.full_refresh {
-            return out;
+            return Ok(out);
+        }
+        if let Some(pg) = &self.backend {
+            return Ok(pg
+                .rows(&self.pipeline)?
+                .into_iter()
+                .map(|(step, (content, _))| (format!("{step}.json"), content))
+                .collect());
         }
         for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -169,11 +270,12 @@ impl StateStore {
                 out.insert(name, v);
             }
         }
-        out
+        Ok(out)
     }
 
-    /// Write state files received from elsewhere (see [`Self::committed_files`]) and remove the
-    /// resume spools of `steps`, as [`Self::commit`] does. Names that are not a plain
+    /// Write state files (`<step>.json` → content: the staged states of [`Self::commit`], or
+    /// files received from a worker, see [`Self::committed_files`]) and remove the resume spools
+    /// of `steps`. Names that are not a plain
     /// `<step>.json` are refused.
     pub fn install_files<'a>(
         &self,
@@ -182,6 +284,14 @@ impl StateStore {
     ) -> std::io::Result<()> {
         if let Some(bad) = files.keys().find(|n| !is_state_file_name(n)) {
             return Err(std::io::Error::other(format!("`{bad}` is not a state file name")));
+        }
+        if let Some(pg) = &self.backend {
+            let states: Vec<(String, Value)> = files
+                .iter()
+                .map(|(name, content)| (name.trim_end_matches(".json").to_string(), content.clone()))
+                .collect();
+            pg.write(&self.pipeline, &states).map_err(std::io::Error::other)?;
+            return self.remove_spools(steps);
         }
         if !files.is_empty() {
             super::create_private_dir(&self.dir)?;
@@ -192,10 +302,7 @@ impl StateStore {
                 serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?,
             )?;
         }
-        for step in steps {
-            let _ = std::fs::remove_dir_all(self.dir.join(format!("{}.resume", file_safe(step))));
-        }
-        Ok(())
+        self.remove_spools(steps)
     }
 
     /// Remember `state` of `step` read from `source`, to be written if the run succeeds.
@@ -207,13 +314,11 @@ impl StateStore {
     /// The run succeeded: write the staged states and remove the resume spools of `steps`.
     pub fn commit<'a>(&self, steps: impl IntoIterator<Item = &'a str>) -> std::io::Result<()> {
         let staged = std::mem::take(&mut *self.staged.lock().unwrap_or_else(|p| p.into_inner()));
-        if !staged.is_empty() {
-            super::create_private_dir(&self.dir)?;
-        }
-        for (step, state) in staged {
-            let path = self.dir.join(format!("{}.json", file_safe(&step)));
-            super::write_atomic(&path, serde_json::to_vec_pretty(&state).map_err(std::io::Error::other)?)?;
-        }
+        let files = staged.into_iter().map(|(step, state)| (format!("{}.json", file_safe(&step)), state)).collect();
+        self.install_files(&files, steps)
+    }
+
+    fn remove_spools<'a>(&self, steps: impl IntoIterator<Item = &'a str>) -> std::io::Result<()> {
         for step in steps {
             let _ = std::fs::remove_dir_all(self.dir.join(format!("{}.resume", file_safe(step))));
         }

@@ -592,6 +592,88 @@ fn a_changed_source_starts_fresh_and_a_tuning_change_keeps_the_cursor() {
 
 /// Two runs of one incremental pipeline never overlap: the second finds the state locked and
 /// does not start (nothing is requested), and runs once the lock is free.
+/// Issue 19's shared state: two project directories stand for two machines; both keep the
+/// pipeline's state in one PostgreSQL schema.
+#[test]
+fn two_machines_sharing_a_postgres_state_backend_extract_every_event_once() {
+    let schema = crate::postgres::schema("shared_state", &[]);
+    let a = fixture(events(0, 1000), EVENTS);
+    let b = Project::new();
+    for f in ["osiris_connections.yaml", "p.yaml"] {
+        b.write(f, &a.project.read(f));
+    }
+    let settings = format!(
+        "state:\n  backend: postgres\n  dsn: \"postgresql://postgres@127.0.0.1:5432/test\"\n  schema: {schema}\n"
+    );
+    for p in [&a.project, &b] {
+        p.write("osiris.yaml", &settings);
+    }
+    let run_b = |extra: &[&str]| {
+        let mut args = vec!["run", "p.yaml", "--json"];
+        args.extend_from_slice(extra);
+        b.osiris_env(&args, &[("PH_KEY", KEY)])
+    };
+    // Four runs, alternating machines: each reads exactly what is new.
+    let first = a.run(&[]);
+    first.expect_code(0);
+    assert_eq!(uuids(&first), ids_in_order(events(0, 1000)));
+    let mut added = 1000;
+    for (n, machine) in [(300, 'b'), (200, 'a'), (100, 'b')] {
+        a.add("events", events(added, n));
+        let r = if machine == 'a' { a.run(&[]) } else { run_b(&[]) };
+        r.expect_code(0);
+        assert_eq!(uuids(&r), ids_in_order(events(added, n)), "run on {machine}");
+        added += n;
+    }
+    assert!(!b.exists(".osiris/state/ph/events.json"), "machine b keeps no state file");
+    let version: i64 =
+        crate::postgres::texts(&format!("SELECT version::text FROM {schema}.state WHERE pipeline = 'ph'"))[0]
+            .parse()
+            .unwrap();
+    assert_eq!(version, 4);
+
+    // A slow run on a holds the lock: b does not start and names the holder.
+    a.add("events", events(added, 5000));
+    *a.hog.delay.lock().unwrap() = Duration::from_millis(300);
+    let mut slow = std::process::Command::new(env!("CARGO_BIN_EXE_osiris"))
+        .args(["run", "p.yaml", "--quiet"])
+        .current_dir(a.project.dir.path())
+        .env("PH_KEY", KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !a.project.exists(".osiris/state/ph/events.resume/cursor.json") {
+        assert!(std::time::Instant::now() < deadline, "the slow run never spooled a page");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let refused = run_b(&[]);
+    refused.expect_code(1);
+    let error = &refused.json()["error"];
+    assert_eq!(error["kind"], "state", "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("PostgreSQL state backend") && message.contains(&format!("pid {}", slow.id())),
+        "{message}"
+    );
+    // Killed while holding it: the server releases the lock with the connection.
+    slow.kill().unwrap();
+    slow.wait().unwrap();
+    *a.hog.delay.lock().unwrap() = Duration::ZERO;
+    let after_kill = run_b(&[]);
+    after_kill.expect_code(0);
+    assert_eq!(uuids(&after_kill), ids_in_order(events(added, 5000)));
+    added += 5000;
+    // a's spool is from before b's success: it is discarded, not resumed into duplicates.
+    a.add("events", events(added, 10));
+    let last = a.run(&[]);
+    last.expect_code(0);
+    assert_eq!(uuids(&last), ids_in_order(events(added, 10)));
+    let warnings = last.json()["warnings"].to_string();
+    assert!(warnings.contains("discarded the resume spool"), "{warnings}");
+}
+
 #[test]
 fn a_second_run_finds_the_state_locked_and_does_not_start() {
     use std::os::fd::AsRawFd;

@@ -84,6 +84,12 @@ impl PgTarget {
         Ok(Some(Self { config: pg, tls, label, pooler: port == TRANSACTION_POOLER_PORT }))
     }
 
+    /// The same target, introducing itself to the server as `name` (`pg_stat_activity`).
+    pub fn with_application_name(mut self, name: &str) -> Self {
+        self.config.application_name(name);
+        self
+    }
+
     /// Connect with TLS as `sslmode` says ([`TlsPolicy`]): not checked under prefer (the
     /// default) and require, like libpq; the chain under verify-ca, chain and host name under
     /// verify-full.

@@ -12,6 +12,8 @@ mod tls;
 mod types;
 mod write;
 
+pub use connect::PgTarget;
+
 pub use discover::discover;
 pub use doctor::doctor;
 pub use extract::SupabaseExtractor;
