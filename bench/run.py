@@ -49,14 +49,19 @@ def measure(cmd, cwd):
 
 
 def compare(args, rows, workload, tools):
-    """Run every tool `args.repeat` times; one (rows, workload, tool, median wall, median RSS) each."""
+    """Run every tool `args.repeat` times, the tools taking turns (so a machine that drifts
+    slows both alike); one (rows, workload, tool, median wall, median RSS) each."""
+    samples = {tool: [] for tool in tools}
+    for _ in range(args.repeat):
+        for tool, cmd in tools.items():
+            samples[tool].append(measure(cmd, WORK))
     out = []
-    for tool, cmd in tools.items():
-        samples = [measure(cmd, WORK) for _ in range(args.repeat)]
-        wall = statistics.median(s[0] for s in samples)
-        rss = statistics.median(s[1] for s in samples)
+    for tool, runs in samples.items():
+        wall = statistics.median(s[0] for s in runs)
+        rss = statistics.median(s[1] for s in runs)
         out.append((rows, workload, tool, wall, rss))
-        print(f"{rows:>9} {workload:<10} {tool:<15} {wall:7.2f} s {rss:8.1f} MiB", file=sys.stderr)
+        walls = " ".join(f"{s[0]:.2f}" for s in runs)
+        print(f"{rows:>9} {workload:<10} {tool:<15} {wall:7.2f} s {rss:8.1f} MiB  ({walls})", file=sys.stderr)
     return out
 
 

@@ -201,10 +201,13 @@ pub fn export(run_dir: &Path, out: &Path, settings: &Settings, redactor: &Redact
     crate::runtime::create_private_dir(out).map_err(io(out))?;
     let core_path = out.join("summary.json");
     let text = serde_json::to_string_pretty(&summary).expect("JSON serializes");
-    crate::runtime::write_atomic(&core_path, text.as_bytes()).map_err(io(&core_path))?;
+    // Whole files for every reader, without disk flushes: a package is derived from the run dir
+    // and `logs aiop export --run` makes it again, so a crash costs nothing a flush would save
+    // (the run's own status.json and index record are the durable ones).
+    crate::runtime::write_replacing(&core_path, text.as_bytes()).map_err(io(&core_path))?;
     let run_card_path = if settings.run_card {
         let p = out.join("run-card.md");
-        crate::runtime::write_atomic(&p, redactor.redact(&run_card(&run, &summary)).as_bytes()).map_err(io(&p))?;
+        crate::runtime::write_replacing(&p, redactor.redact(&run_card(&run, &summary)).as_bytes()).map_err(io(&p))?;
         Some(p)
     } else {
         None
@@ -225,7 +228,7 @@ pub fn export(run_dir: &Path, out: &Path, settings: &Settings, redactor: &Redact
                 body.push_str(&v.to_string());
                 body.push('\n');
             }
-            crate::runtime::write_atomic(&p, body.as_bytes()).map_err(io(&p))?;
+            crate::runtime::write_replacing(&p, body.as_bytes()).map_err(io(&p))?;
         }
         Some(dir)
     } else {
