@@ -19,6 +19,7 @@ pub mod exchange;
 pub mod http;
 pub mod mcp;
 pub mod oml;
+pub mod orchestrators;
 pub mod project;
 pub mod registry;
 pub mod remote;

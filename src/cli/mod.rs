@@ -5,6 +5,7 @@ mod compile;
 mod components;
 mod connections;
 mod discovery;
+mod export;
 mod init;
 mod logs;
 mod maintenance;
@@ -64,6 +65,9 @@ enum Command {
     /// MCP server for AI agents (stdio, or streamable HTTP); read-only unless --allow-run.
     #[command(subcommand)]
     Mcp(mcp::Command),
+    /// Definitions for other engines: `export dagster PIPELINE` (docs/orchestrators.md).
+    #[command(subcommand)]
+    Export(export::Command),
     /// Execute runs for a host over stdin/stdout (started by `run --remote`).
     Worker(worker::Args),
     /// Compatibility with the original's `osiris oml validate`.
@@ -101,6 +105,7 @@ pub fn main() -> i32 {
         Command::Discovery(c) => discovery::execute(c),
         Command::Mcp(c) => mcp::execute(c),
         Command::Worker(a) => worker::execute(a),
+        Command::Export(c) => export::execute(c),
     };
     match result {
         Ok(code) => code,
@@ -116,7 +121,7 @@ pub fn main() -> i32 {
 struct ParamArgs {
     /// Override a parameter: NAME=VALUE (repeatable; beats OSIRIS_PARAM_NAME and the profile).
     #[arg(long = "param", value_parser = osiris::oml::params::parse_assignment)]
-    params: Vec<(String, String)>,
+    pub(crate) params: Vec<(String, String)>,
     /// Profile whose `profiles.<name>.params` apply (default: $OSIRIS_PROFILE).
     #[arg(long, short = 'p')]
     profile: Option<String>,

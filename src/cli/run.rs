@@ -5,6 +5,7 @@ use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use osiris::compiler::last_compile;
 use osiris::registry::Registry;
+use osiris::orchestrators::pipes::{Both, PipesSession};
 use osiris::remote::host::{execute_remote, RemoteOptions};
 use osiris::runtime::{
     execute as execute_run, prepare, Progress, RunOptions, RunSource, RunStatus, StepReport, StepStatus,
@@ -74,6 +75,30 @@ pub struct Args {
 }
 
 pub fn execute(a: Args) -> anyhow::Result<i32> {
+    let pipes = match PipesSession::from_env() {
+        Ok(p) => p,
+        Err(e) => {
+            let d = osiris::Diagnostic::error("invalid_environment", "DAGSTER_PIPES_CONTEXT", e.to_string());
+            return Ok(invalid(&osiris::Invalid::one(d), a.json));
+        }
+    };
+    if let Some(p) = &pipes {
+        p.opened();
+    }
+    let code = run(a, pipes.as_ref());
+    if let (Some(p), Ok(2)) = (&pipes, &code) {
+        p.closed(Some("invalid input: the pipeline did not start (exit 2); see the log above"));
+    }
+    code
+}
+
+fn run(mut a: Args, pipes: Option<&PipesSession>) -> anyhow::Result<i32> {
+    if let Some(p) = pipes {
+        // Dagster's params come first: a --param on the command line wins.
+        let mut params = p.params();
+        params.append(&mut a.params.params);
+        a.params.params = params;
+    }
     let source = match (&a.file, a.last_compile) {
         (Some(f), _) => RunSource::of_file(f),
         (None, _) => {
@@ -149,6 +174,15 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
     let redactor = req.redactor.clone();
     let show = !a.json && !a.quiet && stderr_is_terminal();
     let bars = Bars::new(show);
+    let pipeline_name = req.pipeline_name.clone();
+    let both;
+    let progress: &dyn Progress = match pipes {
+        Some(p) => {
+            both = Both(&bars, p);
+            &both
+        }
+        None => &bars,
+    };
     let outcome = match &a.remote {
         Some(command) => {
             let remote = RemoteOptions {
@@ -156,16 +190,23 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
                 timeout: Duration::from_secs(a.remote_timeout.max(1)),
                 fetch_data: a.fetch.is_some(),
             };
-            execute_remote(req, &bars, &remote)
+            execute_remote(req, progress, &remote)
         }
-        None => execute_run(req, &bars),
+        None => execute_run(req, progress),
     }
     .context("run could not start")?;
     bars.clear();
+    let mut run_json = osiris::runtime::outcome_json(&outcome);
+    redactor.redact_json(&mut run_json);
+    if let Some(p) = pipes {
+        p.report_run(&pipeline_name, &outcome, &run_json);
+        let failure = outcome.error.as_ref().map(|e| {
+            format!("step `{}` ({}): {}", e.step.clone().unwrap_or_default(), e.kind, redactor.redact(&e.message))
+        });
+        p.closed(failure.as_deref());
+    }
     if a.json {
-        let mut v = osiris::runtime::outcome_json(&outcome);
-        redactor.redact_json(&mut v);
-        print_json(&v);
+        print_json(&run_json);
     } else {
         for s in &outcome.steps {
             let rows = match (s.rows, s.relation) {
