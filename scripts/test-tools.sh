@@ -2,6 +2,8 @@
 # Tools the integration tests drive as the real thing, installed when missing:
 #   - Debian's chromium, which renders the HTML report headless (tests/it/report_browser.rs);
 #   - the official MCP Python SDK in a venv under ~/.cache/osiris-test (tests/it/mcp.rs);
+#   - Dagster (pinned, with dagster-pipes and kubernetes-validate) in its own venv under
+#     ~/.cache/osiris-test/dagster: tests/it/orchestrators.rs materialises exported definitions;
 #   - OpenSSH's server and client, the network transport of `run --remote` (tests/it/remote.rs
 #     starts its own sshd on a loopback port with keys it generates).
 # A test whose tool is missing fails (it is never skipped), so this script runs before the suite.
@@ -28,4 +30,13 @@ if ! "$venv/bin/python" -c "import mcp, importlib.metadata as m; assert m.versio
   echo "test-tools: installing the MCP Python SDK $mcp_version into $venv" >&2
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q "mcp==$mcp_version"
+fi
+
+# Dagster, pinned, in its own venv (its dependencies do not mix with the MCP SDK's).
+dagster_venv="$HOME/.cache/osiris-test/dagster"
+dagster_version="1.13.29"
+if ! "$dagster_venv/bin/python" -c "import dagster, dagster_pipes, importlib.metadata as m; assert m.version('dagster') == '$dagster_version'" 2>/dev/null; then
+  echo "test-tools: installing Dagster $dagster_version into $dagster_venv" >&2
+  python3 -m venv "$dagster_venv"
+  "$dagster_venv/bin/pip" install -q "dagster==$dagster_version" "dagster-pipes==$dagster_version" "kubernetes-validate==1.37.0"
 fi

@@ -4,8 +4,8 @@ use super::output::{invalid, print_json, print_warnings, stderr_is_terminal};
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use osiris::compiler::last_compile;
-use osiris::registry::Registry;
 use osiris::orchestrators::pipes::{Both, PipesSession};
+use osiris::registry::Registry;
 use osiris::remote::host::{execute_remote, RemoteOptions};
 use osiris::runtime::{
     execute as execute_run, prepare, Progress, RunOptions, RunSource, RunStatus, StepReport, StepStatus,

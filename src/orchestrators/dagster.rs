@@ -95,7 +95,7 @@ def osiris_pipeline(context: AssetExecutionContext):
             stderr=subprocess.PIPE,
             text=True,
         )
-    yield from session.get_results()
+    yield from session.get_results(implicit_materializations=False)
     runs = session.get_custom_messages()
     run = runs[-1] if runs else {{}}
     if run:

@@ -85,9 +85,10 @@ impl PipesSession {
                 }
             }
         };
-        let asset_keys = data.get("asset_keys").and_then(Value::as_array).map(|keys| {
-            keys.iter().filter_map(Value::as_str).map(str::to_string).collect()
-        });
+        let asset_keys = data
+            .get("asset_keys")
+            .and_then(Value::as_array)
+            .map(|keys| keys.iter().filter_map(Value::as_str).map(str::to_string).collect());
         let extras = data.get("extras").and_then(Value::as_object).cloned().unwrap_or_default();
         Ok(Some(Self { channel: Mutex::new(channel), asset_keys, extras }))
     }
@@ -97,11 +98,9 @@ impl PipesSession {
         let channel = self.channel.lock().unwrap_or_else(|p| p.into_inner());
         // A message that cannot be delivered must not fail the run it reports on.
         let _ = match &*channel {
-            Channel::File(path) => std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .and_then(|mut f| writeln!(f, "{line}")),
+            Channel::File(path) => {
+                std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| writeln!(f, "{line}"))
+            }
             Channel::Stdout => {
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "{line}").and_then(|_| out.flush())
@@ -149,7 +148,9 @@ impl PipesSession {
     /// `closed`, with the run's failure as the exception.
     pub fn closed(&self, failure: Option<&str>) {
         let params = match failure {
-            Some(message) => json!({"exception": {"message": message, "stack": [], "name": "OsirisRunFailed", "cause": null, "context": null}}),
+            Some(message) => {
+                json!({"exception": {"message": message, "stack": [], "name": "OsirisRunFailed", "cause": null, "context": null}})
+            }
             None => json!({}),
         };
         self.write("closed", params);

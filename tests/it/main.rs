@@ -13,6 +13,7 @@ mod json_files;
 mod mcp;
 mod mysql;
 mod operating;
+mod orchestrators;
 mod params;
 mod parquet_files;
 mod postgres;

@@ -1,0 +1,120 @@
+//! Integrations with other engines, tested against the real thing: definitions written by
+//! `osiris export dagster` materialised by Dagster 1.13 (`materialize`, in the venv that
+//! scripts/test-tools.sh creates), with osiris speaking Dagster Pipes over a file and over stderr.
+
+use crate::util::Project;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SCRIPT: &str = include_str!("orchestrators/materialize.py");
+
+fn dagster_python() -> PathBuf {
+    let home = std::env::var("HOME").expect("HOME");
+    let python = Path::new(&home).join(".cache/osiris-test/dagster/bin/python");
+    assert!(python.exists(), "{} is missing: scripts/test-tools.sh installs Dagster", python.display());
+    python
+}
+
+/// Export `pipeline` of `p` and materialise it with Dagster over `channel` (`file` or `stderr`).
+fn materialize(p: &Project, pipeline: &str, channel: &str) -> Value {
+    p.osiris(&["export", "dagster", pipeline, "-o", "defs.py"]).expect_code(0);
+    p.write("materialize.py", SCRIPT);
+    let out = Command::new("timeout")
+        .args(["300"])
+        .arg(dagster_python())
+        .args(["materialize.py", "defs.py", channel])
+        .current_dir(p.dir.path())
+        .env("OSIRIS_BIN", env!("CARGO_BIN_EXE_osiris"))
+        .env("DAGSTER_HOME", p.path("dagster-home"))
+        .output()
+        .expect("run Dagster");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("no result from Dagster ({e}):\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+fn keys(result: &Value) -> Vec<String> {
+    result["materializations"].as_array().unwrap().iter().map(|m| m["key"].as_str().unwrap().to_string()).collect()
+}
+
+/// The run directory osiris used for a materialisation, from its metadata.
+fn run_status(p: &Project, result: &Value) -> Value {
+    let run_id = result["materializations"][0]["metadata"]["osiris_run_id"].as_str().expect("osiris_run_id");
+    let text = std::fs::read_to_string(p.path(&format!(".osiris/runs/{run_id}/status.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn dagster_materialises_every_step_of_the_example_in_order_with_the_runs_rows() {
+    let p = crate::operating::example_project();
+    let result = materialize(&p, "orders_report.yaml", "file");
+    assert_eq!(result["success"], true, "{result}");
+    let status = run_status(&p, &result);
+    let steps = status["steps"].as_array().unwrap();
+    let expected: Vec<String> =
+        steps.iter().map(|s| format!("orders_report/{}", s["id"].as_str().unwrap().replace('-', "_"))).collect();
+    assert_eq!(keys(&result), expected, "every step, in the manifest's order");
+    for (m, s) in result["materializations"].as_array().unwrap().iter().zip(steps) {
+        assert_eq!(m["metadata"].get("rows").cloned().unwrap_or(Value::Null), s["rows"], "{m}");
+        assert_eq!(m["metadata"]["component"], s["component"]);
+    }
+    assert!(p.exists("output/revenue_by_country.csv"));
+}
+
+#[test]
+fn a_failing_sql_step_materialises_its_upstream_and_fails_retryably_and_exit_2_is_not_retried() {
+    let p = Project::new();
+    p.write("in.csv", "a,b\n1,2\n");
+    p.write("p.yaml", crate::operating::FAILING);
+    let result = materialize(&p, "p.yaml", "file");
+    assert_eq!(result["success"], false);
+    assert!(keys(&result).iter().all(|k| k == "fails/extract"), "{result}");
+    assert!(keys(&result).contains(&"fails/extract".to_string()));
+    let failures = result["failures"].to_string();
+    assert!(failures.contains("exit 1") && failures.contains("no_such_column"), "{failures}");
+    assert_eq!(result["retries"], 2, "exit 1 is retried under the retry policy");
+
+    // A connection the project does not define: exit 2 at run time, never retried.
+    let q = Project::new();
+    q.write(
+        "p.yaml",
+        "oml_version: \"0.1.0\"\nname: invalid\nsteps:\n  - id: rows\n    component: mysql.extractor\n    mode: read\n    config: {connection: \"@mysql.nowhere\", query: \"SELECT 1\"}\n",
+    );
+    let invalid = materialize(&q, "p.yaml", "file");
+    assert_eq!(invalid["success"], false);
+    assert_eq!(invalid["retries"], 0, "{invalid}");
+    assert!(invalid["failures"].to_string().contains("exit 2"), "{invalid}");
+}
+
+#[test]
+fn the_mariadb_pipeline_materialises_under_dagster() {
+    let db = crate::mysql::database(
+        "dagster",
+        &["CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20))", "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')"],
+    );
+    let p = Project::new();
+    p.write(
+        "osiris_connections.yaml",
+        &format!("connections:\n  mysql:\n    db:\n      host: 127.0.0.1\n      port: 3306\n      database: {db}\n      user: root\n      password: \"\"\n      default: true\n"),
+    );
+    p.write(
+        "p.yaml",
+        "oml_version: \"0.1.0\"\nname: maria\nsteps:\n  - id: extract\n    component: mysql.extractor\n    mode: read\n    config: {table: t}\n  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    needs: [extract]\n    config: {path: out.csv}\n",
+    );
+    let result = materialize(&p, "p.yaml", "file");
+    assert_eq!(result["success"], true, "{result}");
+    assert_eq!(keys(&result), ["maria/extract", "maria/write"]);
+    assert_eq!(result["materializations"][1]["metadata"]["rows"], 3);
+    assert_eq!(p.read("out.csv").lines().count(), 4);
+}
+
+#[test]
+fn messages_on_stderr_are_read_by_dagsters_own_log_parser() {
+    let p = crate::operating::example_project();
+    let result = materialize(&p, "orders_report.yaml", "stderr");
+    assert_eq!(result["success"], true, "{result}");
+    assert_eq!(keys(&result).len(), 7, "{result}");
+    assert_eq!(keys(&result)[2], "orders_report/enriched");
+}
