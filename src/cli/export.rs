@@ -1,11 +1,12 @@
-//! `osiris export dagster PIPELINE`: definitions for the engines users operate.
+//! `osiris export dagster|k8s PIPELINE`: definitions for the engines users operate
+//! (docs/orchestrators.md).
 
 use super::output::invalid;
-use osiris::compiler;
+use osiris::compiler::{self, Compiled};
 use osiris::oml;
-use osiris::orchestrators::dagster::{module, Export};
+use osiris::orchestrators::{dagster, k8s};
 use osiris::registry::Registry;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `export` targets.
 #[derive(clap::Subcommand)]
@@ -15,12 +16,19 @@ pub enum Command {
     #[command(after_help = "Load it with `dagster dev -f FILE` or import `defs` from it. Each step's \
 materialization carries rows, duration_ms, component and relation; exit 2 (invalid pipeline) is not \
 retried. docs/orchestrators.md has the whole walk-through.")]
-    Dagster(Args),
+    Dagster(DagsterArgs),
+    /// A Kubernetes Job (a CronJob with --schedule) running the pipeline in an image that holds
+    /// osiris and the project.
+    #[command(after_help = "Secrets come from the Secret named by --secret as environment variables (the \
+`${VAR}` references of osiris_connections.yaml), never inline. Exit 2 fails the Job at once; exit 1 is \
+retried twice; a CronJob never overlaps itself. Example:\n  osiris export k8s pipelines/orders.yaml \
+--image registry.example.com/etl:1.4 --secret etl-env --schedule '0 3 * * *' --memory 2Gi > orders.yaml")]
+    K8s(K8sArgs),
 }
 
 /// Arguments of `export dagster`.
 #[derive(clap::Args)]
-pub struct Args {
+pub struct DagsterArgs {
     /// Pipeline file (OML).
     pipeline: PathBuf,
     /// Write the module here (default: stdout).
@@ -28,28 +36,94 @@ pub struct Args {
     output: Option<PathBuf>,
 }
 
-pub fn execute(c: Command) -> anyhow::Result<i32> {
-    let Command::Dagster(a) = c;
+/// Arguments of `export k8s`.
+#[derive(clap::Args)]
+pub struct K8sArgs {
+    /// Pipeline file (OML).
+    pipeline: PathBuf,
+    /// Image holding `osiris` on PATH and the project in --workdir.
+    #[arg(long)]
+    image: String,
+    /// The project directory inside the image.
+    #[arg(long, default_value = "/project")]
+    workdir: String,
+    /// Cron schedule (`0 3 * * *`): a CronJob instead of a Job.
+    #[arg(long)]
+    schedule: Option<String>,
+    /// Secret whose keys become environment variables of the run.
+    #[arg(long)]
+    secret: Option<String>,
+    /// CPU request, e.g. 500m.
+    #[arg(long)]
+    cpu: Option<String>,
+    /// Memory request, e.g. 2Gi.
+    #[arg(long)]
+    memory: Option<String>,
+    /// Namespace.
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Write the manifest here (default: stdout).
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+}
+
+/// The pipeline compiled (its steps in topological order), or the exit code of invalid input.
+fn compiled(pipeline: &Path) -> Result<Compiled, i32> {
     let registry = Registry::builtin();
-    let plan = match oml::load(&a.pipeline, &Default::default()).and_then(|p| compiler::plan(p, &registry)) {
-        Ok(p) => p,
-        Err(e) => return Ok(invalid(&e, false)),
-    };
-    let compiled = compiler::compile(&plan, &registry);
-    let pipeline_path = std::path::absolute(&a.pipeline)?;
-    let project_dir = std::path::absolute(osiris::project::base_dir_for(&a.pipeline))?;
-    let text = module(&Export {
-        pipeline: &compiled.manifest.name,
-        pipeline_path: &pipeline_path,
-        project_dir: &project_dir,
-        steps: &compiled.manifest.steps,
-    });
-    match a.output {
+    oml::load(pipeline, &Default::default())
+        .and_then(|p| compiler::plan(p, &registry))
+        .map(|plan| compiler::compile(&plan, &registry))
+        .map_err(|e| invalid(&e, false))
+}
+
+fn emit(output: Option<PathBuf>, text: String, what: &str) -> anyhow::Result<i32> {
+    match output {
         Some(path) => {
             osiris::runtime::write_atomic(&path, text)?;
-            eprintln!("wrote {} ({} assets)", path.display(), compiled.manifest.steps.len());
+            eprintln!("wrote {} ({what})", path.display());
         }
         None => print!("{text}"),
     }
     Ok(0)
+}
+
+pub fn execute(c: Command) -> anyhow::Result<i32> {
+    match c {
+        Command::Dagster(a) => {
+            let compiled = match compiled(&a.pipeline) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let pipeline_path = std::path::absolute(&a.pipeline)?;
+            let project_dir = std::path::absolute(osiris::project::base_dir_for(&a.pipeline))?;
+            let text = dagster::module(&dagster::Export {
+                pipeline: &compiled.manifest.name,
+                pipeline_path: &pipeline_path,
+                project_dir: &project_dir,
+                steps: &compiled.manifest.steps,
+            });
+            emit(a.output, text, &format!("{} assets", compiled.manifest.steps.len()))
+        }
+        Command::K8s(a) => {
+            let compiled = match compiled(&a.pipeline) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let root = std::path::absolute(osiris::project::base_dir_for(&a.pipeline))?;
+            let file = std::path::absolute(&a.pipeline)?;
+            let relative = file.strip_prefix(&root).unwrap_or(&file).display().to_string();
+            let text = k8s::manifest(&k8s::Job {
+                pipeline: &compiled.manifest.name,
+                pipeline_file: &relative,
+                image: &a.image,
+                workdir: &a.workdir,
+                schedule: a.schedule.as_deref(),
+                secret: a.secret.as_deref(),
+                cpu: a.cpu.as_deref(),
+                memory: a.memory.as_deref(),
+                namespace: a.namespace.as_deref(),
+            });
+            emit(a.output, text, if a.schedule.is_some() { "CronJob" } else { "Job" })
+        }
+    }
 }

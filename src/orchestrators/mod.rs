@@ -3,6 +3,7 @@
 //! `osiris export dagster` writes ([`dagster`]). docs/orchestrators.md shows both end to end.
 
 pub mod dagster;
+pub mod k8s;
 pub mod pipes;
 
 /// A Dagster asset-key component made of a pipeline or step name: letters, digits and `_`

@@ -118,3 +118,54 @@ fn messages_on_stderr_are_read_by_dagsters_own_log_parser() {
     assert_eq!(keys(&result).len(), 7, "{result}");
     assert_eq!(keys(&result)[2], "orders_report/enriched");
 }
+
+fn kubernetes_validate(p: &Project, file: &str) -> std::process::Output {
+    let bin = dagster_python().with_file_name("kubernetes-validate");
+    Command::new(bin).args(["--strict", file]).current_dir(p.dir.path()).output().expect("kubernetes-validate")
+}
+
+#[test]
+fn the_exported_job_and_cronjob_pass_strict_kubernetes_validation() {
+    let p = crate::operating::example_project();
+    p.osiris(&["export", "k8s", "orders_report.yaml", "--image", "registry.example.com/etl:1.4", "-o", "job.yaml"])
+        .expect_code(0);
+    p.osiris(&[
+        "export",
+        "k8s",
+        "orders_report.yaml",
+        "--image",
+        "registry.example.com/etl:1.4",
+        "--schedule",
+        "0 3 * * *",
+        "--secret",
+        "etl-env",
+        "--cpu",
+        "500m",
+        "--memory",
+        "2Gi",
+        "--namespace",
+        "etl",
+        "-o",
+        "cron.yaml",
+    ])
+    .expect_code(0);
+    for file in ["job.yaml", "cron.yaml"] {
+        let out = kubernetes_validate(&p, file);
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && text.contains(" passed for resource "), "{file}: {text}");
+    }
+    let cron = p.read("cron.yaml");
+    for expected in [
+        "kind: CronJob",
+        "concurrencyPolicy: Forbid",
+        "name: etl-env",
+        "osiris-orders-report",
+        "- orders_report.yaml",
+        "memory: 2Gi",
+    ] {
+        assert!(cron.contains(expected), "{expected} in:\n{cron}");
+    }
+    // The validator is strict: a property Kubernetes does not know fails it.
+    p.write("bad.yaml", &p.read("job.yaml").replace("backoffLimit: 2", "backoffLimit: 2\n  retriesPlease: 5"));
+    assert!(!kubernetes_validate(&p, "bad.yaml").status.success());
+}
