@@ -4,6 +4,8 @@
 #   - the official MCP Python SDK in a venv under ~/.cache/osiris-test (tests/it/mcp.rs);
 #   - Dagster (pinned, with dagster-pipes and kubernetes-validate) in its own venv under
 #     ~/.cache/osiris-test/dagster: tests/it/orchestrators.rs materialises exported definitions;
+#   - Apache Airflow (pinned) in its own venv under ~/.cache/osiris-test/airflow: `airflow dags test`
+#     runs exported DAGs on a SQLite metadata database;
 #   - OpenSSH's server and client, the network transport of `run --remote` (tests/it/remote.rs
 #     starts its own sshd on a loopback port with keys it generates).
 # A test whose tool is missing fails (it is never skipped), so this script runs before the suite.
@@ -39,4 +41,13 @@ if ! "$dagster_venv/bin/python" -c "import dagster, dagster_pipes, importlib.met
   echo "test-tools: installing Dagster $dagster_version into $dagster_venv" >&2
   python3 -m venv "$dagster_venv"
   "$dagster_venv/bin/pip" install -q "dagster==$dagster_version" "dagster-pipes==$dagster_version" "kubernetes-validate==1.37.0"
+fi
+
+# Apache Airflow, pinned, in its own venv.
+airflow_venv="$HOME/.cache/osiris-test/airflow"
+airflow_version="3.3.2"
+if ! "$airflow_venv/bin/python" -c "import importlib.metadata as m; assert m.version('apache-airflow') == '$airflow_version'" 2>/dev/null; then
+  echo "test-tools: installing Apache Airflow $airflow_version into $airflow_venv" >&2
+  python3 -m venv "$airflow_venv"
+  "$airflow_venv/bin/pip" install -q "apache-airflow==$airflow_version"
 fi

@@ -4,7 +4,7 @@
 use super::output::invalid;
 use osiris::compiler::{self, Compiled};
 use osiris::oml;
-use osiris::orchestrators::{dagster, k8s};
+use osiris::orchestrators::{airflow, dagster, k8s};
 use osiris::registry::Registry;
 use std::path::{Path, PathBuf};
 
@@ -17,6 +17,11 @@ pub enum Command {
 materialization carries rows, duration_ms, component and relation; exit 2 (invalid pipeline) is not \
 retried. docs/orchestrators.md has the whole walk-through.")]
     Dagster(DagsterArgs),
+    /// An Airflow DAG: one task running the pipeline, its XCom value the `run --json` object.
+    #[command(
+        after_help = "Put the file in Airflow's dags folder. The DAG id is osiris_<pipeline>; max_active_runs=1; exit 2 fails without retries, exit 1 is retried twice. docs/orchestrators.md."
+    )]
+    Airflow(AirflowArgs),
     /// A Kubernetes Job (a CronJob with --schedule) running the pipeline in an image that holds
     /// osiris and the project.
     #[command(after_help = "Secrets come from the Secret named by --secret as environment variables (the \
@@ -32,6 +37,19 @@ pub struct DagsterArgs {
     /// Pipeline file (OML).
     pipeline: PathBuf,
     /// Write the module here (default: stdout).
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+}
+
+/// Arguments of `export airflow`.
+#[derive(clap::Args)]
+pub struct AirflowArgs {
+    /// Pipeline file (OML).
+    pipeline: PathBuf,
+    /// Cron schedule (`0 3 * * *`); without one the DAG runs when triggered.
+    #[arg(long)]
+    schedule: Option<String>,
+    /// Write the DAG file here (default: stdout).
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
 }
@@ -103,6 +121,21 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
                 steps: &compiled.manifest.steps,
             });
             emit(a.output, text, &format!("{} assets", compiled.manifest.steps.len()))
+        }
+        Command::Airflow(a) => {
+            let compiled = match compiled(&a.pipeline) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let pipeline_path = std::path::absolute(&a.pipeline)?;
+            let project_dir = std::path::absolute(osiris::project::base_dir_for(&a.pipeline))?;
+            let text = airflow::dag_file(&airflow::Dag {
+                pipeline: &compiled.manifest.name,
+                pipeline_path: &pipeline_path,
+                project_dir: &project_dir,
+                schedule: a.schedule.as_deref(),
+            });
+            emit(a.output, text, "DAG")
         }
         Command::K8s(a) => {
             let compiled = match compiled(&a.pipeline) {

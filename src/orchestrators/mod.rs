@@ -2,6 +2,7 @@
 //! `osiris run` when Dagster launches it ([`pipes`]), and the Dagster definitions module
 //! `osiris export dagster` writes ([`dagster`]). docs/orchestrators.md shows both end to end.
 
+pub mod airflow;
 pub mod dagster;
 pub mod k8s;
 pub mod pipes;

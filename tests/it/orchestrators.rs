@@ -169,3 +169,85 @@ fn the_exported_job_and_cronjob_pass_strict_kubernetes_validation() {
     p.write("bad.yaml", &p.read("job.yaml").replace("backoffLimit: 2", "backoffLimit: 2\n  retriesPlease: 5"));
     assert!(!kubernetes_validate(&p, "bad.yaml").status.success());
 }
+
+/// `airflow dags test` of the DAG `osiris export airflow` wrote for `pipeline` of `p`, on a
+/// SQLite metadata database in the project; returns the run task's XCom value (None when the
+/// task pushed none) and the command's output.
+fn airflow_dags_test(p: &Project, pipeline: &str) -> (Option<Value>, String) {
+    p.osiris(&["export", "airflow", pipeline, "-o", "dags/osiris_dag.py"]).expect_code(0);
+    let home = std::env::var("HOME").expect("HOME");
+    let airflow = Path::new(&home).join(".cache/osiris-test/airflow/bin/airflow");
+    assert!(airflow.exists(), "{} is missing: scripts/test-tools.sh installs Airflow", airflow.display());
+    let name: String = p
+        .read("dags/osiris_dag.py")
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("dag_id=\"").map(|r| r.trim_end_matches("\",").to_string()))
+        .expect("dag_id");
+    let env = [
+        ("AIRFLOW_HOME", p.path("airflow-home")),
+        ("AIRFLOW__CORE__DAGS_FOLDER", p.path("dags")),
+        ("AIRFLOW__CORE__LOAD_EXAMPLES", "False".into()),
+        ("OSIRIS_BIN", env!("CARGO_BIN_EXE_osiris").into()),
+    ];
+    let run = |args: &[&str]| {
+        let out = Command::new("timeout")
+            .arg("300")
+            .arg(&airflow)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .current_dir(p.dir.path())
+            .output()
+            .unwrap();
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    };
+    run(&["db", "migrate"]);
+    let output = run(&["dags", "test", &name]);
+    let db = xcom_of_run_task(&p.path("airflow-home/airflow.db"), &name);
+    (db, output)
+}
+
+/// The `run` task's XCom value, read from Airflow's SQLite database with Python's sqlite3.
+fn xcom_of_run_task(db: &Path, dag_id: &str) -> Option<Value> {
+    let script = "import sqlite3, sys\nrow = sqlite3.connect(sys.argv[1]).execute(\"SELECT value FROM xcom WHERE dag_id = ? AND task_id = 'run' AND key = 'return_value'\", (sys.argv[2],)).fetchone()\nprint(row[0] if row else 'null')";
+    let out = Command::new("python3").args(["-c", script]).arg(db).arg(dag_id).output().unwrap();
+    let value: Value = serde_json::from_slice(&out.stdout).expect("the XCom value is JSON");
+    (!value.is_null()).then_some(value)
+}
+
+#[test]
+fn airflow_runs_the_exported_dag_and_its_xcom_is_the_run_json() {
+    let p = crate::operating::example_project();
+    for f in ["orders_report.yaml", "osiris.yaml", "data/orders.csv", "data/cities.csv"] {
+        p.write(&format!("dags/{f}"), &p.read(f));
+    }
+    let (xcom, output) = airflow_dags_test(&p, "dags/orders_report.yaml");
+    let xcom = xcom.unwrap_or_else(|| panic!("no XCom; airflow said:\n{output}"));
+    assert_eq!(xcom["status"], "success", "{xcom}");
+    let status: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(xcom["run_dir"].as_str().unwrap()).join("status.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(xcom["run_id"], status["run_id"]);
+    assert_eq!(xcom["total_rows"], status["total_rows"]);
+    let steps = |v: &Value| -> Vec<Value> {
+        v["steps"].as_array().unwrap().iter().map(|s| serde_json::json!([s["id"], s["status"], s["rows"]])).collect()
+    };
+    assert_eq!(steps(&xcom), steps(&status));
+    let local = p.osiris(&["run", "dags/orders_report.yaml", "--json"]).expect_code(0).json();
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&xcom), keys(&local), "the XCom value is the run --json object");
+    assert!(p.read("dags/osiris_dag.py").contains("max_active_runs=1"));
+}
+
+#[test]
+fn under_airflow_an_invalid_pipeline_fails_its_task_without_retries() {
+    let p = Project::new();
+    p.write(
+        "dags/p.yaml",
+        "oml_version: \"0.1.0\"\nname: invalid\nsteps:\n  - id: rows\n    component: mysql.extractor\n    mode: read\n    config: {connection: \"@mysql.nowhere\", query: \"SELECT 1\"}\n",
+    );
+    let (xcom, output) = airflow_dags_test(&p, "dags/p.yaml");
+    assert_eq!(xcom, None);
+    assert!(output.contains("AirflowFailException") && output.contains("exit 2"), "{output}");
+    assert!(!output.contains("up_for_retry"), "{output}");
+}

@@ -1,0 +1,83 @@
+//! `osiris export airflow`: an Airflow DAG that runs one pipeline. One task runs `osiris run
+//! PIPELINE --json` and returns the parsed JSON, so the task's XCom value is exactly the
+//! `run --json` object (a BashOperator would push only the last line of the output as text).
+//! Exit 2 (invalid pipeline) fails the task without retries (`AirflowFailException`); exit 1 is
+//! retried (`retries=2`). `max_active_runs=1`: one run of a pipeline at a time.
+
+/// What the DAG needs.
+pub struct Dag<'a> {
+    /// OML `name`.
+    pub pipeline: &'a str,
+    /// The pipeline file, absolute.
+    pub pipeline_path: &'a std::path::Path,
+    /// Where `osiris run` starts (the project root).
+    pub project_dir: &'a std::path::Path,
+    /// Cron schedule, or None for runs triggered by hand or by other DAGs.
+    pub schedule: Option<&'a str>,
+}
+
+fn py(text: &str) -> String {
+    serde_json::to_string(text).expect("strings serialize")
+}
+
+/// The DAG file's text.
+pub fn dag_file(d: &Dag) -> String {
+    let dag_id = format!("osiris_{}", super::asset_name(d.pipeline));
+    let schedule = d.schedule.map(py).unwrap_or_else(|| "None".into());
+    format!(
+        r#""""Airflow DAG for the osiris pipeline {name}, written by `osiris export airflow`.
+
+The task's XCom value is the `osiris run --json` object. Exit 2 (invalid pipeline) fails without
+retries; exit 1 (a step failed) is retried twice. Set OSIRIS_BIN when `osiris` is not on PATH.
+"""
+import json
+import os
+import shutil
+import subprocess
+from datetime import datetime
+
+from airflow.exceptions import AirflowException, AirflowFailException
+from airflow.sdk import dag, task
+
+OSIRIS = os.environ.get("OSIRIS_BIN") or shutil.which("osiris") or "osiris"
+PIPELINE = {pipeline_path}
+PROJECT = {project}
+
+
+@dag(
+    dag_id={dag_id},
+    schedule={schedule},
+    start_date=datetime(2024, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["osiris"],
+)
+def osiris_pipeline():
+    @task(task_id="run", retries=2)
+    def run_pipeline():
+        process = subprocess.run(
+            [OSIRIS, "run", PIPELINE, "--json", "--quiet"],
+            cwd=PROJECT,
+            capture_output=True,
+            text=True,
+        )
+        result = json.loads(process.stdout) if process.stdout.strip() else {{}}
+        print(process.stderr)
+        if process.returncode == 2:
+            raise AirflowFailException(f"osiris: invalid pipeline (exit 2), not retried: {{json.dumps(result)}}")
+        if process.returncode != 0:
+            error = (result.get("error") or {{}}).get("message") or process.stderr[-2000:]
+            raise AirflowException(f"osiris run failed (exit {{process.returncode}}): {{error}}")
+        return result
+
+    run_pipeline()
+
+
+osiris_pipeline()
+"#,
+        name = py(d.pipeline),
+        pipeline_path = py(&d.pipeline_path.display().to_string()),
+        project = py(&d.project_dir.display().to_string()),
+        dag_id = py(&dag_id),
+    )
+}
