@@ -46,8 +46,9 @@ fi
 # Apache Airflow, pinned, in its own venv.
 airflow_venv="$HOME/.cache/osiris-test/airflow"
 airflow_version="3.3.2"
-if ! "$airflow_venv/bin/python" -c "import importlib.metadata as m; assert m.version('apache-airflow') == '$airflow_version'" 2>/dev/null; then
-  echo "test-tools: installing Apache Airflow $airflow_version into $airflow_venv" >&2
+cncf_version="10.25.0"
+if ! "$airflow_venv/bin/python" -c "import importlib.metadata as m; assert m.version('apache-airflow') == '$airflow_version' and m.version('apache-airflow-providers-cncf-kubernetes') == '$cncf_version'" 2>/dev/null; then
+  echo "test-tools: installing Apache Airflow $airflow_version (with the Kubernetes provider) into $airflow_venv" >&2
   python3 -m venv "$airflow_venv"
-  "$airflow_venv/bin/pip" install -q "apache-airflow==$airflow_version"
+  "$airflow_venv/bin/pip" install -q "apache-airflow==$airflow_version" "apache-airflow-providers-cncf-kubernetes==$cncf_version"
 fi

@@ -46,6 +46,22 @@ pub struct DagsterArgs {
 pub struct AirflowArgs {
     /// Pipeline file (OML).
     pipeline: PathBuf,
+    /// `local`: a Python task running the worker's `osiris`; `k8s`: a KubernetesPodOperator
+    /// running --image (needs apache-airflow-providers-cncf-kubernetes).
+    #[arg(long, default_value = "local", value_parser = ["local", "k8s"])]
+    launcher: String,
+    /// With --launcher k8s: the image holding osiris and the project in --workdir.
+    #[arg(long, required_if_eq("launcher", "k8s"))]
+    image: Option<String>,
+    /// With --launcher k8s: the project directory inside the image (its WORKDIR).
+    #[arg(long, default_value = "/project")]
+    workdir: String,
+    /// With --launcher k8s: a Secret whose keys become environment variables of the pod.
+    #[arg(long)]
+    secret: Option<String>,
+    /// With --launcher k8s: the pod's namespace.
+    #[arg(long)]
+    namespace: Option<String>,
     /// Cron schedule (`0 3 * * *`); without one the DAG runs when triggered.
     #[arg(long)]
     schedule: Option<String>,
@@ -97,6 +113,9 @@ fn compiled(pipeline: &Path) -> Result<Compiled, i32> {
 fn emit(output: Option<PathBuf>, text: String, what: &str) -> anyhow::Result<i32> {
     match output {
         Some(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
             osiris::runtime::write_atomic(&path, text)?;
             eprintln!("wrote {} ({what})", path.display());
         }
@@ -129,11 +148,23 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
             };
             let pipeline_path = std::path::absolute(&a.pipeline)?;
             let project_dir = std::path::absolute(osiris::project::base_dir_for(&a.pipeline))?;
+            let relative = pipeline_path.strip_prefix(&project_dir).unwrap_or(&pipeline_path).display().to_string();
+            let launcher = match (a.launcher.as_str(), a.image.as_deref()) {
+                ("k8s", Some(image)) => airflow::Launcher::Kubernetes {
+                    image,
+                    workdir: &a.workdir,
+                    pipeline_file: &relative,
+                    secret: a.secret.as_deref(),
+                    namespace: a.namespace.as_deref(),
+                },
+                _ => airflow::Launcher::Local,
+            };
             let text = airflow::dag_file(&airflow::Dag {
                 pipeline: &compiled.manifest.name,
                 pipeline_path: &pipeline_path,
                 project_dir: &project_dir,
                 schedule: a.schedule.as_deref(),
+                launcher,
             });
             emit(a.output, text, "DAG")
         }

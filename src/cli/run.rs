@@ -205,6 +205,12 @@ fn run(mut a: Args, pipes: Option<&PipesSession>) -> anyhow::Result<i32> {
         });
         p.closed(failure.as_deref());
     }
+    if let Some(path) = xcom_return_path() {
+        // Airflow's KubernetesPodOperator reads the task's XCom value from this file.
+        if let Err(e) = osiris::runtime::write_atomic(&path, run_json.to_string()) {
+            eprintln!("warning: cannot write the XCom value to {}: {e}", path.display());
+        }
+    }
     if a.json {
         print_json(&run_json);
     } else {
@@ -246,6 +252,16 @@ fn run(mut a: Args, pipes: Option<&PipesSession>) -> anyhow::Result<i32> {
         );
     }
     Ok(outcome.status.exit_code())
+}
+
+/// Where `OSIRIS_XCOM_RETURN` asks the run --json object to be written: the path it names, or
+/// Airflow's `/airflow/xcom/return.json` for `1`/`true`.
+fn xcom_return_path() -> Option<PathBuf> {
+    let value = std::env::var("OSIRIS_XCOM_RETURN").ok().filter(|v| !v.is_empty())?;
+    Some(match value.as_str() {
+        "1" | "true" => PathBuf::from("/airflow/xcom/return.json"),
+        path => PathBuf::from(path),
+    })
 }
 
 /// One spinner per running step on stderr.

@@ -4,6 +4,27 @@
 //! Exit 2 (invalid pipeline) fails the task without retries (`AirflowFailException`); exit 1 is
 //! retried (`retries=2`). `max_active_runs=1`: one run of a pipeline at a time.
 
+/// Where the task runs.
+pub enum Launcher<'a> {
+    /// A Python task on the Airflow worker, running the `osiris` on its PATH.
+    Local,
+    /// A pod (KubernetesPodOperator) from an image holding osiris and the project; osiris writes
+    /// its `run --json` object to `/airflow/xcom/return.json` (`OSIRIS_XCOM_RETURN`) for the
+    /// operator's xcom sidecar.
+    Kubernetes {
+        /// The image.
+        image: &'a str,
+        /// The project directory in the image (its WORKDIR, where runs are recorded).
+        workdir: &'a str,
+        /// The pipeline file relative to it.
+        pipeline_file: &'a str,
+        /// A Secret whose keys become environment variables.
+        secret: Option<&'a str>,
+        /// Namespace of the pod.
+        namespace: Option<&'a str>,
+    },
+}
+
 /// What the DAG needs.
 pub struct Dag<'a> {
     /// OML `name`.
@@ -14,6 +35,8 @@ pub struct Dag<'a> {
     pub project_dir: &'a std::path::Path,
     /// Cron schedule, or None for runs triggered by hand or by other DAGs.
     pub schedule: Option<&'a str>,
+    /// Where the task runs.
+    pub launcher: Launcher<'a>,
 }
 
 fn py(text: &str) -> String {
@@ -22,6 +45,78 @@ fn py(text: &str) -> String {
 
 /// The DAG file's text.
 pub fn dag_file(d: &Dag) -> String {
+    match &d.launcher {
+        Launcher::Local => local_dag(d),
+        Launcher::Kubernetes { .. } => pod_dag(d),
+    }
+}
+
+/// The KubernetesPodOperator form.
+fn pod_dag(d: &Dag) -> String {
+    let Launcher::Kubernetes { image, workdir, pipeline_file, secret, namespace } = &d.launcher else {
+        unreachable!("called for the Kubernetes launcher only")
+    };
+    let dag_id = format!("osiris_{}", super::asset_name(d.pipeline));
+    let pod_name = format!("osiris-{}", super::k8s::dns_name(d.pipeline, 45));
+    let env_from = match secret {
+        Some(s) => format!("[k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name={}))]", py(s)),
+        None => "[]".into(),
+    };
+    format!(
+        r#""""Airflow DAG for the osiris pipeline {name}, written by `osiris export airflow --launcher k8s`.
+
+The run happens in a pod from {image}; osiris writes its `run --json` object to
+/airflow/xcom/return.json, which the operator's xcom sidecar returns as the task's XCom value.
+Secrets come from the named Secret as environment variables, never from this file.
+"""
+from datetime import datetime
+
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.sdk import dag
+from kubernetes.client import models as k8s
+
+
+@dag(
+    dag_id={dag_id},
+    schedule={schedule},
+    start_date=datetime(2024, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["osiris"],
+)
+def osiris_pipeline():
+    KubernetesPodOperator(
+        task_id="run",
+        name={pod_name},
+        namespace={namespace},
+        image={image},
+        cmds=["osiris"],
+        arguments=["run", {pipeline_file}, "--json", "--quiet"],
+        env_vars={{"OSIRIS_XCOM_RETURN": "/airflow/xcom/return.json"}},
+        env_from={env_from},
+        do_xcom_push=True,
+        get_logs=True,
+        retries=2,
+        labels={{"app.kubernetes.io/name": "osiris", "osiris.dev/pipeline": {label}}},
+    )
+
+
+dag = osiris_pipeline()
+"#,
+        name = py(d.pipeline),
+        image = py(image),
+        dag_id = py(&dag_id),
+        schedule = d.schedule.map(py).unwrap_or_else(|| "None".into()),
+        pod_name = py(&pod_name),
+        namespace = namespace.map(py).unwrap_or_else(|| "None".into()),
+        pipeline_file = py(&format!("{}/{}", workdir.trim_end_matches('/'), pipeline_file)),
+        env_from = env_from,
+        label = py(&super::k8s::dns_name(d.pipeline, 63)),
+    )
+}
+
+/// The local (Python task) form.
+fn local_dag(d: &Dag) -> String {
     let dag_id = format!("osiris_{}", super::asset_name(d.pipeline));
     let schedule = d.schedule.map(py).unwrap_or_else(|| "None".into());
     format!(
@@ -73,7 +168,7 @@ def osiris_pipeline():
     run_pipeline()
 
 
-osiris_pipeline()
+dag = osiris_pipeline()
 "#,
         name = py(d.pipeline),
         pipeline_path = py(&d.pipeline_path.display().to_string()),

@@ -251,3 +251,53 @@ fn under_airflow_an_invalid_pipeline_fails_its_task_without_retries() {
     assert!(output.contains("AirflowFailException") && output.contains("exit 2"), "{output}");
     assert!(!output.contains("up_for_retry"), "{output}");
 }
+
+#[test]
+fn the_kubernetes_pod_form_builds_its_pod_offline_with_the_xcom_sidecar() {
+    let p = crate::operating::example_project();
+    p.osiris(&[
+        "export",
+        "airflow",
+        "orders_report.yaml",
+        "--launcher",
+        "k8s",
+        "--image",
+        "registry.example.com/etl:1.4",
+        "--secret",
+        "etl-env",
+        "-o",
+        "dags/osiris_pod.py",
+    ])
+    .expect_code(0);
+    let script = "import importlib.util, json, sys\nspec = importlib.util.spec_from_file_location('d', sys.argv[1]); m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\ndag = m.dag\npod = dag.get_task('run').build_pod_request_obj(dry_run=True)\nc = {x.name: x for x in pod.spec.containers}\nbase = c['base']\nprint(json.dumps({'containers': sorted(c), 'image': base.image, 'args': base.args, 'cmds': base.command, 'env': {e.name: e.value for e in base.env or []}, 'env_from': [e.secret_ref.name for e in base.env_from or []], 'mounts': [v.mount_path for v in base.volume_mounts or []], 'max_active_runs': dag.max_active_runs}))";
+    let home = std::env::var("HOME").unwrap();
+    let python = Path::new(&home).join(".cache/osiris-test/airflow/bin/python");
+    let out = Command::new(python)
+        .args(["-c", script, "dags/osiris_pod.py"])
+        .current_dir(p.dir.path())
+        .env("AIRFLOW_HOME", p.path("airflow-home"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let pod: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(pod["containers"], serde_json::json!(["airflow-xcom-sidecar", "base"]), "{pod}");
+    assert_eq!(pod["image"], "registry.example.com/etl:1.4");
+    assert_eq!(pod["cmds"], serde_json::json!(["osiris"]));
+    assert_eq!(pod["args"], serde_json::json!(["run", "/project/orders_report.yaml", "--json", "--quiet"]));
+    assert_eq!(pod["env"]["OSIRIS_XCOM_RETURN"], "/airflow/xcom/return.json");
+    assert_eq!(pod["env_from"], serde_json::json!(["etl-env"]));
+    assert!(pod["mounts"].as_array().unwrap().contains(&Value::from("/airflow/xcom")), "{pod}");
+    assert_eq!(pod["max_active_runs"], 1);
+
+    // What the sidecar returns: osiris writes its run --json object where OSIRIS_XCOM_RETURN says;
+    // a path it cannot write costs a warning, not the run.
+    let xcom = p.path("xcom/return.json");
+    let env = [("OSIRIS_XCOM_RETURN", xcom.to_str().unwrap())];
+    let unwritable = p.osiris_env(&["run", "orders_report.yaml", "--json"], &env);
+    assert!(unwritable.expect_code(0).stderr.contains("cannot write the XCom value"), "{unwritable:?}");
+    std::fs::create_dir_all(p.path("xcom")).unwrap();
+    let run = p.osiris_env(&["run", "orders_report.yaml", "--json"], &env);
+    let written: Value = serde_json::from_str(&p.read("xcom/return.json")).unwrap();
+    assert_eq!(written, run.expect_code(0).json());
+}
