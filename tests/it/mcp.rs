@@ -367,21 +367,23 @@ fn the_python_sdk_runs_the_loop_over_streamable_http() {
     let p = project("py_http");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_osiris"))
-        .args(["mcp", "serve", "--http", &addr, "--allow-run"])
-        .current_dir(p.dir.path())
-        .env("OSIRIS_MCP_IT_PW", SECRET)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let server = crate::util::KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_osiris"))
+            .args(["mcp", "serve", "--http", &addr, "--allow-run"])
+            .current_dir(p.dir.path())
+            .env("OSIRIS_MCP_IT_PW", SECRET)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let started = std::time::Instant::now();
     while std::net::TcpStream::connect(&addr).is_err() {
         assert!(started.elapsed().as_secs() < 30, "the HTTP server never listened");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let seen = python_client(&["http", &format!("http://{addr}/mcp")]);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert_python_loop(&seen, &p);
 }
 

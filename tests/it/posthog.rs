@@ -635,14 +635,16 @@ fn two_machines_sharing_a_postgres_state_backend_extract_every_event_once() {
     // A slow run on a holds the lock: b does not start and names the holder.
     a.add("events", events(added, 5000));
     *a.hog.delay.lock().unwrap() = Duration::from_millis(300);
-    let mut slow = std::process::Command::new(env!("CARGO_BIN_EXE_osiris"))
-        .args(["run", "p.yaml", "--quiet"])
-        .current_dir(a.project.dir.path())
-        .env("PH_KEY", KEY)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let slow = crate::util::KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_osiris"))
+            .args(["run", "p.yaml", "--quiet"])
+            .current_dir(a.project.dir.path())
+            .env("PH_KEY", KEY)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !a.project.exists(".osiris/state/ph/events.resume/cursor.json") {
         assert!(std::time::Instant::now() < deadline, "the slow run never spooled a page");
@@ -654,12 +656,11 @@ fn two_machines_sharing_a_postgres_state_backend_extract_every_event_once() {
     assert_eq!(error["kind"], "state", "{error}");
     let message = error["message"].as_str().unwrap();
     assert!(
-        message.contains("PostgreSQL state backend") && message.contains(&format!("pid {}", slow.id())),
+        message.contains("PostgreSQL state backend") && message.contains(&format!("pid {}", slow.0.id())),
         "{message}"
     );
     // Killed while holding it: the server releases the lock with the connection.
-    slow.kill().unwrap();
-    slow.wait().unwrap();
+    drop(slow);
     *a.hog.delay.lock().unwrap() = Duration::ZERO;
     let after_kill = run_b(&[]);
     after_kill.expect_code(0);

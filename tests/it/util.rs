@@ -205,3 +205,14 @@ pub fn interrupt(child: std::process::Child) -> std::process::Output {
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill -INT");
     child.wait_with_output().expect("the run ends")
 }
+
+/// A child process ended when the guard is dropped, also when the test panics first (a server
+/// left running would hold the harness's output pipe open).
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
