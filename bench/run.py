@@ -287,7 +287,11 @@ steps:
     config: {config}
 """)
         cmd = [args.osiris, "run", str(WORK / "p.yaml"), "--quiet", "--full-refresh", "--runs-dir", str(WORK / "runs")]
-        return compare(args, rows, kind, {"osiris": cmd})
+        tools = {"osiris": cmd}
+        if kind == "graphql":
+            # The wire floor first: the same pages by a plain client, bodies discarded.
+            tools = {"wire floor": [sys.executable, str(HERE / "wire_floor.py"), f"http://127.0.0.1:{port}/graphql", "10000"], **tools}
+        return compare(args, rows, kind, tools)
     finally:
         server.kill()
 

@@ -81,52 +81,96 @@ impl Config {
     }
 }
 
+/// Fetch every page in order and hand each response on; the cursor for the next request is read
+/// here, so the next page is on its way while the loader is still turning the last one into
+/// rows (the network and the server overlap with our work). Ends when paging ends, when the
+/// loader hangs up (it failed) or with the error that stopped it.
+fn fetch_pages(
+    request: &Request,
+    config: &Config,
+    query: &str,
+    cancel: &std::sync::atomic::AtomicBool,
+    on_retry: impl FnMut(&str, std::time::Duration),
+    pages: std::sync::mpsc::SyncSender<Value>,
+) -> Result<(), DriverError> {
+    let mut on_retry = on_retry;
+    let mut variables = config.variables.clone();
+    let mut fetched = 0u64;
+    // Cursors already followed: a server handing one out again would page forever.
+    let mut seen_cursors = std::collections::HashSet::new();
+    loop {
+        let response = request.post_with(cancel, &json!({"query": query, "variables": variables}), &mut on_retry)?;
+        if let Some(errors) = graphql_errors(&response) {
+            return Err(DriverError::at_source(format!("the GraphQL API answered with errors: {errors}")));
+        }
+        fetched += 1;
+        let next = if !config.pagination_enabled || (config.max_pages > 0 && fetched >= config.max_pages) {
+            None
+        } else {
+            let info = select_path(&response, &config.pagination_path).into_iter().next();
+            let has_next =
+                info.and_then(|i| i.get(&config.pagination_has_next_field)).and_then(Value::as_bool).unwrap_or(false);
+            info.and_then(|i| i.get(&config.pagination_cursor_field)).filter(|c| has_next && !c.is_null()).cloned()
+        };
+        if pages.send(response).is_err() {
+            return Ok(());
+        }
+        let Some(cursor) = next else { return Ok(()) };
+        if !seen_cursors.insert(cursor.to_string()) {
+            return Err(DriverError::at_source(format!(
+                "the GraphQL API returned cursor {cursor} again after page {fetched}: paging does not advance, so the extraction stops instead of looping (check pagination_cursor_field and pagination_variable_name)"
+            )));
+        }
+        variables.insert(config.pagination_variable_name.clone(), cursor);
+        if cancel.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(DriverError::Cancelled);
+        }
+    }
+}
+
 impl Driver for GraphqlExtractor {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let config: Config = parse(config).map_err(DriverError::Config)?;
         let request = Request::new(&config, ctx.connection)?;
         let query = config.query.as_deref().ok_or_else(|| DriverError::Config("`query` is required".into()))?;
-        let mut variables = config.variables.clone();
         let scratch = scratch_path(ctx.run_dir, ctx.step_id).map_err(|e| DriverError::at_source(e.to_string()))?;
         let mut table = JsonTable::new(ctx.step_id, scratch, config.flatten_result);
         let mut pages = 0u64;
-        // Cursors already followed: a server handing one out again would page forever.
-        let mut seen_cursors = std::collections::HashSet::new();
-        let result = (|| loop {
-            let response = request.post(ctx, &json!({"query": query, "variables": variables}))?;
-            if let Some(errors) = graphql_errors(&response) {
-                return Err(DriverError::at_source(format!("the GraphQL API answered with errors: {errors}")));
-            }
-            pages += 1;
-            let page = records(&response, &config.data_path);
-            table.append(ctx.conn, &page).map_err(DriverError::at_source)?;
-            ctx.telemetry.event(
-                "extraction.page",
-                Some(ctx.step_id),
-                json!({"page": pages, "rows": page.len(), "rows_total": table.rows()}),
-            );
-            if !config.pagination_enabled || (config.max_pages > 0 && pages >= config.max_pages) {
-                return Ok(());
-            }
-            let info = select_path(&response, &config.pagination_path).into_iter().next();
-            let has_next =
-                info.and_then(|i| i.get(&config.pagination_has_next_field)).and_then(Value::as_bool).unwrap_or(false);
-            let cursor = info.and_then(|i| i.get(&config.pagination_cursor_field)).filter(|c| !c.is_null());
-            match cursor {
-                Some(c) if has_next => {
-                    if !seen_cursors.insert(c.to_string()) {
-                        return Err(DriverError::at_source(format!(
-                            "the GraphQL API returned cursor {c} again after page {pages}: paging does not advance, so the extraction stops instead of looping (check pagination_cursor_field and pagination_variable_name)"
-                        )));
-                    }
-                    variables.insert(config.pagination_variable_name.clone(), c.clone());
+        let (telemetry, step_id, cancel) = (ctx.telemetry, ctx.step_id, ctx.cancel);
+        let result = std::thread::scope(|scope| {
+            // A rendezvous: the page being loaded and the one fetched meanwhile, no more, so
+            // memory stays bounded by two pages.
+            let (sender, responses) = std::sync::mpsc::sync_channel::<Value>(0);
+            let fetcher = scope.spawn(|| {
+                let on_retry = |reason: &str, wait: std::time::Duration| {
+                    telemetry.event(
+                        "http.retry",
+                        Some(step_id),
+                        json!({"reason": reason, "wait_ms": wait.as_millis() as u64}),
+                    );
+                };
+                fetch_pages(&request, &config, query, cancel, on_retry, sender)
+            });
+            let loaded = (|| {
+                for response in &responses {
+                    pages += 1;
+                    let page = records(&response, &config.data_path);
+                    table.append(ctx.conn, &page).map_err(DriverError::at_source)?;
+                    telemetry.event(
+                        "extraction.page",
+                        Some(step_id),
+                        json!({"page": pages, "rows": page.len(), "rows_total": table.rows()}),
+                    );
                 }
-                _ => return Ok(()),
-            }
-            if ctx.cancel.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(DriverError::Cancelled);
-            }
-        })();
+                Ok(())
+            })();
+            // A fetcher waiting to hand over a page sees the hang-up and stops.
+            drop(responses);
+            let fetched = fetcher.join().unwrap_or_else(|p| {
+                Err(DriverError::Internal(format!("the page fetcher panicked: {}", crate::drivers::panic_message(&*p))))
+            });
+            loaded.and(fetched)
+        });
         if let Err(e) = result {
             ctx.drop_partial_table();
             return Err(e);

@@ -1,7 +1,7 @@
 //! The GraphQL family: requests with the connection's auth and retries, record selection by
 //! `data_path`, the health check and discovery. `graphql.extractor`
 //! (`crate::components::graphql_extractor`) reads any GraphQL API with them, cursor-paged, each
-//! page appended to DuckDB as it arrives.
+//! page appended to DuckDB as it arrives while the next one is already being fetched.
 //!
 //! - Request: `POST endpoint` with `{"query", "variables"}`; auth from the connection
 //!   (`auth_type` bearer / basic / api_key with `auth_token`, `auth_username`, `auth_header_name`),
@@ -24,7 +24,7 @@
 mod discover;
 pub use discover::discover;
 
-use super::{DriverError, StepContext};
+use super::DriverError;
 use crate::components::graphql_extractor::{AuthType, Config};
 use crate::connections::ResolvedConnection;
 use crate::drivers::health::{HealthCategory, HealthReport};
@@ -145,12 +145,8 @@ impl Request {
         })
     }
 
-    /// POST `body` for a step: retries reported as its events, cancellation honoured.
-    pub(crate) fn post(&self, ctx: &StepContext, body: &Value) -> Result<Value, DriverError> {
-        self.post_with(ctx.cancel, body, ctx.retry_event(None))
-    }
-
-    fn post_with(
+    /// POST `body`, retrying as the policy says (`on_retry` hears each retry), until `cancel`.
+    pub(crate) fn post_with(
         &self,
         cancel: &std::sync::atomic::AtomicBool,
         body: &Value,
