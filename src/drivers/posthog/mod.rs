@@ -122,12 +122,10 @@ impl Settings {
 struct Extraction<'a> {
     ctx: &'a StepContext<'a>,
     settings: Settings,
-    client: PosthogClient,
     spool: Spool,
     checkpoint: Checkpoint,
     seen: HashSet<String>,
     last: Option<(String, String)>,
-    progress: crate::drivers::paging::PageProgress,
     loader: Option<ChunkLoader>,
     /// Spooled rows not loaded into DuckDB yet (loaded in batches of CHUNK_BYTES: each INSERT
     /// into the growing table costs, and the spool already holds them durably).
@@ -151,36 +149,18 @@ impl Extraction<'_> {
         Ok(())
     }
 
-    /// Fetch one page; returns whether another follows.
-    fn page(&mut self) -> Result<bool, DriverError> {
-        let q =
-            page_query(&self.settings.dt, &self.checkpoint.window, &self.checkpoint.position, self.settings.page_size);
-        let answer = self.client.query(&q, self.ctx.cancel, self.ctx.retry_event(None)).map_err(|e| match e {
-            PosthogError::Cancelled => DriverError::Cancelled,
-            other => DriverError::at_source(other.to_string()),
-        })?;
-        let full = answer.results.len() as u64 >= self.settings.page_size;
-        if full && !self.progress.advanced(&[answer.results.first(), answer.results.last()]) {
-            return Err(DriverError::at_source(format!(
-                "PostHog answered page {} with the rows of the page before: the paging does not advance, so the extraction stops instead of looping",
-                self.checkpoint.pages + 1
-            )));
-        }
+    /// Turn a fetched page into spooled and loaded rows, in order.
+    fn load_page(&mut self, page: Fetched) -> Result<(), DriverError> {
+        let answer = page.answer;
         if self.loader.is_none() {
             self.checkpoint.columns = columns(&self.settings.dt, &answer.columns, &answer.types);
             self.create_table()?;
         }
-        let index = |name: &str| answer.columns.iter().position(|c| c == name);
-        let ts_index = self.settings.dt.timestamp.and_then(index);
-        let id_index = index(self.settings.dt.id);
+        let id_index = answer.columns.iter().position(|c| c == self.settings.dt.id);
         let mut chunk = String::new();
         let mut kept = 0u64;
         for row in &answer.results {
             let id = id_index.and_then(|i| row.get(i)).and_then(value_text);
-            let ts = ts_index.and_then(|i| row.get(i)).and_then(Value::as_str).and_then(parse_timestamp);
-            if let (Some(id), Some(ts)) = (&id, ts) {
-                self.last = Some((hogql_timestamp(ts), id.clone()));
-            }
             if self.settings.dedup && id.as_ref().is_some_and(|id| self.seen.contains(id)) {
                 self.checkpoint.deduplicated += 1;
                 continue;
@@ -189,14 +169,9 @@ impl Extraction<'_> {
             push_record(&mut chunk, values.iter().map(Option::as_deref));
             kept += 1;
         }
-        let fetched = answer.results.len() as u64;
+        self.last = page.last;
         self.checkpoint.pages += 1;
-        self.checkpoint.position = match (&self.checkpoint.position, &self.last, self.settings.dt.timestamp) {
-            (_, Some((t, id)), Some(_)) => Position::After { timestamp: t.clone(), id: id.clone() },
-            (Position::Offset(o), _, None) => Position::Offset(o + fetched),
-            (Position::Start, _, None) => Position::Offset(fetched),
-            (p, _, _) => p.clone(),
-        };
+        self.checkpoint.position = page.position;
         self.checkpoint.bytes += chunk.len() as u64;
         self.checkpoint.rows += kept;
         self.spool
@@ -211,7 +186,82 @@ impl Extraction<'_> {
             Some(self.ctx.step_id),
             json!({"page": self.checkpoint.pages, "rows": kept, "rows_total": self.checkpoint.rows}),
         );
-        Ok(fetched >= self.settings.page_size)
+        Ok(())
+    }
+}
+
+/// A page as the fetcher hands it on: the answer and where the read stands after it.
+struct Fetched {
+    answer: client::HogqlResponse,
+    /// The seek position after this page.
+    position: Position,
+    /// The last `(timestamp, id)` read so far.
+    last: Option<(String, String)>,
+}
+
+/// Where the fetcher starts and what it needs: everything the next request depends on, which
+/// is known as soon as a page's answer is parsed (its last row), so the next page is requested
+/// while the loader is still spooling and loading the last one.
+struct Pager<'a> {
+    client: &'a PosthogClient,
+    dt: DataType,
+    page_size: u64,
+    window: Window,
+    position: Position,
+    last: Option<(String, String)>,
+    pages: u64,
+    progress: crate::drivers::paging::PageProgress,
+}
+
+impl Pager<'_> {
+    /// Fetch pages in order until a short page, handing each to `out`; stops early when the
+    /// loader hangs up (it failed).
+    fn run(
+        mut self,
+        cancel: &std::sync::atomic::AtomicBool,
+        mut on_retry: impl FnMut(&str, Duration),
+        out: std::sync::mpsc::SyncSender<Fetched>,
+    ) -> Result<(), DriverError> {
+        loop {
+            let q = page_query(&self.dt, &self.window, &self.position, self.page_size);
+            let answer = self.client.query(&q, cancel, &mut on_retry).map_err(|e| match e {
+                PosthogError::Cancelled => DriverError::Cancelled,
+                other => DriverError::at_source(other.to_string()),
+            })?;
+            let full = answer.results.len() as u64 >= self.page_size;
+            if full && !self.progress.advanced(&[answer.results.first(), answer.results.last()]) {
+                return Err(DriverError::at_source(format!(
+                    "PostHog answered page {} with the rows of the page before: the paging does not advance, so the extraction stops instead of looping",
+                    self.pages + 1
+                )));
+            }
+            let index = |name: &str| answer.columns.iter().position(|c| c == name);
+            let ts_index = self.dt.timestamp.and_then(index);
+            let id_index = index(self.dt.id);
+            let last_row = answer.results.iter().rev().find_map(|row| {
+                let id = id_index.and_then(|i| row.get(i)).and_then(value_text)?;
+                let ts = ts_index.and_then(|i| row.get(i)).and_then(Value::as_str).and_then(parse_timestamp)?;
+                Some((hogql_timestamp(ts), id))
+            });
+            if last_row.is_some() {
+                self.last = last_row;
+            }
+            let fetched = answer.results.len() as u64;
+            self.pages += 1;
+            self.position = match (&self.position, &self.last, self.dt.timestamp) {
+                (_, Some((t, id)), Some(_)) => Position::After { timestamp: t.clone(), id: id.clone() },
+                (Position::Offset(o), _, None) => Position::Offset(o + fetched),
+                (Position::Start, _, None) => Position::Offset(fetched),
+                (p, _, _) => p.clone(),
+            };
+            let page = Fetched { answer, position: self.position.clone(), last: self.last.clone() };
+            if out.send(page).is_err() || !full {
+                return Ok(());
+            }
+            if cancel.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(DriverError::Cancelled);
+            }
+        }
     }
 }
 
@@ -296,18 +346,7 @@ impl Driver for PosthogExtractor {
             Position::After { timestamp, id } => Some((timestamp.clone(), id.clone())),
             _ => None,
         };
-        let mut run = Extraction {
-            ctx,
-            settings,
-            client,
-            spool,
-            checkpoint,
-            seen,
-            last,
-            progress: Default::default(),
-            loader: None,
-            pending: Vec::new(),
-        };
+        let mut run = Extraction { ctx, settings, spool, checkpoint, seen, last, loader: None, pending: Vec::new() };
         let result = (|| {
             if let Some(c) = &resumed {
                 run.create_table()?;
@@ -323,11 +362,43 @@ impl Driver for PosthogExtractor {
                     json!({"pages": c.pages, "rows": spooled}),
                 );
             }
-            while run.page()? {
-                if ctx.cancel.load(std::sync::atomic::Ordering::SeqCst) {
-                    return Err(DriverError::Cancelled);
-                }
-            }
+            let pager = Pager {
+                client: &client,
+                dt: run.settings.dt,
+                page_size: run.settings.page_size,
+                window: run.checkpoint.window.clone(),
+                position: run.checkpoint.position.clone(),
+                last: run.last.clone(),
+                pages: run.checkpoint.pages,
+                progress: Default::default(),
+            };
+            let (telemetry, step_id, cancel) = (ctx.telemetry, ctx.step_id, ctx.cancel);
+            std::thread::scope(|scope| {
+                // A rendezvous: the page being loaded and the one fetched meanwhile, no more.
+                let (sender, pages) = std::sync::mpsc::sync_channel::<Fetched>(0);
+                let fetcher = scope.spawn(move || {
+                    let on_retry = |reason: &str, wait: Duration| {
+                        telemetry.event(
+                            "http.retry",
+                            Some(step_id),
+                            json!({"reason": reason, "wait_ms": wait.as_millis() as u64}),
+                        );
+                    };
+                    pager.run(cancel, on_retry, sender)
+                });
+                let loaded = (|| {
+                    for page in &pages {
+                        run.load_page(page)?;
+                    }
+                    Ok(())
+                })();
+                // A fetcher waiting to hand over a page sees the hang-up and stops.
+                drop(pages);
+                let fetched = fetcher.join().unwrap_or_else(|p| {
+                    Err(DriverError::Internal(format!("the page fetcher panicked: {}", super::panic_message(&*p))))
+                });
+                loaded.and(fetched)
+            })?;
             if run.loader.is_none() {
                 run.create_table()?;
             }
