@@ -289,8 +289,13 @@ steps:
         cmd = [args.osiris, "run", str(WORK / "p.yaml"), "--quiet", "--full-refresh", "--runs-dir", str(WORK / "runs")]
         tools = {"osiris": cmd}
         if kind == "graphql":
-            # The wire floor first: the same pages by a plain client, bodies discarded.
-            tools = {"wire floor": [sys.executable, str(HERE / "wire_floor.py"), f"http://127.0.0.1:{port}/graphql", "10000"], **tools}
+            # The wire floor first: the same pages by a plain client, bodies discarded; then the
+            # nested form (`…edges`: cursor + node flattened) beside the `[*].node` form.
+            nested = config.replace("data.repositories.edges[*].node", "data.repositories.edges")
+            (WORK / "nested.yaml").write_text((WORK / "p.yaml").read_text().replace(config, nested))
+            tools = {"wire floor": [sys.executable, str(HERE / "wire_floor.py"), f"http://127.0.0.1:{port}/graphql", "10000"],
+                     **tools,
+                     "osiris edges": [args.osiris, "run", str(WORK / "nested.yaml"), "--quiet", "--full-refresh", "--runs-dir", str(WORK / "runs")]}
         return compare(args, rows, kind, tools)
     finally:
         server.kill()
