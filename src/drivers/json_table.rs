@@ -69,30 +69,43 @@ fn duck_type(kind: Option<Kind>) -> &'static str {
     kind.map_or("VARCHAR", Kind::duck_type)
 }
 
-/// Flatten one record into `(column, value)` pairs.
-pub fn flatten_record(record: &Value, flatten: bool) -> Map<String, Value> {
-    let mut out = Map::new();
-    match record {
-        Value::Object(map) => {
-            for (k, v) in map {
-                match v {
-                    Value::Object(_) if flatten => {
-                        for (ck, cv) in flatten_record(v, true) {
-                            out.insert(format!("{k}_{ck}"), cv);
-                        }
-                    }
-                    _ => {
-                        out.insert(k.clone(), v.clone());
-                    }
-                }
+/// Visit the `(column, value)` pairs of one record without copying it: with `flatten`, nested
+/// objects give `parent_child` names (built in one reused buffer); a scalar or list record is one
+/// `value` column.
+fn visit_record<'v>(record: &'v Value, flatten: bool, visit: &mut impl FnMut(&str, &'v Value)) {
+    fn object<'v>(
+        map: &'v Map<String, Value>,
+        name: &mut String,
+        flatten: bool,
+        visit: &mut impl FnMut(&str, &'v Value),
+    ) {
+        for (k, v) in map {
+            let len = name.len();
+            if len > 0 {
+                name.push('_');
             }
-        }
-        // A scalar or list record (e.g. a list of IDs) becomes one `value` column.
-        other => {
-            out.insert("value".into(), other.clone());
+            name.push_str(k);
+            match v {
+                Value::Object(inner) if flatten => object(inner, name, flatten, visit),
+                _ => visit(name, v),
+            }
+            name.truncate(len);
         }
     }
-    out
+    match record {
+        Value::Object(map) => object(map, &mut String::new(), flatten, visit),
+        // A scalar or list record (e.g. a list of IDs) becomes one `value` column.
+        other => visit("value", other),
+    }
+}
+
+/// A value as a chunk cell, borrowed when it is a string.
+fn cell_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
+        other => Some(std::borrow::Cow::Owned(other.to_string())),
+    }
 }
 
 /// A JSON value as the text a chunk carries: strings as they are, other values as JSON, null as None.
@@ -135,36 +148,51 @@ impl JsonTable {
         if records.is_empty() {
             return Ok(0);
         }
-        let flat: Vec<Map<String, Value>> = records.iter().map(|r| flatten_record(r, self.flatten)).collect();
-        let mut added = Vec::new();
-        let mut widened = Vec::new();
-        for record in &flat {
-            for (name, value) in record {
+        // One pass over each record: the schema widens as names and kinds appear, and each row
+        // keeps (column index, value) pairs borrowed from the page.
+        let mut added: Vec<String> = Vec::new();
+        let mut widened: Vec<String> = Vec::new();
+        let mut rows: Vec<Vec<(usize, &Value)>> = Vec::with_capacity(records.len());
+        let columns = &mut self.columns;
+        for record in records {
+            let mut cells = Vec::new();
+            visit_record(record, self.flatten, &mut |name, value| {
                 let kind = Kind::of(value);
-                match self.columns.get_mut(name) {
-                    Some(existing) => {
+                let index = match columns.get_index_of(name) {
+                    Some(i) => {
+                        let existing = &mut columns[i];
                         if let Some(k) = kind {
                             let wide = existing.map_or(k, |e| e.widen(k));
                             if Some(wide) != *existing {
                                 *existing = Some(wide);
-                                if !added.contains(name) && !widened.contains(name) {
-                                    widened.push(name.clone());
+                                if !added.iter().any(|a| a == name) && !widened.iter().any(|w| w == name) {
+                                    widened.push(name.to_string());
                                 }
                             }
                         }
+                        i
                     }
                     None => {
-                        self.columns.insert(name.clone(), kind);
-                        added.push(name.clone());
+                        columns.insert(name.to_string(), kind);
+                        added.push(name.to_string());
+                        columns.len() - 1
                     }
-                }
-            }
+                };
+                cells.push((index, value));
+            });
+            rows.push(cells);
         }
         self.apply_schema(conn, &added, &widened)?;
+        let width = self.columns.len();
         let mut chunk = String::with_capacity(records.len() * 64);
-        for record in &flat {
-            let values: Vec<Option<String>> = self.columns.keys().map(|c| record.get(c).and_then(value_text)).collect();
-            push_record(&mut chunk, values.iter().map(Option::as_deref));
+        let mut values: Vec<Option<std::borrow::Cow<str>>> = Vec::with_capacity(width);
+        for cells in &rows {
+            values.clear();
+            values.resize(width, None);
+            for (index, value) in cells {
+                values[*index] = cell_text(value);
+            }
+            push_record(&mut chunk, values.iter().map(|v| v.as_deref()));
         }
         let loader = self.loader.as_ref().expect("apply_schema creates the loader");
         let n = loader.load(conn, chunk.as_bytes())?;
@@ -217,6 +245,15 @@ impl JsonTable {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The `(column, value)` pairs of one record, as a map.
+    fn flatten_record(record: &Value, flatten: bool) -> Map<String, Value> {
+        let mut out = Map::new();
+        visit_record(record, flatten, &mut |name, value| {
+            out.insert(name.to_string(), value.clone());
+        });
+        out
+    }
 
     #[test]
     fn flattening_and_widening_follow_the_documented_rules() {
