@@ -101,13 +101,36 @@ pub struct K8sArgs {
     output: Option<PathBuf>,
 }
 
-/// The pipeline compiled (its steps in topological order), or the exit code of invalid input.
-fn compiled(pipeline: &Path) -> Result<Compiled, i32> {
+/// What every export needs of the pipeline.
+struct Exported {
+    /// Compiled: its steps in topological order.
+    compiled: Compiled,
+    /// The pipeline file, absolute.
+    path: PathBuf,
+    /// The project root, absolute.
+    project_dir: PathBuf,
+}
+
+impl Exported {
+    /// The pipeline file relative to the project root (its path inside an image of the project).
+    fn relative_path(&self) -> String {
+        self.path.strip_prefix(&self.project_dir).unwrap_or(&self.path).display().to_string()
+    }
+}
+
+/// The pipeline compiled with its paths, or the exit code of invalid input.
+fn load(pipeline: &Path) -> anyhow::Result<Result<Exported, i32>> {
     let registry = Registry::builtin();
-    oml::load(pipeline, &Default::default())
+    let compiled = match oml::load(pipeline, &Default::default())
         .and_then(|p| compiler::plan(p, &registry))
         .map(|plan| compiler::compile(&plan, &registry))
-        .map_err(|e| invalid(&e, false))
+    {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(invalid(&e, false))),
+    };
+    let path = std::path::absolute(pipeline)?;
+    let project_dir = std::path::absolute(osiris::project::base_dir_for(pipeline))?;
+    Ok(Ok(Exported { compiled, path, project_dir }))
 }
 
 fn emit(output: Option<PathBuf>, text: String, what: &str) -> anyhow::Result<i32> {
@@ -125,30 +148,28 @@ fn emit(output: Option<PathBuf>, text: String, what: &str) -> anyhow::Result<i32
 }
 
 pub fn execute(c: Command) -> anyhow::Result<i32> {
+    let pipeline = match &c {
+        Command::Dagster(a) => &a.pipeline,
+        Command::Airflow(a) => &a.pipeline,
+        Command::K8s(a) => &a.pipeline,
+    };
+    let e = match load(pipeline)? {
+        Ok(e) => e,
+        Err(code) => return Ok(code),
+    };
+    let name = &e.compiled.manifest.name;
     match c {
         Command::Dagster(a) => {
-            let compiled = match compiled(&a.pipeline) {
-                Ok(c) => c,
-                Err(code) => return Ok(code),
-            };
-            let pipeline_path = std::path::absolute(&a.pipeline)?;
-            let project_dir = std::path::absolute(osiris::project::base_dir_for(&a.pipeline))?;
             let text = dagster::module(&dagster::Export {
-                pipeline: &compiled.manifest.name,
-                pipeline_path: &pipeline_path,
-                project_dir: &project_dir,
-                steps: &compiled.manifest.steps,
+                pipeline: name,
+                pipeline_path: &e.path,
+                project_dir: &e.project_dir,
+                steps: &e.compiled.manifest.steps,
             });
-            emit(a.output, text, &format!("{} assets", compiled.manifest.steps.len()))
+            emit(a.output, text, &format!("{} assets", e.compiled.manifest.steps.len()))
         }
         Command::Airflow(a) => {
-            let compiled = match compiled(&a.pipeline) {
-                Ok(c) => c,
-                Err(code) => return Ok(code),
-            };
-            let pipeline_path = std::path::absolute(&a.pipeline)?;
-            let project_dir = std::path::absolute(osiris::project::base_dir_for(&a.pipeline))?;
-            let relative = pipeline_path.strip_prefix(&project_dir).unwrap_or(&pipeline_path).display().to_string();
+            let relative = e.relative_path();
             let launcher = match (a.launcher.as_str(), a.image.as_deref()) {
                 ("k8s", Some(image)) => airflow::Launcher::Kubernetes {
                     image,
@@ -160,25 +181,18 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
                 _ => airflow::Launcher::Local,
             };
             let text = airflow::dag_file(&airflow::Dag {
-                pipeline: &compiled.manifest.name,
-                pipeline_path: &pipeline_path,
-                project_dir: &project_dir,
+                pipeline: name,
+                pipeline_path: &e.path,
+                project_dir: &e.project_dir,
                 schedule: a.schedule.as_deref(),
                 launcher,
             });
             emit(a.output, text, "DAG")
         }
         Command::K8s(a) => {
-            let compiled = match compiled(&a.pipeline) {
-                Ok(c) => c,
-                Err(code) => return Ok(code),
-            };
-            let root = std::path::absolute(osiris::project::base_dir_for(&a.pipeline))?;
-            let file = std::path::absolute(&a.pipeline)?;
-            let relative = file.strip_prefix(&root).unwrap_or(&file).display().to_string();
             let text = k8s::manifest(&k8s::Job {
-                pipeline: &compiled.manifest.name,
-                pipeline_file: &relative,
+                pipeline: name,
+                pipeline_file: &e.relative_path(),
                 image: &a.image,
                 workdir: &a.workdir,
                 schedule: a.schedule.as_deref(),

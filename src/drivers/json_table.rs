@@ -110,11 +110,7 @@ fn cell_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
 
 /// A JSON value as the text a chunk carries: strings as they are, other values as JSON, null as None.
 pub(crate) fn value_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    }
+    cell_text(v).map(std::borrow::Cow::into_owned)
 }
 
 /// A table being filled from JSON pages.

@@ -77,13 +77,23 @@ impl StepContext<'_> {
     /// A retry callback for [`crate::http::send`] that records each retry as an `http.retry`
     /// event (with `request` when given).
     pub(crate) fn retry_event<'s>(&'s self, request: Option<&'s str>) -> impl FnMut(&str, std::time::Duration) + 's {
-        move |reason, wait| {
-            let mut fields = serde_json::json!({"reason": reason, "wait_ms": wait.as_millis() as u64});
-            if let Some(r) = request {
-                fields["request"] = Value::String(r.to_string());
-            }
-            self.telemetry.event("http.retry", Some(self.step_id), fields);
+        retry_event(self.telemetry, self.step_id, request)
+    }
+}
+
+/// [`StepContext::retry_event`] from its parts, for a thread that cannot hold the context (its
+/// DuckDB connection stays on the step's thread): a page fetcher.
+pub(crate) fn retry_event<'s>(
+    telemetry: &'s dyn Telemetry,
+    step_id: &'s str,
+    request: Option<&'s str>,
+) -> impl FnMut(&str, std::time::Duration) + 's {
+    move |reason, wait| {
+        let mut fields = serde_json::json!({"reason": reason, "wait_ms": wait.as_millis() as u64});
+        if let Some(r) = request {
+            fields["request"] = Value::String(r.to_string());
         }
+        telemetry.event("http.retry", Some(step_id), fields);
     }
 }
 

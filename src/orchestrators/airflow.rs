@@ -43,6 +43,15 @@ fn py(text: &str) -> String {
     serde_json::to_string(text).expect("strings serialize")
 }
 
+/// The `@dag(...)` line both forms share: id `osiris_<pipeline>`, one run at a time, no catchup.
+fn dag_decorator(d: &Dag) -> String {
+    format!(
+        "@dag(\n    dag_id={},\n    schedule={},\n    start_date=datetime(2024, 1, 1),\n    catchup=False,\n    max_active_runs=1,\n    tags=[\"osiris\"],\n)",
+        py(&format!("osiris_{}", super::asset_name(d.pipeline))),
+        d.schedule.map(py).unwrap_or_else(|| "None".into()),
+    )
+}
+
 /// The DAG file's text.
 pub fn dag_file(d: &Dag) -> String {
     match &d.launcher {
@@ -56,7 +65,6 @@ fn pod_dag(d: &Dag) -> String {
     let Launcher::Kubernetes { image, workdir, pipeline_file, secret, namespace } = &d.launcher else {
         unreachable!("called for the Kubernetes launcher only")
     };
-    let dag_id = format!("osiris_{}", super::asset_name(d.pipeline));
     let pod_name = format!("osiris-{}", super::k8s::dns_name(d.pipeline, 45));
     let env_from = match secret {
         Some(s) => format!("[k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name={}))]", py(s)),
@@ -76,14 +84,7 @@ from airflow.sdk import dag
 from kubernetes.client import models as k8s
 
 
-@dag(
-    dag_id={dag_id},
-    schedule={schedule},
-    start_date=datetime(2024, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    tags=["osiris"],
-)
+{decorator}
 def osiris_pipeline():
     KubernetesPodOperator(
         task_id="run",
@@ -105,8 +106,7 @@ dag = osiris_pipeline()
 "#,
         name = py(d.pipeline),
         image = py(image),
-        dag_id = py(&dag_id),
-        schedule = d.schedule.map(py).unwrap_or_else(|| "None".into()),
+        decorator = dag_decorator(d),
         pod_name = py(&pod_name),
         namespace = namespace.map(py).unwrap_or_else(|| "None".into()),
         pipeline_file = py(&format!("{}/{}", workdir.trim_end_matches('/'), pipeline_file)),
@@ -117,8 +117,6 @@ dag = osiris_pipeline()
 
 /// The local (Python task) form.
 fn local_dag(d: &Dag) -> String {
-    let dag_id = format!("osiris_{}", super::asset_name(d.pipeline));
-    let schedule = d.schedule.map(py).unwrap_or_else(|| "None".into());
     format!(
         r#""""Airflow DAG for the osiris pipeline {name}, written by `osiris export airflow`.
 
@@ -139,14 +137,7 @@ PIPELINE = {pipeline_path}
 PROJECT = {project}
 
 
-@dag(
-    dag_id={dag_id},
-    schedule={schedule},
-    start_date=datetime(2024, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    tags=["osiris"],
-)
+{decorator}
 def osiris_pipeline():
     @task(task_id="run", retries=2)
     def run_pipeline():
@@ -173,6 +164,6 @@ dag = osiris_pipeline()
         name = py(d.pipeline),
         pipeline_path = py(&d.pipeline_path.display().to_string()),
         project = py(&d.project_dir.display().to_string()),
-        dag_id = py(&dag_id),
+        decorator = dag_decorator(d),
     )
 }

@@ -309,6 +309,18 @@ fn a_garbage_line_is_a_protocol_error_quoting_the_line_and_the_workers_stderr() 
     assert!(message.contains("cannot find libfoo"), "the stderr tail: {message}");
 }
 
+/// `osiris worker` with its stdio piped to the test, sessions under the project.
+fn spawn_worker(p: &Project) -> std::process::Child {
+    Command::new(BIN)
+        .args(["worker", "--sessions-dir"])
+        .arg(p.path("sessions"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn a_worker_of_another_protocol_version_is_refused_at_hello_on_both_sides() {
     // The host, facing a worker that answers with protocol 2.
@@ -321,14 +333,7 @@ fn a_worker_of_another_protocol_version_is_refused_at_hello_on_both_sides() {
     let message = r.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(message.contains("speaks protocol 2 (osiris 9.0.0)"), "{message}");
     // The worker, greeted by a host that speaks protocol 2.
-    let mut worker = Command::new(BIN)
-        .args(["worker", "--sessions-dir"])
-        .arg(p.path("sessions"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut worker = spawn_worker(&p);
     use std::io::Write;
     writeln!(worker.stdin.as_mut().unwrap(), r#"{{"cmd":"hello","protocol":2,"osiris":"9.0.0"}}"#).unwrap();
     let out = worker.wait_with_output().unwrap();
@@ -341,14 +346,7 @@ fn a_worker_of_another_protocol_version_is_refused_at_hello_on_both_sides() {
 #[test]
 fn the_worker_answers_ping_and_refuses_what_is_not_a_command() {
     let p = Project::new();
-    let mut worker = Command::new(BIN)
-        .args(["worker", "--sessions-dir"])
-        .arg(p.path("sessions"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut worker = spawn_worker(&p);
     use std::io::Write;
     let stdin = worker.stdin.as_mut().unwrap();
     writeln!(stdin, r#"{{"cmd":"hello","protocol":1,"osiris":"test"}}"#).unwrap();

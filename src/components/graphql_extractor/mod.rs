@@ -142,13 +142,7 @@ impl Driver for GraphqlExtractor {
             // memory stays bounded by two pages.
             let (sender, responses) = std::sync::mpsc::sync_channel::<Value>(0);
             let fetcher = scope.spawn(|| {
-                let on_retry = |reason: &str, wait: std::time::Duration| {
-                    telemetry.event(
-                        "http.retry",
-                        Some(step_id),
-                        json!({"reason": reason, "wait_ms": wait.as_millis() as u64}),
-                    );
-                };
+                let on_retry = crate::drivers::retry_event(telemetry, step_id, None);
                 fetch_pages(&request, &config, query, cancel, on_retry, sender)
             });
             let loaded = (|| {

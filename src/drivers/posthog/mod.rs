@@ -376,16 +376,8 @@ impl Driver for PosthogExtractor {
             std::thread::scope(|scope| {
                 // A rendezvous: the page being loaded and the one fetched meanwhile, no more.
                 let (sender, pages) = std::sync::mpsc::sync_channel::<Fetched>(0);
-                let fetcher = scope.spawn(move || {
-                    let on_retry = |reason: &str, wait: Duration| {
-                        telemetry.event(
-                            "http.retry",
-                            Some(step_id),
-                            json!({"reason": reason, "wait_ms": wait.as_millis() as u64}),
-                        );
-                    };
-                    pager.run(cancel, on_retry, sender)
-                });
+                let fetcher =
+                    scope.spawn(move || pager.run(cancel, super::retry_event(telemetry, step_id, None), sender));
                 let loaded = (|| {
                     for page in &pages {
                         run.load_page(page)?;

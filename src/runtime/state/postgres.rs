@@ -21,6 +21,8 @@ const LOCK_NAMESPACE: i32 = 0x0051_5153;
 pub struct PgState {
     dsn: Secret,
     schema: String,
+    /// The schema and table exist (created by this process's first connection).
+    table_ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A backend failure, with the server named and never the password.
@@ -31,7 +33,7 @@ pub struct PgStateError(pub String);
 impl PgState {
     /// State in `schema` of the database `dsn` names.
     pub fn new(dsn: Secret, schema: String) -> Self {
-        Self { dsn, schema }
+        Self { dsn, schema, table_ready: Default::default() }
     }
 
     /// The DSN, for the run's redactor.
@@ -57,6 +59,9 @@ impl PgState {
             .with_application_name(application_name)
             .connect()
             .map_err(|e| PgStateError(format!("state backend: {e}")))?;
+        if self.table_ready.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(client);
+        }
         let schema = crate::exchange::quote_ident(&self.schema);
         // Serialised, so two first runs do not race on creating the table.
         let ddl = format!(
@@ -66,6 +71,7 @@ impl PgState {
              PRIMARY KEY (pipeline, step)); COMMIT"
         );
         client.batch_execute(&ddl).map_err(|e| self.error("cannot prepare the state table", &e))?;
+        self.table_ready.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(client)
     }
 
