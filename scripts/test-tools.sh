@@ -2,8 +2,9 @@
 # Tools the integration tests drive as the real thing, installed when missing:
 #   - Debian's chromium, which renders the HTML report headless (tests/it/report_browser.rs);
 #   - the official MCP Python SDK in a venv under ~/.cache/osiris-test (tests/it/mcp.rs);
-#   - Dagster (pinned, with dagster-pipes and kubernetes-validate) in its own venv under
-#     ~/.cache/osiris-test/dagster: tests/it/orchestrators.rs materialises exported definitions;
+#   - Dagster (pinned, with dagster-pipes, the dagster-k8s and dagster-docker Pipes clients and
+#     kubernetes-validate) in its own venv under ~/.cache/osiris-test/dagster:
+#     tests/it/orchestrators.rs materialises exported definitions;
 #   - Apache Airflow (pinned) in its own venv under ~/.cache/osiris-test/airflow: `airflow dags test`
 #     runs exported DAGs on a SQLite metadata database;
 #   - OpenSSH's server and client, the network transport of `run --remote` (tests/it/remote.rs
@@ -36,11 +37,14 @@ fi
 
 # Dagster, pinned, in its own venv (its dependencies do not mix with the MCP SDK's).
 dagster_venv="$HOME/.cache/osiris-test/dagster"
-dagster_version="1.13.29"
-if ! "$dagster_venv/bin/python" -c "import dagster, dagster_pipes, importlib.metadata as m; assert m.version('dagster') == '$dagster_version'" 2>/dev/null; then
+# dagster-k8s/dagster-docker 0.29.27 require dagster 1.13.27 exactly: the three move together.
+dagster_version="1.13.27"
+dagster_libs_version="0.29.27"
+if ! "$dagster_venv/bin/python" -c "import dagster, dagster_pipes, dagster_k8s, dagster_docker, importlib.metadata as m; assert m.version('dagster') == '$dagster_version'" 2>/dev/null; then
   echo "test-tools: installing Dagster $dagster_version into $dagster_venv" >&2
   python3 -m venv "$dagster_venv"
-  "$dagster_venv/bin/pip" install -q "dagster==$dagster_version" "dagster-pipes==$dagster_version" "kubernetes-validate==1.37.0"
+  "$dagster_venv/bin/pip" install -q "dagster==$dagster_version" "dagster-pipes==$dagster_version" \
+    "dagster-k8s==$dagster_libs_version" "dagster-docker==$dagster_libs_version" "kubernetes-validate==1.37.0"
 fi
 
 # Apache Airflow, pinned, in its own venv.

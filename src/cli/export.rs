@@ -4,7 +4,7 @@
 use super::output::invalid;
 use osiris::compiler::{self, Compiled};
 use osiris::oml;
-use osiris::orchestrators::{airflow, dagster, k8s};
+use osiris::orchestrators::{airflow, dagster, k8s, Image, Pod};
 use osiris::registry::Registry;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +15,9 @@ pub enum Command {
     /// the pipeline run whole through Dagster Pipes.
     #[command(after_help = "Load it with `dagster dev -f FILE` or import `defs` from it. Each step's \
 materialization carries rows, duration_ms, component and relation; exit 2 (invalid pipeline) is not \
-retried. docs/orchestrators.md has the whole walk-through.")]
+retried. Launchers: a local subprocess (default), a Kubernetes pod (`--launcher k8s --image IMAGE`, \
+needs dagster-k8s) or a Docker container (`--launcher docker --image IMAGE`, needs dagster-docker). \
+docs/orchestrators.md has the whole walk-through.")]
     Dagster(DagsterArgs),
     /// An Airflow DAG: one task running the pipeline, its XCom value the `run --json` object.
     #[command(
@@ -36,9 +38,44 @@ retried twice; a CronJob never overlaps itself. Example:\n  osiris export k8s pi
 pub struct DagsterArgs {
     /// Pipeline file (OML).
     pipeline: PathBuf,
+    /// `subprocess`: a local process running the `osiris` on PATH; `k8s`: a pod from --image
+    /// (PipesK8sClient); `docker`: a container from --image (PipesDockerClient).
+    #[arg(long, default_value = "subprocess", value_parser = ["subprocess", "k8s", "docker"])]
+    launcher: String,
+    #[command(flatten)]
+    image: ImageArgs,
+    /// With --launcher docker: an environment variable passed on to the container by name
+    /// (repeatable; its value is read when the asset runs, never written into the module).
+    #[arg(long = "env", value_name = "NAME")]
+    env: Vec<String>,
     /// Write the module here (default: stdout).
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
+}
+
+/// Where a containerised launcher finds osiris and the project.
+#[derive(clap::Args)]
+struct ImageArgs {
+    /// With a container launcher: the image holding osiris and the project in --workdir.
+    #[arg(long, required_if_eq_any([("launcher", "k8s"), ("launcher", "docker")]))]
+    image: Option<String>,
+    /// With a container launcher: the project directory inside the image (its WORKDIR).
+    #[arg(long, default_value = "/project")]
+    workdir: String,
+    /// With --launcher k8s: a Secret whose keys become environment variables of the pod.
+    #[arg(long)]
+    secret: Option<String>,
+    /// With --launcher k8s: the pod's namespace.
+    #[arg(long)]
+    namespace: Option<String>,
+}
+
+impl ImageArgs {
+    /// The pod these arguments describe (None without --image).
+    fn pod<'a>(&'a self, pipeline_file: &'a str) -> Option<Pod<'a>> {
+        let image = Image { image: self.image.as_deref()?, workdir: &self.workdir, pipeline_file };
+        Some(Pod { image, secret: self.secret.as_deref(), namespace: self.namespace.as_deref() })
+    }
 }
 
 /// Arguments of `export airflow`.
@@ -50,18 +87,8 @@ pub struct AirflowArgs {
     /// running --image (needs apache-airflow-providers-cncf-kubernetes).
     #[arg(long, default_value = "local", value_parser = ["local", "k8s"])]
     launcher: String,
-    /// With --launcher k8s: the image holding osiris and the project in --workdir.
-    #[arg(long, required_if_eq("launcher", "k8s"))]
-    image: Option<String>,
-    /// With --launcher k8s: the project directory inside the image (its WORKDIR).
-    #[arg(long, default_value = "/project")]
-    workdir: String,
-    /// With --launcher k8s: a Secret whose keys become environment variables of the pod.
-    #[arg(long)]
-    secret: Option<String>,
-    /// With --launcher k8s: the pod's namespace.
-    #[arg(long)]
-    namespace: Option<String>,
+    #[command(flatten)]
+    image: ImageArgs,
     /// Cron schedule (`0 3 * * *`); without one the DAG runs when triggered.
     #[arg(long)]
     schedule: Option<String>,
@@ -160,24 +187,25 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
     let name = &e.compiled.manifest.name;
     match c {
         Command::Dagster(a) => {
+            let relative = e.relative_path();
+            let launcher = match (a.launcher.as_str(), a.image.pod(&relative)) {
+                ("k8s", Some(pod)) => dagster::Launcher::Kubernetes(pod),
+                ("docker", Some(pod)) => dagster::Launcher::Docker { image: pod.image, env: &a.env },
+                _ => dagster::Launcher::Subprocess,
+            };
             let text = dagster::module(&dagster::Export {
                 pipeline: name,
                 pipeline_path: &e.path,
                 project_dir: &e.project_dir,
                 steps: &e.compiled.manifest.steps,
+                launcher,
             });
             emit(a.output, text, &format!("{} assets", e.compiled.manifest.steps.len()))
         }
         Command::Airflow(a) => {
             let relative = e.relative_path();
-            let launcher = match (a.launcher.as_str(), a.image.as_deref()) {
-                ("k8s", Some(image)) => airflow::Launcher::Kubernetes {
-                    image,
-                    workdir: &a.workdir,
-                    pipeline_file: &relative,
-                    secret: a.secret.as_deref(),
-                    namespace: a.namespace.as_deref(),
-                },
+            let launcher = match (a.launcher.as_str(), a.image.pod(&relative)) {
+                ("k8s", Some(pod)) => airflow::Launcher::Kubernetes(pod),
                 _ => airflow::Launcher::Local,
             };
             let text = airflow::dag_file(&airflow::Dag {

@@ -87,7 +87,7 @@ pub fn execute(a: Args) -> anyhow::Result<i32> {
     }
     let code = run(a, pipes.as_ref());
     if let (Some(p), Ok(2)) = (&pipes, &code) {
-        p.closed(Some("invalid input: the pipeline did not start (exit 2); see the log above"));
+        p.invalid();
     }
     code
 }

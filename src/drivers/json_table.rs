@@ -100,7 +100,7 @@ fn visit_record<'v>(record: &'v Value, flatten: bool, visit: &mut impl FnMut(&st
 }
 
 /// A value as a chunk cell, borrowed when it is a string.
-fn cell_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+pub(crate) fn cell_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
     match v {
         Value::Null => None,
         Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
@@ -139,8 +139,12 @@ impl JsonTable {
         self.columns.iter().map(|(n, k)| LoadColumn::cast(n, duck_type(*k))).collect()
     }
 
-    /// Append one page of records; returns the rows added.
-    pub fn append(&mut self, conn: &duckdb::Connection, records: &[Value]) -> Result<u64, String> {
+    /// Append one page of records (owned or borrowed from the page); returns the rows added.
+    pub fn append<R: std::borrow::Borrow<Value>>(
+        &mut self,
+        conn: &duckdb::Connection,
+        records: &[R],
+    ) -> Result<u64, String> {
         if records.is_empty() {
             return Ok(0);
         }
@@ -152,7 +156,7 @@ impl JsonTable {
         let columns = &mut self.columns;
         for record in records {
             let mut cells = Vec::new();
-            visit_record(record, self.flatten, &mut |name, value| {
+            visit_record(record.borrow(), self.flatten, &mut |name, value| {
                 let kind = Kind::of(value);
                 let index = match columns.get_index_of(name) {
                     Some(i) => {

@@ -4,25 +4,15 @@
 //! Exit 2 (invalid pipeline) fails the task without retries (`AirflowFailException`); exit 1 is
 //! retried (`retries=2`). `max_active_runs=1`: one run of a pipeline at a time.
 
+use super::py;
+
 /// Where the task runs.
 pub enum Launcher<'a> {
     /// A Python task on the Airflow worker, running the `osiris` on its PATH.
     Local,
-    /// A pod (KubernetesPodOperator) from an image holding osiris and the project; osiris writes
-    /// its `run --json` object to `/airflow/xcom/return.json` (`OSIRIS_XCOM_RETURN`) for the
-    /// operator's xcom sidecar.
-    Kubernetes {
-        /// The image.
-        image: &'a str,
-        /// The project directory in the image (its WORKDIR, where runs are recorded).
-        workdir: &'a str,
-        /// The pipeline file relative to it.
-        pipeline_file: &'a str,
-        /// A Secret whose keys become environment variables.
-        secret: Option<&'a str>,
-        /// Namespace of the pod.
-        namespace: Option<&'a str>,
-    },
+    /// A pod (KubernetesPodOperator); osiris writes its `run --json` object to
+    /// `/airflow/xcom/return.json` (`OSIRIS_XCOM_RETURN`) for the operator's xcom sidecar.
+    Kubernetes(super::Pod<'a>),
 }
 
 /// What the DAG needs.
@@ -37,10 +27,6 @@ pub struct Dag<'a> {
     pub schedule: Option<&'a str>,
     /// Where the task runs.
     pub launcher: Launcher<'a>,
-}
-
-fn py(text: &str) -> String {
-    serde_json::to_string(text).expect("strings serialize")
 }
 
 /// The `@dag(...)` line both forms share: id `osiris_<pipeline>`, one run at a time, no catchup.
@@ -62,11 +48,9 @@ pub fn dag_file(d: &Dag) -> String {
 
 /// The KubernetesPodOperator form.
 fn pod_dag(d: &Dag) -> String {
-    let Launcher::Kubernetes { image, workdir, pipeline_file, secret, namespace } = &d.launcher else {
-        unreachable!("called for the Kubernetes launcher only")
-    };
+    let Launcher::Kubernetes(pod) = &d.launcher else { unreachable!("called for the Kubernetes launcher only") };
     let pod_name = format!("osiris-{}", super::k8s::dns_name(d.pipeline, 45));
-    let env_from = match secret {
+    let env_from = match pod.secret {
         Some(s) => format!("[k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name={}))]", py(s)),
         None => "[]".into(),
     };
@@ -105,11 +89,11 @@ def osiris_pipeline():
 dag = osiris_pipeline()
 "#,
         name = py(d.pipeline),
-        image = py(image),
+        image = py(pod.image.image),
         decorator = dag_decorator(d),
         pod_name = py(&pod_name),
-        namespace = namespace.map(py).unwrap_or_else(|| "None".into()),
-        pipeline_file = py(&format!("{}/{}", workdir.trim_end_matches('/'), pipeline_file)),
+        namespace = pod.namespace.map(py).unwrap_or_else(|| "None".into()),
+        pipeline_file = py(&pod.image.pipeline_path()),
         env_from = env_from,
         label = py(&super::k8s::dns_name(d.pipeline, 63)),
     )

@@ -6,7 +6,9 @@
 //! `opened`; `log` when a step starts or ends; after the run one `report_asset_materialization`
 //! per successful step **in the manifest's (topological) order**, whatever order streamed edges
 //! finished in; one `report_custom_message` with the `run --json` object; `closed`, with an
-//! `exception` when the run did not succeed. The channel is the one the message params name: a
+//! `exception` when the run did not succeed. Invalid input (exit 2) is reported as the custom
+//! message `{"status": "invalid", "exit_code": 2}` and an `OsirisInvalidInput` exception, so a
+//! launcher that only sees a failed pod or container still knows not to retry. The channel is the one the message params name: a
 //! file (`path`, what `PipesSubprocessClient` reads) or `stdout`/`stderr` (`stdio`, what the
 //! Kubernetes client reads from pod logs).
 
@@ -147,9 +149,23 @@ impl PipesSession {
 
     /// `closed`, with the run's failure as the exception.
     pub fn closed(&self, failure: Option<&str>) {
-        let params = match failure {
-            Some(message) => {
-                json!({"exception": {"message": message, "stack": [], "name": "OsirisRunFailed", "cause": null, "context": null}})
+        self.close(failure.map(|message| ("OsirisRunFailed", message)));
+    }
+
+    /// The pipeline did not start (exit 2): the custom message `{"status": "invalid",
+    /// "exit_code": 2}`, then `closed` with an `OsirisInvalidInput` exception.
+    pub fn invalid(&self) {
+        self.write("report_custom_message", json!({"payload": {"status": "invalid", "exit_code": 2}}));
+        self.close(Some((
+            "OsirisInvalidInput",
+            "invalid input: the pipeline did not start (exit 2); the diagnostics are in the log above",
+        )));
+    }
+
+    fn close(&self, exception: Option<(&str, &str)>) {
+        let params = match exception {
+            Some((name, message)) => {
+                json!({"exception": {"message": message, "stack": [], "name": name, "cause": null, "context": null}})
             }
             None => json!({}),
         };

@@ -18,7 +18,14 @@ fn dagster_python() -> PathBuf {
 
 /// Export `pipeline` of `p` and materialise it with Dagster over `channel` (`file` or `stderr`).
 fn materialize(p: &Project, pipeline: &str, channel: &str) -> Value {
-    p.osiris(&["export", "dagster", pipeline, "-o", "defs.py"]).expect_code(0);
+    materialize_export(p, &[pipeline], channel, &[])
+}
+
+/// `osiris export dagster EXPORT… -o defs.py`, then materialise it over `channel` with `env` set.
+fn materialize_export(p: &Project, export: &[&str], channel: &str, env: &[(&str, &str)]) -> Value {
+    let args: Vec<&str> =
+        ["export", "dagster"].into_iter().chain(export.iter().copied()).chain(["-o", "defs.py"]).collect();
+    p.osiris(&args).expect_code(0);
     p.write("materialize.py", SCRIPT);
     let out = Command::new("timeout")
         .args(["300"])
@@ -27,6 +34,7 @@ fn materialize(p: &Project, pipeline: &str, channel: &str) -> Value {
         .current_dir(p.dir.path())
         .env("OSIRIS_BIN", env!("CARGO_BIN_EXE_osiris"))
         .env("DAGSTER_HOME", p.path("dagster-home"))
+        .envs(env.iter().copied())
         .output()
         .expect("run Dagster");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -77,12 +85,7 @@ fn a_failing_sql_step_materialises_its_upstream_and_fails_retryably_and_exit_2_i
     assert_eq!(result["retries"], 2, "exit 1 is retried under the retry policy");
 
     // A connection the project does not define: exit 2 at run time, never retried.
-    let q = Project::new();
-    q.write(
-        "p.yaml",
-        "oml_version: \"0.1.0\"\nname: invalid\nsteps:\n  - id: rows\n    component: mysql.extractor\n    mode: read\n    config: {connection: \"@mysql.nowhere\", query: \"SELECT 1\"}\n",
-    );
-    let invalid = materialize(&q, "p.yaml", "file");
+    let invalid = materialize(&invalid_project(), "p.yaml", "file");
     assert_eq!(invalid["success"], false);
     assert_eq!(invalid["retries"], 0, "{invalid}");
     assert!(invalid["failures"].to_string().contains("exit 2"), "{invalid}");
@@ -117,6 +120,102 @@ fn messages_on_stderr_are_read_by_dagsters_own_log_parser() {
     assert_eq!(result["success"], true, "{result}");
     assert_eq!(keys(&result).len(), 7, "{result}");
     assert_eq!(keys(&result)[2], "orders_report/enriched");
+}
+
+/// A project whose pipeline names a connection it does not define: exit 2 when it runs.
+fn invalid_project() -> Project {
+    let q = Project::new();
+    q.write(
+        "p.yaml",
+        "oml_version: \"0.1.0\"\nname: invalid\nsteps:\n  - id: rows\n    component: mysql.extractor\n    mode: read\n    config: {connection: \"@mysql.nowhere\", query: \"SELECT 1\"}\n",
+    );
+    q
+}
+
+#[test]
+fn without_the_exit_code_the_verdict_comes_from_what_osiris_reported_over_pipes() {
+    // The pod and container launchers only learn "non-zero"; the stderr channel parsed by
+    // Dagster's own log parser is what they read, and the module's verdict uses only that.
+    let invalid = materialize(&invalid_project(), "p.yaml", "stderr");
+    assert_eq!(invalid["success"], false);
+    assert_eq!(invalid["retries"], 0, "exit 2 is told by the report: {invalid}");
+    assert!(invalid["failures"].to_string().contains("invalid pipeline (exit 2)"), "{invalid}");
+
+    let p = Project::new();
+    p.write("in.csv", "a,b\n1,2\n");
+    p.write("p.yaml", crate::operating::FAILING);
+    let failed = materialize(&p, "p.yaml", "stderr");
+    assert_eq!(failed["success"], false);
+    assert_eq!(failed["retries"], 2, "a failed step may be retried: {failed}");
+    assert!(keys(&failed).contains(&"fails/extract".to_string()), "{failed}");
+    assert!(failed["failures"].to_string().contains("no_such_column"), "{failed}");
+}
+
+#[test]
+fn the_kubernetes_form_asks_dagster_k8s_for_a_valid_pod_with_the_secret_as_environment() {
+    let p = crate::operating::example_project();
+    let export = [
+        "export",
+        "dagster",
+        "orders_report.yaml",
+        "--launcher",
+        "k8s",
+        "--image",
+        "registry.example.com/etl:1.4",
+        "--secret",
+        "etl-env",
+        "--namespace",
+        "data",
+        "-o",
+        "defs.py",
+    ];
+    p.osiris(&export).expect_code(0);
+    p.write("k8s_pod.py", include_str!("orchestrators/k8s_pod.py"));
+    let out =
+        Command::new(dagster_python()).args(["k8s_pod.py", "defs.py"]).current_dir(p.dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    p.write("pod.json", &String::from_utf8_lossy(&out.stdout));
+    let pod: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let container = &pod["spec"]["containers"][0];
+    assert_eq!(container["image"], "registry.example.com/etl:1.4");
+    assert_eq!(
+        container["command"],
+        serde_json::json!(["osiris", "run", "/project/orders_report.yaml", "--json", "--quiet"])
+    );
+    assert_eq!(container["workingDir"], "/project");
+    assert_eq!(container["envFrom"][0]["secretRef"]["name"], "etl-env");
+    assert_eq!(pod["metadata"]["labels"]["osiris.dev/pipeline"], "orders-report");
+    assert_eq!(pod["spec"]["restartPolicy"], "Never");
+    let validated = kubernetes_validate(&p, "pod.json");
+    assert!(
+        validated.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&validated.stdout),
+        String::from_utf8_lossy(&validated.stderr)
+    );
+    // The module loads in Dagster with the same assets as the subprocess form.
+    let module = p.read("defs.py");
+    assert!(
+        module.contains("PipesK8sClient(message_reader=reader)")
+            && module.contains("AssetKey([\"orders_report\", \"enriched\"])")
+    );
+}
+
+#[test]
+fn the_docker_form_fails_retryably_when_no_docker_daemon_answers_and_never_holds_env_values() {
+    let p = crate::operating::example_project();
+    let export = ["orders_report.yaml", "--launcher", "docker", "--image", "etl:1.4", "--env", "OSIRIS_TEST_PASSWORD"];
+    let result = materialize_export(
+        &p,
+        &export,
+        "file",
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock"), ("OSIRIS_TEST_PASSWORD", "s3cr3t-docker-value")],
+    );
+    assert_eq!(result["success"], false);
+    assert_eq!(result["retries"], 2, "a launcher failure may be retried: {result}");
+    assert!(result["failures"].to_string().contains("osiris run failed (exit unknown)"), "{result}");
+    let module = p.read("defs.py");
+    assert!(module.contains("ENV = [\"OSIRIS_TEST_PASSWORD\"]") && !module.contains("s3cr3t"), "{module}");
 }
 
 fn kubernetes_validate(p: &Project, file: &str) -> std::process::Output {

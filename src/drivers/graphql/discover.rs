@@ -54,9 +54,8 @@ pub fn discover(connection: &ResolvedConnection, samples: usize) -> Result<Value
                 && args.iter().any(|a| a["name"] == "first");
             if samples > 0 && only_first && !scalars.is_empty() {
                 let query = format!("{{ {name}(first: {samples}) {{ edges {{ node {{ {selection} }} }} }} }}");
-                let nodes = post(&request, &query).map(|r| records(&r, &format!("data.{name}.edges[*].node")));
-                table["samples"] = match nodes {
-                    Ok(nodes) => nodes
+                table["samples"] = match post(&request, &query) {
+                    Ok(answer) => records(&answer, &format!("data.{name}.edges[*].node"))
                         .iter()
                         .map(|n| {
                             Value::Array(scalars.iter().map(|s| n.get(s).cloned().unwrap_or(Value::Null)).collect())

@@ -66,19 +66,20 @@ pub fn select_path<'a>(root: &'a Value, path: &str) -> Vec<&'a Value> {
     current
 }
 
-/// The records a response holds at `data_path`.
-pub(crate) fn records(response: &Value, data_path: &str) -> Vec<Value> {
+/// The records a response holds at `data_path`, borrowed from it (a page's records are never
+/// copied: at 10,000 nodes a page, a deep copy cost as much as loading them).
+pub(crate) fn records<'a>(response: &'a Value, data_path: &str) -> Vec<&'a Value> {
     let found = select_path(response, data_path);
     match found.as_slice() {
         [] | [Value::Null] => Vec::new(),
-        [Value::Array(items)] => items.clone(),
-        [single] => vec![(*single).clone()],
+        [Value::Array(items)] => items.iter().collect(),
+        [single] => vec![*single],
         many => many
             .iter()
             .flat_map(|v| match v {
-                Value::Array(items) => items.clone(),
+                Value::Array(items) => items.iter().collect(),
                 Value::Null => Vec::new(),
-                other => vec![(*other).clone()],
+                other => vec![*other],
             })
             .collect(),
     }
@@ -249,10 +250,10 @@ mod tests {
     fn data_paths_select_lists_relay_nodes_and_single_objects() {
         let r = json!({"data": {"repos": {"edges": [{"node": {"id": 1}}, {"node": {"id": 2}}], "pageInfo": {"endCursor": "c"}},
                                 "viewer": {"login": "me"}}});
-        assert_eq!(records(&r, "data.repos.edges[*].node"), vec![json!({"id": 1}), json!({"id": 2})]);
+        assert_eq!(records(&r, "data.repos.edges[*].node"), vec![&json!({"id": 1}), &json!({"id": 2})]);
         assert_eq!(records(&r, "$.data.repos.edges.node").len(), 2);
-        assert_eq!(records(&r, "data.repos.edges[1].node"), vec![json!({"id": 2})]);
-        assert_eq!(records(&r, "data.viewer"), vec![json!({"login": "me"})]);
+        assert_eq!(records(&r, "data.repos.edges[1].node"), vec![&json!({"id": 2})]);
+        assert_eq!(records(&r, "data.viewer"), vec![&json!({"login": "me"})]);
         assert!(records(&r, "data.missing").is_empty());
         assert_eq!(select_path(&r, "data.repos.pageInfo")[0]["endCursor"], "c");
         assert_eq!(

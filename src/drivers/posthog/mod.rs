@@ -17,7 +17,7 @@ mod query;
 mod resume;
 
 use super::health::{HealthCategory, HealthReport, TableEstimate};
-use super::json_table::value_text;
+use super::json_table::{cell_text, value_text};
 use super::streaming::CHUNK_BYTES;
 use super::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::components::config::parse;
@@ -157,15 +157,17 @@ impl Extraction<'_> {
             self.create_table()?;
         }
         let id_index = answer.columns.iter().position(|c| c == self.settings.dt.id);
-        let mut chunk = String::new();
+        let mut chunk = String::with_capacity(answer.results.len() * 128);
+        let mut values: Vec<Option<std::borrow::Cow<str>>> = Vec::new();
         let mut kept = 0u64;
         for row in &answer.results {
-            let id = id_index.and_then(|i| row.get(i)).and_then(value_text);
-            if self.settings.dedup && id.as_ref().is_some_and(|id| self.seen.contains(id)) {
+            let id = id_index.and_then(|i| row.get(i)).and_then(cell_text);
+            if self.settings.dedup && id.as_ref().is_some_and(|id| self.seen.contains(id.as_ref())) {
                 self.checkpoint.deduplicated += 1;
                 continue;
             }
-            let values: Vec<Option<String>> = row.iter().map(value_text).collect();
+            values.clear();
+            values.extend(row.iter().map(cell_text));
             push_record(&mut chunk, values.iter().map(Option::as_deref));
             kept += 1;
         }
