@@ -110,16 +110,21 @@ pub enum BodyError {
 
 /// Parse a JSON body of at most `limit` bytes (use [`MAX_BODY_BYTES`]).
 pub fn json_body<T: serde::de::DeserializeOwned>(response: Response, limit: u64) -> Result<T, BodyError> {
+    serde_json::from_slice(&body_bytes(response, limit)?).map_err(BodyError::NotJson)
+}
+
+/// The body's bytes, at most `limit` of them (use [`MAX_BODY_BYTES`]).
+pub fn body_bytes(response: Response, limit: u64) -> Result<Vec<u8>, BodyError> {
     use std::io::Read;
     if response.content_length().is_some_and(|n| n > limit) {
         return Err(BodyError::TooLarge { limit });
     }
-    let mut body = Vec::new();
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
     response.take(limit + 1).read_to_end(&mut body).map_err(BodyError::Read)?;
     if body.len() as u64 > limit {
         return Err(BodyError::TooLarge { limit });
     }
-    serde_json::from_slice(&body).map_err(BodyError::NotJson)
+    Ok(body)
 }
 
 /// The start of an error body, read no further than [`ERROR_BODY_BYTES`].

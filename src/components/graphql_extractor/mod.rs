@@ -5,7 +5,8 @@
 
 use crate::components::config::parse;
 use crate::connections::ResolvedConnection;
-use crate::drivers::graphql::{graphql_errors, records, select_path, Request};
+use crate::drivers::graphql::{errors_message, unusable, Request};
+use crate::drivers::json_page::{self, Page};
 use crate::drivers::json_table::JsonTable;
 use crate::drivers::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::chunk_load::scratch_path;
@@ -81,17 +82,17 @@ impl Config {
     }
 }
 
-/// Fetch every page in order and hand each response on; the cursor for the next request is read
-/// here, so the next page is on its way while the loader is still turning the last one into
-/// rows (the network and the server overlap with our work). Ends when paging ends, when the
-/// loader hangs up (it failed) or with the error that stopped it.
+/// Fetch every page in order, parse its records into a [`Page`] and hand it on; the cursor for
+/// the next request is read here, so the next page is on its way while the loader is still
+/// loading the last one (the network, the server, parsing and loading overlap). Ends when paging
+/// ends, when the loader hangs up (it failed) or with the error that stopped it.
 fn fetch_pages(
     request: &Request,
     config: &Config,
     query: &str,
     cancel: &std::sync::atomic::AtomicBool,
     on_retry: impl FnMut(&str, std::time::Duration),
-    pages: std::sync::mpsc::SyncSender<Value>,
+    pages: std::sync::mpsc::SyncSender<Page>,
 ) -> Result<(), DriverError> {
     let mut on_retry = on_retry;
     let mut variables = config.variables.clone();
@@ -99,20 +100,24 @@ fn fetch_pages(
     // Cursors already followed: a server handing one out again would page forever.
     let mut seen_cursors = std::collections::HashSet::new();
     loop {
-        let response = request.post_with(cancel, &json!({"query": query, "variables": variables}), &mut on_retry)?;
-        if let Some(errors) = graphql_errors(&response) {
+        let body = request.post_bytes(cancel, &json!({"query": query, "variables": variables}), &mut on_retry)?;
+        let errors = json_page::select_values(&body, "errors").map_err(|e| unusable(&e))?;
+        if let Some(errors) = errors.first().and_then(errors_message) {
             return Err(DriverError::at_source(format!("the GraphQL API answered with errors: {errors}")));
         }
+        let page = json_page::parse_records(&body, &config.data_path, config.flatten_result).map_err(|e| unusable(&e))?;
         fetched += 1;
         let next = if !config.pagination_enabled || (config.max_pages > 0 && fetched >= config.max_pages) {
             None
         } else {
-            let info = select_path(&response, &config.pagination_path).into_iter().next();
+            let info = json_page::select_values(&body, &config.pagination_path).map_err(|e| unusable(&e))?;
+            let info = info.first();
             let has_next =
                 info.and_then(|i| i.get(&config.pagination_has_next_field)).and_then(Value::as_bool).unwrap_or(false);
             info.and_then(|i| i.get(&config.pagination_cursor_field)).filter(|c| has_next && !c.is_null()).cloned()
         };
-        if pages.send(response).is_err() {
+        drop(body);
+        if pages.send(page).is_err() {
             return Ok(());
         }
         let Some(cursor) = next else { return Ok(()) };
@@ -140,16 +145,15 @@ impl Driver for GraphqlExtractor {
         let result = std::thread::scope(|scope| {
             // A rendezvous: the page being loaded and the one fetched meanwhile, no more, so
             // memory stays bounded by two pages.
-            let (sender, responses) = std::sync::mpsc::sync_channel::<Value>(0);
+            let (sender, responses) = std::sync::mpsc::sync_channel::<Page>(0);
             let fetcher = scope.spawn(|| {
                 let on_retry = crate::drivers::retry_event(telemetry, step_id, None);
                 fetch_pages(&request, &config, query, cancel, on_retry, sender)
             });
             let loaded = (|| {
-                for response in &responses {
+                for page in &responses {
                     pages += 1;
-                    let page = records(&response, &config.data_path);
-                    table.append(ctx.conn, &page).map_err(DriverError::at_source)?;
+                    table.append_page(ctx.conn, &page).map_err(DriverError::at_source)?;
                     telemetry.event(
                         "extraction.page",
                         Some(step_id),

@@ -146,13 +146,25 @@ impl Request {
         })
     }
 
-    /// POST `body`, retrying as the policy says (`on_retry` hears each retry), until `cancel`.
+    /// POST `body`, retrying as the policy says (`on_retry` hears each retry), until `cancel`;
+    /// the answer parsed.
     pub(crate) fn post_with(
         &self,
         cancel: &std::sync::atomic::AtomicBool,
         body: &Value,
         on_retry: impl FnMut(&str, Duration),
     ) -> Result<Value, DriverError> {
+        let answer = self.post_bytes(cancel, body, on_retry)?;
+        serde_json::from_slice(&answer).map_err(|e| unusable(&http::BodyError::NotJson(e)))
+    }
+
+    /// Like [`Self::post_with`], the answer's bytes (for the streaming page parser).
+    pub(crate) fn post_bytes(
+        &self,
+        cancel: &std::sync::atomic::AtomicBool,
+        body: &Value,
+        on_retry: impl FnMut(&str, Duration),
+    ) -> Result<Vec<u8>, DriverError> {
         let send = || {
             let mut r = self.client.post(&self.endpoint).json(body);
             for (k, v) in &self.headers {
@@ -171,9 +183,13 @@ impl Request {
             .with_cause(e),
             other => DriverError::at_source(format!("GraphQL request failed: {other}")).with_cause(e),
         })?;
-        http::json_body(response, http::MAX_BODY_BYTES)
-            .map_err(|e| DriverError::at_source(format!("the GraphQL endpoint's answer is unusable: {e}")))
+        http::body_bytes(response, http::MAX_BODY_BYTES).map_err(|e| unusable(&e))
     }
+}
+
+/// A GraphQL answer that cannot be used.
+pub(crate) fn unusable(e: &dyn std::fmt::Display) -> DriverError {
+    DriverError::at_source(format!("the GraphQL endpoint's answer is unusable: {e}"))
 }
 
 /// HTTP statuses that mean "these credentials may not do this".
@@ -228,7 +244,12 @@ pub fn doctor(connection: &ResolvedConnection) -> HealthReport {
 
 /// The `errors` of a GraphQL response as one message, if any.
 pub(crate) fn graphql_errors(response: &Value) -> Option<String> {
-    let errors = response.get("errors")?.as_array().filter(|e| !e.is_empty())?;
+    errors_message(response.get("errors")?)
+}
+
+/// A GraphQL `errors` list as one message (None when empty).
+pub(crate) fn errors_message(errors: &Value) -> Option<String> {
+    let errors = errors.as_array().filter(|e| !e.is_empty())?;
     let messages: Vec<String> = errors
         .iter()
         .map(|e| {

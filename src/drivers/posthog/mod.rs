@@ -17,7 +17,6 @@ mod query;
 mod resume;
 
 use super::health::{HealthCategory, HealthReport, TableEstimate};
-use super::json_table::{cell_text, value_text};
 use super::streaming::CHUNK_BYTES;
 use super::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::components::config::parse;
@@ -190,6 +189,20 @@ impl Extraction<'_> {
         );
         Ok(())
     }
+}
+
+/// A value as a chunk cell, borrowed when it is a string.
+fn cell_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
+        other => Some(std::borrow::Cow::Owned(other.to_string())),
+    }
+}
+
+/// A JSON value as the text a chunk carries: strings as they are, other values as JSON, null as None.
+fn value_text(v: &Value) -> Option<String> {
+    cell_text(v).map(std::borrow::Cow::into_owned)
 }
 
 /// A page as the fetcher hands it on: the answer and where the read stands after it.
