@@ -82,17 +82,17 @@ impl Config {
     }
 }
 
-/// Fetch every page in order, parse its records into a [`Page`] and hand it on; the cursor for
-/// the next request is read here, so the next page is on its way while the loader is still
-/// loading the last one (the network, the server, parsing and loading overlap). Ends when paging
-/// ends, when the loader hangs up (it failed) or with the error that stopped it.
+/// Fetch every page in order and hand its body on. Only the cursor is read here (one pass that
+/// skips everything else), so the next request leaves while the loader is still parsing and
+/// loading the last page: the server works on page n+1 while we work on page n. Ends when
+/// paging ends, when the loader hangs up (it failed) or with the error that stopped it.
 fn fetch_pages(
     request: &Request,
     config: &Config,
     query: &str,
     cancel: &std::sync::atomic::AtomicBool,
     on_retry: impl FnMut(&str, std::time::Duration),
-    pages: std::sync::mpsc::SyncSender<Page>,
+    pages: std::sync::mpsc::SyncSender<Vec<u8>>,
 ) -> Result<(), DriverError> {
     let mut on_retry = on_retry;
     let mut variables = config.variables.clone();
@@ -101,11 +101,6 @@ fn fetch_pages(
     let mut seen_cursors = std::collections::HashSet::new();
     loop {
         let body = request.post_bytes(cancel, &json!({"query": query, "variables": variables}), &mut on_retry)?;
-        let errors = json_page::select_values(&body, "errors").map_err(|e| unusable(&e))?;
-        if let Some(errors) = errors.first().and_then(errors_message) {
-            return Err(DriverError::at_source(format!("the GraphQL API answered with errors: {errors}")));
-        }
-        let page = json_page::parse_records(&body, &config.data_path, config.flatten_result).map_err(|e| unusable(&e))?;
         fetched += 1;
         let next = if !config.pagination_enabled || (config.max_pages > 0 && fetched >= config.max_pages) {
             None
@@ -116,8 +111,7 @@ fn fetch_pages(
                 info.and_then(|i| i.get(&config.pagination_has_next_field)).and_then(Value::as_bool).unwrap_or(false);
             info.and_then(|i| i.get(&config.pagination_cursor_field)).filter(|c| has_next && !c.is_null()).cloned()
         };
-        drop(body);
-        if pages.send(page).is_err() {
+        if pages.send(body).is_err() {
             return Ok(());
         }
         let Some(cursor) = next else { return Ok(()) };
@@ -133,6 +127,16 @@ fn fetch_pages(
     }
 }
 
+/// A page's records, or the GraphQL errors it answered with (the same query gives the same
+/// errors: not retried).
+fn parse_page(body: &[u8], config: &Config) -> Result<Page, DriverError> {
+    let errors = json_page::select_values(body, "errors").map_err(|e| unusable(&e))?;
+    if let Some(errors) = errors.first().and_then(errors_message) {
+        return Err(DriverError::at_source(format!("the GraphQL API answered with errors: {errors}")));
+    }
+    json_page::parse_records(body, &config.data_path, config.flatten_result).map_err(|e| unusable(&e))
+}
+
 impl Driver for GraphqlExtractor {
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let config: Config = parse(config).map_err(DriverError::Config)?;
@@ -145,14 +149,15 @@ impl Driver for GraphqlExtractor {
         let result = std::thread::scope(|scope| {
             // A rendezvous: the page being loaded and the one fetched meanwhile, no more, so
             // memory stays bounded by two pages.
-            let (sender, responses) = std::sync::mpsc::sync_channel::<Page>(0);
+            let (sender, responses) = std::sync::mpsc::sync_channel::<Vec<u8>>(0);
             let fetcher = scope.spawn(|| {
                 let on_retry = crate::drivers::retry_event(telemetry, step_id, None);
                 fetch_pages(&request, &config, query, cancel, on_retry, sender)
             });
             let loaded = (|| {
-                for page in &responses {
+                for body in &responses {
                     pages += 1;
+                    let page = parse_page(&body, &config)?;
                     table.append_page(ctx.conn, &page).map_err(DriverError::at_source)?;
                     telemetry.event(
                         "extraction.page",
