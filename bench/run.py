@@ -278,24 +278,38 @@ def http_workload(args, kind, rows):
             component = "graphql.extractor"
         if conns:
             (WORK / "osiris_connections.yaml").write_text(conns)
-        (WORK / "p.yaml").write_text(f"""oml_version: "0.1.0"
+        writer = f"""  - id: write
+    component: filesystem.csv_writer
+    mode: write
+    needs: [extract]
+    config: {{path: "{WORK / 'out.csv'}"}}
+"""
+
+        def pipeline(name, step_config, with_writer):
+            """A pipeline file: the extractor alone (its table stays in the exchange) or feeding a
+            CSV writer (the extractor's relation is then a view over its staged pages)."""
+            text = f"""oml_version: "0.1.0"
 name: bench-{kind}
 steps:
   - id: extract
     component: {component}
     mode: read
-    config: {config}
-""")
-        cmd = [args.osiris, "run", str(WORK / "p.yaml"), "--quiet", "--full-refresh", "--runs-dir", str(WORK / "runs")]
-        tools = {"osiris": cmd}
+    config: {step_config}
+""" + (writer if with_writer else "")
+            (WORK / name).write_text(text)
+            return [args.osiris, "run", str(WORK / name), "--quiet", "--full-refresh", "--runs-dir", str(WORK / "runs")]
+
+        path = "/graphql" if kind == "graphql" else "/api/projects/1/query/"
+        tools = {
+            "wire floor": [sys.executable, str(HERE / "wire_floor.py"), kind, f"http://127.0.0.1:{port}{path}", "10000"],
+            "osiris": pipeline("p.yaml", config, False),
+            "osiris + csv": pipeline("pw.yaml", config, True),
+        }
         if kind == "graphql":
-            # The wire floor first: the same pages by a plain client, bodies discarded; then the
-            # nested form (`…edges`: cursor + node flattened) beside the `[*].node` form.
+            # The nested form (`…edges`: cursor + node flattened) beside the `[*].node` form.
             nested = config.replace("data.repositories.edges[*].node", "data.repositories.edges")
-            (WORK / "nested.yaml").write_text((WORK / "p.yaml").read_text().replace(config, nested))
-            tools = {"wire floor": [sys.executable, str(HERE / "wire_floor.py"), f"http://127.0.0.1:{port}/graphql", "10000"],
-                     **tools,
-                     "osiris edges": [args.osiris, "run", str(WORK / "nested.yaml"), "--quiet", "--full-refresh", "--runs-dir", str(WORK / "runs")]}
+            tools["osiris edges"] = pipeline("nested.yaml", nested, False)
+            tools["osiris edges + csv"] = pipeline("nestedw.yaml", nested, True)
         return compare(args, rows, kind, tools)
     finally:
         server.kill()
@@ -356,17 +370,18 @@ def main():
     print("|---:|---|---|---:|---:|---:|")
     for rows, workload, tool, wall, rss in results:
         ratio = ""
-        base = next((r for r in results if r[0] == rows and r[1] == workload and r[2] != "osiris"), None)
-        if tool == "osiris" and base:
+        base = next((r for r in results if r[0] == rows and r[1] == workload and not r[2].startswith("osiris")), None)
+        if tool.startswith("osiris") and base:
             ratio = f"{wall / base[3]:.2f}x"
-        elif tool == "osiris":
+        elif tool.startswith("osiris"):
             ratio = f"{rows / wall:,.0f} rows/s"
         print(f"| {rows:,} | {workload} | {tool} | {wall:.2f} | {rss:.0f} | {ratio} |")
     for workload in list(QUERIES) + ["parquet", "mysql"] + [f"mysql-{s}" for s in MYSQL_SHAPES] + ["mysql-load", "pg-load", "posthog", "graphql"]:
-        osi = {r[0]: r[4] for r in results if r[1] == workload and r[2] == "osiris"}
-        if len(osi) >= 2:
-            lo, hi = min(osi), max(osi)
-            print(f"\nosiris {workload}: peak RSS at {hi:,} rows / at {lo:,} rows = {osi[hi] / osi[lo]:.2f}x")
+        for tool in dict.fromkeys(r[2] for r in results if r[1] == workload and r[2].startswith("osiris")):
+            osi = {r[0]: r[4] for r in results if r[1] == workload and r[2] == tool}
+            if len(osi) >= 2:
+                lo, hi = min(osi), max(osi)
+                print(f"\n{tool} {workload}: peak RSS at {hi:,} rows / at {lo:,} rows = {osi[hi] / osi[lo]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ pub(crate) mod output_file;
 mod paging;
 pub mod postgres;
 pub mod posthog;
-mod streaming;
+pub(crate) mod streaming;
 
 use crate::connections::ResolvedConnection;
 use crate::exchange::RelationKind;

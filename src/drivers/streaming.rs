@@ -117,7 +117,7 @@ where
 }
 
 /// Where a step's staged rows live.
-fn staged_path(run_dir: &Path, step_id: &str) -> PathBuf {
+pub(crate) fn staged_path(run_dir: &Path, step_id: &str) -> PathBuf {
     run_dir.join("staged").join(format!("{step_id}.csv"))
 }
 

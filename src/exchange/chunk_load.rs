@@ -51,9 +51,7 @@ impl ChunkLoader {
         create: bool,
     ) -> duckdb::Result<Self> {
         if create {
-            let ddl: Vec<String> =
-                columns.iter().map(|c| format!("{} {}", quote_ident(&c.name), c.duck_type)).collect();
-            conn.execute_batch(&format!("CREATE TABLE {} ({})", quote_ident(table), ddl.join(", ")))?;
+            create_table(conn, table, columns)?;
         }
         Ok(Self {
             table: table.to_string(),
@@ -97,6 +95,29 @@ impl Drop for ChunkLoader {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.scratch);
     }
+}
+
+/// `CREATE TABLE table (columns)`.
+pub fn create_table(conn: &duckdb::Connection, table: &str, columns: &[LoadColumn]) -> duckdb::Result<()> {
+    let ddl: Vec<String> = columns.iter().map(|c| format!("{} {}", quote_ident(&c.name), c.duck_type)).collect();
+    conn.execute_batch(&format!("CREATE TABLE {} ({})", quote_ident(table), ddl.join(", ")))
+}
+
+/// Append a file of complete chunks whose records hold `columns` to `table`; returns the rows.
+pub fn insert_file(
+    conn: &duckdb::Connection,
+    table: &str,
+    columns: &[LoadColumn],
+    chunks: &Path,
+) -> duckdb::Result<u64> {
+    let targets: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
+    let sql = format!(
+        "INSERT INTO {} ({}) {}",
+        quote_ident(table),
+        targets.join(", "),
+        select_sql(columns, chunks, Some(PIPE_READ_BUFFER))
+    );
+    conn.execute(&sql, []).map(|n| n as u64)
 }
 
 fn insert_sql(table: &str, columns: &[LoadColumn], chunks: &Path) -> String {

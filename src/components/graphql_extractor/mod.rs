@@ -9,8 +9,7 @@ use crate::drivers::graphql::{errors_message, unusable, Request};
 use crate::drivers::json_page::{self, Page};
 use crate::drivers::json_table::JsonTable;
 use crate::drivers::{Driver, DriverError, Inputs, StepContext, StepOutput};
-use crate::exchange::chunk_load::scratch_path;
-use crate::exchange::RelationKind;
+use crate::drivers::streaming::staged_path;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -142,8 +141,7 @@ impl Driver for GraphqlExtractor {
         let config: Config = parse(config).map_err(DriverError::Config)?;
         let request = Request::new(&config, ctx.connection)?;
         let query = config.query.as_deref().ok_or_else(|| DriverError::Config("`query` is required".into()))?;
-        let scratch = scratch_path(ctx.run_dir, ctx.step_id).map_err(|e| DriverError::at_source(e.to_string()))?;
-        let mut table = JsonTable::new(ctx.step_id, scratch, config.flatten_result);
+        let mut table = JsonTable::new(ctx.step_id, staged_path(ctx.run_dir, ctx.step_id), config.flatten_result);
         let mut pages = 0u64;
         let (telemetry, step_id, cancel) = (ctx.telemetry, ctx.step_id, ctx.cancel);
         let result = std::thread::scope(|scope| {
@@ -158,7 +156,7 @@ impl Driver for GraphqlExtractor {
                 for body in &responses {
                     pages += 1;
                     let page = parse_page(&body, &config)?;
-                    table.append_page(ctx.conn, &page).map_err(DriverError::at_source)?;
+                    table.append_page(&page).map_err(DriverError::at_source)?;
                     telemetry.event(
                         "extraction.page",
                         Some(step_id),
@@ -178,10 +176,15 @@ impl Driver for GraphqlExtractor {
             ctx.drop_partial_table();
             return Err(e);
         }
-        let rows = table.finish(ctx.conn).map_err(DriverError::at_source)?;
+        let (rows, relation) = table.finish(ctx.conn, ctx.materialize).map_err(DriverError::at_source)?;
         ctx.telemetry.metric("rows_read", rows as f64, Some(ctx.step_id));
         ctx.telemetry.metric("pages_fetched", pages as f64, Some(ctx.step_id));
         ctx.telemetry.metric("requests_made", pages as f64, Some(ctx.step_id));
-        Ok(StepOutput { relation: Some(RelationKind::Table), rows: Some(rows), state: None })
+        Ok(StepOutput { relation: Some(relation), rows: Some(rows), state: None })
+    }
+
+    /// One consumer reads the staged pages through a view: DuckDB stores nothing it reads once.
+    fn can_be_view(&self) -> bool {
+        true
     }
 }

@@ -17,7 +17,6 @@ use crate::drivers::cancel::{interruptible, Interrupt};
 use crate::drivers::streaming::{extract_with, ChunkSender};
 use crate::drivers::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::exchange::chunk_load::complete_records_len;
-use crate::exchange::RelationKind;
 use serde_json::{Map, Value};
 use std::io::Read;
 
@@ -34,7 +33,7 @@ impl Driver for SupabaseExtractor {
                 let sql = extract_sql(&config).map_err(DriverError::Config)?;
                 interruptible(ctx.cancel, |interrupt| extract_with(ctx, |tx| produce(&target, &sql, tx, interrupt)))?
             }
-            None => (rest::extract(ctx, &config)?, RelationKind::Table),
+            None => rest::extract(ctx, &config)?,
         };
         ctx.telemetry.metric("rows_read", rows as f64, Some(ctx.step_id));
         Ok(StepOutput { relation: Some(relation), rows: Some(rows), state: None })

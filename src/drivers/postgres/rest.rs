@@ -18,8 +18,8 @@ use crate::connections::ResolvedConnection;
 use crate::drivers::health::{HealthCategory, HealthReport};
 use crate::drivers::json_table::JsonTable;
 use crate::drivers::{sql_error, DriverError, StepContext};
-use crate::exchange::chunk_load::scratch_path;
 use crate::exchange::quote_ident;
+use crate::exchange::RelationKind;
 use crate::http::{self, HttpError, Resend, RetryPolicy};
 use duckdb::arrow::array::{Array, StringArray};
 use duckdb::arrow::compute::cast;
@@ -304,8 +304,8 @@ pub fn write(ctx: &StepContext, config: &WriterConfig, input: &str, plan: &Write
     Ok(rows)
 }
 
-/// Read over REST, page by page; returns rows read.
-pub fn extract(ctx: &StepContext, config: &ExtractorConfig) -> Result<u64, DriverError> {
+/// Read over REST, page by page; returns rows read and the relation made.
+pub fn extract(ctx: &StepContext, config: &ExtractorConfig) -> Result<(u64, RelationKind), DriverError> {
     let rest = RestTarget::new(&config.rest(), ctx.connection)?;
     let table = rest_table(&config.table)?;
     let page_size = config.limit.max(1);
@@ -335,8 +335,7 @@ pub fn extract(ctx: &StepContext, config: &ExtractorConfig) -> Result<u64, Drive
             params.push((c.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| format!("eq.{v}"))));
         }
     }
-    let scratch = scratch_path(ctx.run_dir, ctx.step_id).map_err(|e| DriverError::at_source(e.to_string()))?;
-    let mut out = JsonTable::new(ctx.step_id, scratch, false);
+    let mut out = JsonTable::new(ctx.step_id, crate::drivers::streaming::staged_path(ctx.run_dir, ctx.step_id), false);
     let mut progress = crate::drivers::paging::PageProgress::default();
     let result = (|| loop {
         let mut page_params = params.clone();
@@ -358,14 +357,14 @@ pub fn extract(ctx: &StepContext, config: &ExtractorConfig) -> Result<u64, Drive
                 "Supabase REST answered offset {offset} with the rows of the page before: the paging does not advance, so the extraction stops instead of looping"
             )));
         }
-        out.append(ctx.conn, &rows).map_err(DriverError::at_source)?;
+        out.append(&rows).map_err(DriverError::at_source)?;
         offset += n;
         if n < page_size {
             return Ok(());
         }
     })();
     match result {
-        Ok(()) => out.finish(ctx.conn).map_err(DriverError::at_source),
+        Ok(()) => out.finish(ctx.conn, ctx.materialize).map_err(DriverError::at_source),
         Err(e) => {
             ctx.drop_partial_table();
             Err(e)
