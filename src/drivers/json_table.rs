@@ -19,7 +19,7 @@
 //! a table page by page, XX MiB staged (BENCHMARKS.md).
 
 use super::json_page::{Kind, Page};
-use crate::exchange::chunk_load::{create_table, create_view, insert_file, push_record, LoadColumn};
+use crate::exchange::chunk_load::{create_lean_view, create_table, insert_file, push_record, LoadColumn};
 use crate::exchange::direct_write::DirectWriter;
 use crate::exchange::{quote_ident, RelationKind};
 use indexmap::IndexMap;
@@ -170,7 +170,7 @@ impl JsonTable {
             return Ok((0, RelationKind::Table));
         }
         if self.segments.len() == 1 && !materialize {
-            create_view(conn, &self.table, &columns, &self.segments[0].path).map_err(sql)?;
+            create_lean_view(conn, &self.table, &columns, &self.segments[0].path).map_err(sql)?;
             self.kept = true;
             return Ok((self.rows, RelationKind::View));
         }

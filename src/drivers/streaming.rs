@@ -19,7 +19,7 @@
 
 use super::{sql_error, DriverError, StepContext};
 use crate::exchange::chunk_load::{
-    count_records, create_pipe_view, create_view, scratch_path, ChunkLoader, LoadColumn,
+    count_records, create_lean_view, create_view, scratch_path, ChunkLoader, LoadColumn,
 };
 use crate::exchange::direct_write::DirectWriter;
 use crate::exchange::stream::{PipeFeed, StreamOut};
@@ -159,7 +159,7 @@ fn stage(ctx: &StepContext, inbox: Inbox) -> Result<u64, DriverError> {
 fn publish<'a>(ctx: &StepContext<'a>, out: &'a StreamOut, columns: &[LoadColumn]) -> Result<PipeFeed<'a>, DriverError> {
     let feed = PipeFeed::create(out, ctx.cancel)
         .map_err(|e| DriverError::at_source(format!("cannot create the pipe {}: {e}", out.pipe.display())))?;
-    create_pipe_view(ctx.conn, ctx.step_id, columns, &out.pipe).map_err(sql_error)?;
+    create_lean_view(ctx.conn, ctx.step_id, columns, &out.pipe).map_err(sql_error)?;
     (out.publish)();
     Ok(feed)
 }

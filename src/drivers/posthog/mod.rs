@@ -17,12 +17,11 @@ mod query;
 mod resume;
 
 use super::health::{HealthCategory, HealthReport, TableEstimate};
-use super::streaming::CHUNK_BYTES;
 use super::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::components::config::parse;
 use crate::components::posthog_extractor::Config;
 use crate::connections::ResolvedConnection;
-use crate::exchange::chunk_load::{push_record, scratch_path, ChunkLoader};
+use crate::exchange::chunk_load::{create_lean_view, create_table, insert_file, push_record};
 use crate::exchange::{quote_ident, RelationKind};
 pub use client::{Endpoint, PosthogClient, PosthogError};
 pub use discover::discover;
@@ -125,35 +124,40 @@ struct Extraction<'a> {
     checkpoint: Checkpoint,
     seen: HashSet<String>,
     last: Option<(String, String)>,
-    loader: Option<ChunkLoader>,
-    /// Spooled rows not loaded into DuckDB yet (loaded in batches of CHUNK_BYTES: each INSERT
-    /// into the growing table costs, and the spool already holds them durably).
-    pending: Vec<u8>,
 }
 
 impl Extraction<'_> {
-    fn create_table(&mut self) -> Result<(), DriverError> {
-        let scratch =
-            scratch_path(self.ctx.run_dir, self.ctx.step_id).map_err(|e| DriverError::at_source(e.to_string()))?;
-        let loader = ChunkLoader::new(self.ctx.conn, self.ctx.step_id, &self.checkpoint.columns, scratch, true)
-            .map_err(|e| DriverError::sql(e.to_string()))?;
-        self.loader = Some(loader);
-        Ok(())
-    }
-
-    fn load_pending(&mut self) -> Result<(), DriverError> {
-        let loader = self.loader.as_ref().expect("created before any page");
-        loader.load(self.ctx.conn, &self.pending).map_err(DriverError::at_source)?;
-        self.pending.clear();
-        Ok(())
+    /// The step's relation, made from the spool once every page is in it: a view over the spool
+    /// (moved into the run dir, which keeps it) when one consumer reads it, else a table loaded in
+    /// one statement. DuckDB holds nothing while pages arrive, and the spool, written anyway for
+    /// resuming, is the only copy of the rows.
+    fn finish(&self) -> Result<RelationKind, DriverError> {
+        let (ctx, columns) = (self.ctx, &self.checkpoint.columns);
+        let spooled = self.spool.pages();
+        let sql = |e: duckdb::Error| DriverError::sql(e.to_string());
+        if !ctx.materialize && self.checkpoint.rows > 0 {
+            let staged = crate::drivers::streaming::staged_path(ctx.run_dir, ctx.step_id);
+            let io = |e: std::io::Error| DriverError::at_source(format!("cannot stage {}: {e}", staged.display()));
+            std::fs::create_dir_all(staged.parent().unwrap_or(ctx.run_dir)).map_err(io)?;
+            if std::fs::rename(&spooled, &staged).is_err() {
+                // Another file system: copy (the spool goes with the resume directory).
+                std::fs::copy(&spooled, &staged).map_err(io)?;
+            }
+            create_lean_view(ctx.conn, ctx.step_id, columns, &staged).map_err(sql)?;
+            return Ok(RelationKind::View);
+        }
+        create_table(ctx.conn, ctx.step_id, columns).map_err(sql)?;
+        if self.checkpoint.rows > 0 {
+            insert_file(ctx.conn, ctx.step_id, columns, &spooled).map_err(sql)?;
+        }
+        Ok(RelationKind::Table)
     }
 
     /// Turn a fetched page into spooled and loaded rows, in order.
     fn load_page(&mut self, page: Fetched) -> Result<(), DriverError> {
         let answer = page.answer;
-        if self.loader.is_none() {
+        if self.checkpoint.columns.is_empty() {
             self.checkpoint.columns = columns(&self.settings.dt, &answer.columns, &answer.types);
-            self.create_table()?;
         }
         let id_index = answer.columns.iter().position(|c| c == self.settings.dt.id);
         let mut chunk = String::with_capacity(answer.results.len() * 128);
@@ -178,10 +182,6 @@ impl Extraction<'_> {
         self.spool
             .commit(chunk.as_bytes(), &self.checkpoint)
             .map_err(|e| DriverError::at_source(format!("cannot write the resume spool: {e}")))?;
-        self.pending.extend_from_slice(chunk.as_bytes());
-        if self.pending.len() >= CHUNK_BYTES {
-            self.load_pending()?;
-        }
         self.ctx.telemetry.event(
             "extraction.page",
             Some(self.ctx.step_id),
@@ -334,6 +334,11 @@ impl Driver for PosthogExtractor {
         true
     }
 
+    /// One consumer reads the spooled pages through a view (`Extraction::finish`).
+    fn can_be_view(&self) -> bool {
+        true
+    }
+
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let config: Config = parse(config).map_err(DriverError::Config)?;
         let settings = Settings::new(&config)?;
@@ -361,21 +366,11 @@ impl Driver for PosthogExtractor {
             Position::After { timestamp, id } => Some((timestamp.clone(), id.clone())),
             _ => None,
         };
-        let mut run = Extraction { ctx, settings, spool, checkpoint, seen, last, loader: None, pending: Vec::new() };
+        let mut run = Extraction { ctx, settings, spool, checkpoint, seen, last };
         let result = (|| {
             if let Some(c) = &resumed {
-                run.create_table()?;
-                let spooled = run
-                    .loader
-                    .as_ref()
-                    .expect("created")
-                    .load_file(ctx.conn, &run.spool.pages())
-                    .map_err(DriverError::at_source)?;
-                ctx.telemetry.event(
-                    "extraction.resumed",
-                    Some(ctx.step_id),
-                    json!({"pages": c.pages, "rows": spooled}),
-                );
+                // The spooled pages stay where they are; the relation is made from the spool.
+                ctx.telemetry.event("extraction.resumed", Some(ctx.step_id), json!({"pages": c.pages, "rows": c.rows}));
             }
             let pager = Pager {
                 client: &client,
@@ -389,8 +384,9 @@ impl Driver for PosthogExtractor {
             };
             let (telemetry, step_id, cancel) = (ctx.telemetry, ctx.step_id, ctx.cancel);
             std::thread::scope(|scope| {
-                // A rendezvous: the page being loaded and the one fetched meanwhile, no more.
-                let (sender, pages) = std::sync::mpsc::sync_channel::<Fetched>(0);
+                // One page waiting besides the one being spooled and the one being fetched: the
+                // spool's fsync must not hold back the next request.
+                let (sender, pages) = std::sync::mpsc::sync_channel::<Fetched>(1);
                 let fetcher =
                     scope.spawn(move || pager.run(cancel, super::retry_event(telemetry, step_id, None), sender));
                 let loaded = (|| {
@@ -406,15 +402,15 @@ impl Driver for PosthogExtractor {
                 });
                 loaded.and(fetched)
             })?;
-            if run.loader.is_none() {
-                run.create_table()?;
-            }
-            run.load_pending()
+            run.finish()
         })();
-        if let Err(e) = result {
-            ctx.drop_partial_table();
-            return Err(e);
-        }
+        let relation = match result {
+            Ok(relation) => relation,
+            Err(e) => {
+                ctx.drop_partial_table();
+                return Err(e);
+            }
+        };
         let rows = run.checkpoint.rows;
         ctx.telemetry.metric("rows_read", (rows + run.checkpoint.deduplicated) as f64, Some(ctx.step_id));
         ctx.telemetry.metric("rows_deduplicated", run.checkpoint.deduplicated as f64, Some(ctx.step_id));
@@ -434,7 +430,7 @@ impl Driver for PosthogExtractor {
             (Some(_), None) => state,
         };
         Ok(StepOutput {
-            relation: Some(RelationKind::Table),
+            relation: Some(relation),
             rows: Some(rows),
             state: new_state.map(|s| serde_json::to_value(s).unwrap_or(Value::Null)),
         })
