@@ -25,6 +25,19 @@ pub struct HogqlResponse {
     pub results: Vec<Vec<Value>>,
 }
 
+/// A HogQL answer whose rows are left unparsed, each row's JSON text borrowed from the body: what
+/// the page fetcher needs (how many rows, the first and the last) for one pass that skips the
+/// rest, so the next request leaves at once and the loader parses the page meanwhile.
+#[derive(Debug, Deserialize)]
+pub struct HogqlOutline<'a> {
+    /// Column names.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// Rows, as their JSON text.
+    #[serde(default, borrow)]
+    pub results: Vec<&'a serde_json::value::RawValue>,
+}
+
 /// Why a query failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PosthogError {
@@ -130,6 +143,17 @@ impl PosthogClient {
         cancel: &AtomicBool,
         on_retry: impl FnMut(&str, Duration),
     ) -> Result<HogqlResponse, PosthogError> {
+        let body = self.query_bytes(hogql, cancel, on_retry)?;
+        serde_json::from_slice(&body).map_err(|e| PosthogError::Other(format!("unusable HogQL answer: {e}")))
+    }
+
+    /// Like [`Self::query`], the answer's bytes.
+    pub fn query_bytes(
+        &self,
+        hogql: &str,
+        cancel: &AtomicBool,
+        on_retry: impl FnMut(&str, Duration),
+    ) -> Result<Vec<u8>, PosthogError> {
         let body = json!({"query": {"kind": "HogQLQuery", "query": hogql}});
         let response = http::send(
             &self.policy,
@@ -147,7 +171,7 @@ impl PosthogClient {
             }
             other => PosthogError::Other(other.to_string()),
         })?;
-        http::json_body(response, http::MAX_BODY_BYTES)
+        http::body_bytes(response, http::MAX_BODY_BYTES)
             .map_err(|e| PosthogError::Other(format!("unusable HogQL answer: {e}")))
     }
 }

@@ -23,6 +23,7 @@ use crate::components::posthog_extractor::Config;
 use crate::connections::ResolvedConnection;
 use crate::exchange::chunk_load::{create_lean_view, create_table, insert_file, push_record};
 use crate::exchange::{quote_ident, RelationKind};
+use client::HogqlOutline;
 pub use client::{Endpoint, PosthogClient, PosthogError};
 pub use discover::discover;
 use query::{columns, data_type, page_query, DataType, Position, Window, DATA_TYPES};
@@ -155,7 +156,8 @@ impl Extraction<'_> {
 
     /// Turn a fetched page into spooled and loaded rows, in order.
     fn load_page(&mut self, page: Fetched) -> Result<(), DriverError> {
-        let answer = page.answer;
+        let answer: client::HogqlResponse = serde_json::from_slice(&page.body)
+            .map_err(|e| DriverError::at_source(format!("unusable HogQL answer: {e}")))?;
         if self.checkpoint.columns.is_empty() {
             self.checkpoint.columns = columns(&self.settings.dt, &answer.columns, &answer.types);
         }
@@ -205,9 +207,10 @@ fn value_text(v: &Value) -> Option<String> {
     cell_text(v).map(std::borrow::Cow::into_owned)
 }
 
-/// A page as the fetcher hands it on: the answer and where the read stands after it.
+/// A page as the fetcher hands it on: the answer's body (parsed by the loader, off the path of
+/// the next request) and where the read stands after it.
 struct Fetched {
-    answer: client::HogqlResponse,
+    body: Vec<u8>,
     /// The seek position after this page.
     position: Position,
     /// The last `(timestamp, id)` read so far.
@@ -239,29 +242,43 @@ impl Pager<'_> {
     ) -> Result<(), DriverError> {
         loop {
             let q = page_query(&self.dt, &self.window, &self.position, self.page_size);
-            let answer = self.client.query(&q, cancel, &mut on_retry).map_err(|e| match e {
+            let body = self.client.query_bytes(&q, cancel, &mut on_retry).map_err(|e| match e {
                 PosthogError::Cancelled => DriverError::Cancelled,
                 other => DriverError::at_source(other.to_string()),
             })?;
-            let full = answer.results.len() as u64 >= self.page_size;
-            if full && !self.progress.advanced(&[answer.results.first(), answer.results.last()]) {
-                return Err(DriverError::at_source(format!(
-                    "PostHog answered page {} with the rows of the page before: the paging does not advance, so the extraction stops instead of looping",
-                    self.pages + 1
-                )));
+            let unusable = |e: serde_json::Error| DriverError::at_source(format!("unusable HogQL answer: {e}"));
+            let outline: HogqlOutline = serde_json::from_slice(&body).map_err(unusable)?;
+            let row = |raw: &serde_json::value::RawValue| serde_json::from_str::<Vec<Value>>(raw.get());
+            let full = outline.results.len() as u64 >= self.page_size;
+            if full {
+                let ends = [outline.results.first(), outline.results.last()];
+                let ends: Vec<Vec<Value>> =
+                    ends.into_iter().flatten().map(|r| row(r)).collect::<Result<_, _>>().map_err(unusable)?;
+                if !self.progress.advanced(&ends) {
+                    return Err(DriverError::at_source(format!(
+                        "PostHog answered page {} with the rows of the page before: the paging does not advance, so the extraction stops instead of looping",
+                        self.pages + 1
+                    )));
+                }
             }
-            let index = |name: &str| answer.columns.iter().position(|c| c == name);
+            let index = |name: &str| outline.columns.iter().position(|c| c == name);
             let ts_index = self.dt.timestamp.and_then(index);
             let id_index = index(self.dt.id);
-            let last_row = answer.results.iter().rev().find_map(|row| {
-                let id = id_index.and_then(|i| row.get(i)).and_then(value_text)?;
-                let ts = ts_index.and_then(|i| row.get(i)).and_then(Value::as_str).and_then(parse_timestamp)?;
-                Some((hogql_timestamp(ts), id))
-            });
+            let mut last_row = None;
+            for raw in outline.results.iter().rev() {
+                let row = row(raw).map_err(unusable)?;
+                let id = id_index.and_then(|i| row.get(i)).and_then(value_text);
+                let ts = ts_index.and_then(|i| row.get(i)).and_then(Value::as_str).and_then(parse_timestamp);
+                if let (Some(id), Some(ts)) = (id, ts) {
+                    last_row = Some((hogql_timestamp(ts), id));
+                    break;
+                }
+            }
+            let fetched = outline.results.len() as u64;
+            drop(outline);
             if last_row.is_some() {
                 self.last = last_row;
             }
-            let fetched = answer.results.len() as u64;
             self.pages += 1;
             self.position = match (&self.position, &self.last, self.dt.timestamp) {
                 (_, Some((t, id)), Some(_)) => Position::After { timestamp: t.clone(), id: id.clone() },
@@ -269,7 +286,7 @@ impl Pager<'_> {
                 (Position::Start, _, None) => Position::Offset(fetched),
                 (p, _, _) => p.clone(),
             };
-            let page = Fetched { answer, position: self.position.clone(), last: self.last.clone() };
+            let page = Fetched { body, position: self.position.clone(), last: self.last.clone() };
             if out.send(page).is_err() || !full {
                 return Ok(());
             }
