@@ -222,6 +222,33 @@ fn a_relay_connection_of_10000_nodes_becomes_the_exact_table() {
 }
 
 #[test]
+fn one_reader_gets_a_view_over_the_staged_pages_with_the_rows_and_types_a_table_would_hold() {
+    let rt = runtime();
+    let endpoint = serve(&rt, Auth::Bearer);
+    // Two pages (no `badge` yet: one column layout), read by one CSV writer.
+    let p = project(&endpoint, &format!("{PAGED}\n      max_pages: 2"));
+    let mut text = p.read("p.yaml");
+    text.push_str("  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    needs: [repos]\n    config: {path: out.csv}\n");
+    p.write("p.yaml", &text);
+    let r = run(&p, TOKEN);
+    r.expect_code(0);
+    let step = &r.json()["steps"][0];
+    assert_eq!((step["relation"].as_str(), step["rows"].as_u64()), (Some("view"), Some(2000)), "{step}");
+    let conn = duck(&r);
+    assert_eq!(
+        one_string(&conn, "SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'repos'"),
+        "id BIGINT, name VARCHAR, stars DOUBLE, owner_login VARCHAR, owner_plan_seats BIGINT, owner_plan_tier VARCHAR, tags JSON"
+    );
+    assert_eq!(
+        one_string(&conn, "SELECT concat_ws('|', count(*), sum(id), min(tags->>0)) FROM repos"),
+        "2000|2001000|t0"
+    );
+    let out = p.read("out.csv");
+    assert_eq!(out.lines().count(), 2001, "a header and every row");
+    assert_eq!(out.lines().nth(1), Some("1,repo-1,0.5,user-1,1,free,\"[\"\"t1\"\",\"\"x\"\"]\""));
+}
+
+#[test]
 fn variables_reach_the_server_and_max_pages_bounds_the_read() {
     let rt = runtime();
     let endpoint = serve(&rt, Auth::Bearer);

@@ -300,10 +300,32 @@ fn pages_over_25000_events_through_a_429_and_a_503_with_every_row_once() {
 
 #[test]
 fn incremental_runs_lose_and_duplicate_nothing_at_the_boundary_and_fetch_only_new_rows() {
+    incremental_boundary(false);
+}
+
+#[test]
+fn read_by_one_writer_the_extraction_is_a_view_over_the_spool_and_the_boundary_holds() {
+    incremental_boundary(true);
+}
+
+/// Four runs across the boundary of the last timestamp; with `writer`, a CSV writer reads the
+/// extraction, which is then a view over the spooled pages (the dedup window is read from it).
+fn incremental_boundary(writer: bool) {
     let f = fixture(events(0, 3000), EVENTS);
+    if writer {
+        let mut text = f.project.read("p.yaml");
+        text.push_str("  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    needs: [events]\n    config: {path: out.csv}\n");
+        f.project.write("p.yaml", &text);
+    }
     let first = f.run(&[]);
     first.expect_code(0);
     assert_eq!(first.json()["steps"][0]["rows"], 3000);
+    let relation = if writer { "view" } else { "table" };
+    assert_eq!(first.json()["steps"][0]["relation"], relation);
+    if writer {
+        assert_eq!(f.project.read("out.csv").lines().count(), 3001, "a header and every event");
+        assert_eq!(uuids(&first), ids_in_order(events(0, 3000)), "the view reads the spool in order");
+    }
     // New events: two at exactly the last timestamp of run 1 (their uuids sort before and after
     // the last uuid), one ingested late 5 minutes before it, and 500 after it.
     let last_tick = 2999 / 3;
@@ -317,6 +339,7 @@ fn incremental_runs_lose_and_duplicate_nothing_at_the_boundary_and_fetch_only_ne
     got.sort();
     expected.sort();
     assert_eq!(got, expected, "exactly the new rows");
+    assert_eq!(second.json()["steps"][0]["relation"], relation);
     let third = f.run(&[]);
     third.expect_code(0);
     assert_eq!(third.json()["steps"][0]["rows"], 0, "nothing new, nothing read twice");
