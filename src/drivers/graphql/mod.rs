@@ -18,8 +18,9 @@
 //!   and the cursor goes into `variables[pagination_variable_name]`; it stops when there is no next
 //!   page, no cursor, or after `max_pages` pages (0 = no limit). A cursor the server hands out a
 //!   second time fails the step: the paging would never end.
-//! - Records become columns through the JSON table loader (json_table.rs): `flatten_result` makes
-//!   nested objects `parent_child` columns; lists stay JSON; columns appear and widen as pages do.
+//! - Records become columns as the page is parsed (json_page.rs) and are staged by the JSON table
+//!   loader (json_table.rs): `flatten_result` makes nested objects `parent_child` columns; lists
+//!   stay JSON; columns appear and widen as pages do.
 
 mod discover;
 pub use discover::discover;
