@@ -246,6 +246,14 @@ pub trait Driver: Send + Sync {
         false
     }
 
+    /// True when the driver's view reads rows it staged in the run dir (a file read once by its
+    /// one consumer): the consumer then runs on one DuckDB thread, so a parallel
+    /// order-preserving COPY does not buffer ahead and memory stays flat (exchange::threads).
+    /// The JSON sources say so; the database extractors stream to their consumer instead.
+    fn view_reads_staged_rows(&self) -> bool {
+        false
+    }
+
     /// True when the driver can stream its output to its one consumer while extracting
     /// (it honours [`StepContext::stream`]; a driver may still decline at run time).
     fn can_stream(&self) -> bool {

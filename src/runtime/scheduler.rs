@@ -234,11 +234,14 @@ fn schedule(
         }
     }
     let interrupts: Vec<_> = conns.iter().map(|c| c.interrupt_handle()).collect();
-    // (step, inputs, whether an input streams in while the step runs)
-    let (job_tx, job_rx) = mpsc::channel::<(usize, Inputs, bool)>();
+    // (step, inputs, how many DuckDB threads it may use: None = all)
+    let (job_tx, job_rx) = mpsc::channel::<(usize, Inputs, Option<usize>)>();
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = mpsc::channel::<Report>();
     let relations_snapshot: Arc<Mutex<Vec<Option<RelationKind>>>> = Arc::new(Mutex::new(vec![None; n]));
+    // Steps whose view reads rows they staged in the run dir (`Driver::view_reads_staged_rows`).
+    let staged_views: Vec<bool> =
+        req.steps.iter().map(|s| drivers::build(&s.component).is_some_and(|d| d.view_reads_staged_rows())).collect();
 
     std::thread::scope(|scope| {
         for conn in conns {
@@ -250,9 +253,8 @@ fn schedule(
             let stream_flags = &stream_flags;
             scope.spawn(move || loop {
                 let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                let Ok((i, inputs, streamed_input)) = job else { break };
-                // A pipe is scanned by one thread and the producer needs a core (exchange::threads).
-                let _threads = streamed_input.then(|| threads::narrow(&conn, threads::all_but_one_core()));
+                let Ok((i, inputs, thread_limit)) = job else { break };
+                let _threads = thread_limit.map(|limit| threads::narrow(&conn, limit));
                 let step = &req.steps[i];
                 let t = Instant::now();
                 let stream = stream_flags[i].as_ref().map(|flags| {
@@ -302,7 +304,21 @@ fn schedule(
                 let inputs: Inputs =
                     start.inputs.iter().map(|&j| (req.steps[j].id.clone(), req.steps[j].id.clone())).collect();
                 progress.step_started(&req.steps[i].id, &req.steps[i].component);
-                let _ = job_tx.send((i, inputs, start.streamed_input));
+                let relations = relations_snapshot.lock().unwrap_or_else(|p| p.into_inner());
+                let staged_input =
+                    start.inputs.iter().any(|&j| staged_views[j] && relations[j] == Some(RelationKind::View));
+                drop(relations);
+                let thread_limit = if start.streamed_input {
+                    // A pipe is scanned by one thread and the producer needs a core (exchange::threads).
+                    Some(threads::all_but_one_core())
+                } else if staged_input {
+                    // Staged rows read once: one thread keeps an order-preserving COPY from
+                    // buffering ahead (1M GraphQL rows into a CSV file: 102 → 39 MiB, 0.49 → 0.69 s).
+                    Some(1)
+                } else {
+                    None
+                };
+                let _ = job_tx.send((i, inputs, thread_limit));
             }
             if dispatch.in_flight() == 0 {
                 break;

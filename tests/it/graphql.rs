@@ -249,6 +249,20 @@ fn one_reader_gets_a_view_over_the_staged_pages_with_the_rows_and_types_a_table_
 }
 
 #[test]
+fn the_one_reader_of_staged_pages_runs_on_one_duckdb_thread() {
+    let rt = runtime();
+    let p = project(&serve(&rt, Auth::Bearer), &format!("{PAGED}\n      max_pages: 2"));
+    let mut text = p.read("p.yaml");
+    text.push_str("  - id: probe\n    component: duckdb.processor\n    mode: transform\n    needs: [repos]\n    config: {query: \"SELECT current_setting('threads') AS threads, count(*) AS n FROM repos\"}\n");
+    p.write("p.yaml", &text);
+    let r = run(&p, TOKEN);
+    r.expect_code(0);
+    assert_eq!(r.json()["steps"][0]["relation"], "view");
+    // The probe is the last step, so a table: its query ran while the step ran.
+    assert_eq!(one_string(&duck(&r), "SELECT concat_ws('|', threads, n) FROM probe"), "1|2000");
+}
+
+#[test]
 fn variables_reach_the_server_and_max_pages_bounds_the_read() {
     let rt = runtime();
     let endpoint = serve(&rt, Auth::Bearer);

@@ -187,4 +187,8 @@ impl Driver for GraphqlExtractor {
     fn can_be_view(&self) -> bool {
         true
     }
+
+    fn view_reads_staged_rows(&self) -> bool {
+        true
+    }
 }

@@ -356,6 +356,10 @@ impl Driver for PosthogExtractor {
         true
     }
 
+    fn view_reads_staged_rows(&self) -> bool {
+        true
+    }
+
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let config: Config = parse(config).map_err(DriverError::Config)?;
         let settings = Settings::new(&config)?;
