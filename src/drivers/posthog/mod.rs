@@ -125,6 +125,24 @@ struct Extraction<'a> {
     checkpoint: Checkpoint,
     seen: HashSet<String>,
     last: Option<(String, String)>,
+    /// This run's kept rows within the lookback of the newest, when every page passes through here.
+    window: Option<RecentWindow>,
+}
+
+/// `(timestamp, id)` of the rows loaded within the lookback window of the newest one.
+#[derive(Default)]
+struct RecentWindow {
+    rows: std::collections::VecDeque<(OffsetDateTime, String)>,
+}
+
+impl RecentWindow {
+    /// Forget the rows older than `lookback` before the newest (rows arrive in timestamp order).
+    fn trim(&mut self, lookback: Duration) {
+        let Some(&(newest, _)) = self.rows.back() else { return };
+        while self.rows.front().is_some_and(|(t, _)| *t < newest - lookback) {
+            self.rows.pop_front();
+        }
+    }
 }
 
 impl Extraction<'_> {
@@ -162,6 +180,7 @@ impl Extraction<'_> {
             self.checkpoint.columns = columns(&self.settings.dt, &answer.columns, &answer.types);
         }
         let id_index = answer.columns.iter().position(|c| c == self.settings.dt.id);
+        let ts_index = self.settings.dt.timestamp.and_then(|ts| answer.columns.iter().position(|c| c == ts));
         let mut chunk = String::with_capacity(answer.results.len() * 128);
         let mut values: Vec<Option<std::borrow::Cow<str>>> = Vec::new();
         let mut kept = 0u64;
@@ -175,6 +194,15 @@ impl Extraction<'_> {
             values.extend(row.iter().map(cell_text));
             push_record(&mut chunk, values.iter().map(Option::as_deref));
             kept += 1;
+            if let (Some(window), Some(id)) = (self.window.as_mut(), id) {
+                let t = ts_index.and_then(|i| row.get(i)).and_then(Value::as_str).and_then(parse_timestamp);
+                if let Some(t) = t {
+                    window.rows.push_back((t, id.into_owned()));
+                }
+            }
+        }
+        if let Some(window) = self.window.as_mut() {
+            window.trim(self.settings.lookback);
         }
         self.last = page.last;
         self.checkpoint.pages += 1;
@@ -298,18 +326,28 @@ impl Pager<'_> {
 }
 
 /// The `(timestamp, id)` pairs within the lookback window of `last` for the next run's dedup:
-/// this run's rows (read back from its table, once, at the end) and the still-recent pairs of the
-/// previous state (rows this run skipped as duplicates are among them).
+/// this run's rows and the still-recent pairs of the previous state (rows this run skipped as
+/// duplicates are among them). This run's rows come from the window kept while pages loaded, or,
+/// after a resume (earlier pages were loaded by another process), are read back from the relation.
 fn recent_rows(
     ctx: &StepContext,
     settings: &Settings,
     ts_column: &str,
     last: &str,
     previous: Option<&State>,
+    window: Option<&RecentWindow>,
 ) -> Result<Vec<(String, String)>, DriverError> {
     let cutoff = parse_timestamp(last)
         .map(|t| t - settings.lookback)
         .ok_or_else(|| DriverError::at_source(format!("bad timestamp {last}")))?;
+    let mut recent: Vec<(String, String)> = previous
+        .map(|p| p.recent.iter().filter(|(t, _)| parse_timestamp(t).is_some_and(|t| t >= cutoff)).cloned().collect())
+        .unwrap_or_default();
+    if let Some(window) = window {
+        recent
+            .extend(window.rows.iter().filter(|(t, _)| *t >= cutoff).map(|(t, id)| (hogql_timestamp(*t), id.clone())));
+        return Ok(recent);
+    }
     let cutoff_us = (cutoff.unix_timestamp_nanos() / 1000) as i64;
     let sql = format!(
         "SELECT epoch_us({ts}), CAST({id} AS VARCHAR) FROM {table} WHERE epoch_us({ts}) >= ? ORDER BY 1",
@@ -321,9 +359,6 @@ fn recent_rows(
     let rows = stmt
         .query_map([cutoff_us], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
         .map_err(|e| DriverError::sql(e.to_string()))?;
-    let mut recent: Vec<(String, String)> = previous
-        .map(|p| p.recent.iter().filter(|(t, _)| parse_timestamp(t).is_some_and(|t| t >= cutoff)).cloned().collect())
-        .unwrap_or_default();
     for row in rows {
         let (us, id) = row.map_err(|e| DriverError::sql(e.to_string()))?;
         let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
@@ -387,7 +422,10 @@ impl Driver for PosthogExtractor {
             Position::After { timestamp, id } => Some((timestamp.clone(), id.clone())),
             _ => None,
         };
-        let mut run = Extraction { ctx, settings, spool, checkpoint, seen, last };
+        // Rows arrive in timestamp order, so the dedup window can be kept as pages load, unless
+        // earlier pages were loaded by the run that was interrupted.
+        let window = (resumed.is_none() && settings.dt.timestamp.is_some()).then(RecentWindow::default);
+        let mut run = Extraction { ctx, settings, spool, checkpoint, seen, last, window };
         let result = (|| {
             if let Some(c) = &resumed {
                 // The spooled pages stay where they are; the relation is made from the spool.
@@ -439,7 +477,7 @@ impl Driver for PosthogExtractor {
         let new_state = match (run.settings.dt.timestamp, run.last) {
             (None, _) => None,
             (Some(ts_column), Some((ts, id))) => {
-                let recent = recent_rows(ctx, &run.settings, ts_column, &ts, state.as_ref())?;
+                let recent = recent_rows(ctx, &run.settings, ts_column, &ts, state.as_ref(), run.window.as_ref())?;
                 Some(State {
                     data_type: run.settings.dt.name.into(),
                     last_timestamp: Some(ts),
