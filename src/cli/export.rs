@@ -187,6 +187,15 @@ pub fn execute(c: Command) -> anyhow::Result<i32> {
     let name = &e.compiled.manifest.name;
     match c {
         Command::Dagster(a) => {
+            // Flags another launcher would ignore are mistakes worth naming, not silence.
+            if a.launcher != "docker" && !a.env.is_empty() {
+                eprintln!("error: --env applies to --launcher docker (a k8s pod takes its environment from --secret)");
+                return Ok(2);
+            }
+            if a.launcher != "k8s" && (a.image.secret.is_some() || a.image.namespace.is_some()) {
+                eprintln!("error: --secret and --namespace apply to --launcher k8s (a docker container takes its environment from --env NAME)");
+                return Ok(2);
+            }
             let relative = e.relative_path();
             let launcher = match (a.launcher.as_str(), a.image.pod(&relative)) {
                 ("k8s", Some(pod)) => dagster::Launcher::Kubernetes(pod),

@@ -218,6 +218,35 @@ fn the_docker_form_fails_retryably_when_no_docker_daemon_answers_and_never_holds
     assert!(module.contains("ENV = [\"OSIRIS_TEST_PASSWORD\"]") && !module.contains("s3cr3t"), "{module}");
 }
 
+#[test]
+fn a_flag_the_chosen_launcher_would_ignore_is_refused_by_name() {
+    let p = crate::operating::example_project();
+    let docker_secret =
+        p.osiris(&["export", "dagster", "orders_report.yaml", "--launcher", "docker", "--image", "x", "--secret", "s"]);
+    docker_secret.expect_code(2);
+    assert!(
+        docker_secret.stderr.contains("--secret and --namespace apply to --launcher k8s"),
+        "{}",
+        docker_secret.stderr
+    );
+    let k8s_env = p.osiris(&[
+        "export",
+        "dagster",
+        "orders_report.yaml",
+        "--launcher",
+        "k8s",
+        "--image",
+        "x",
+        "--env",
+        "PGPASSWORD",
+    ]);
+    k8s_env.expect_code(2);
+    assert!(k8s_env.stderr.contains("--env applies to --launcher docker"), "{}", k8s_env.stderr);
+    let missing_image = p.osiris(&["export", "dagster", "orders_report.yaml", "--launcher", "docker"]);
+    missing_image.expect_code(2);
+    assert!(missing_image.stderr.contains("--image"), "{}", missing_image.stderr);
+}
+
 fn kubernetes_validate(p: &Project, file: &str) -> std::process::Output {
     let bin = dagster_python().with_file_name("kubernetes-validate");
     Command::new(bin).args(["--strict", file]).current_dir(p.dir.path()).output().expect("kubernetes-validate")
