@@ -656,6 +656,75 @@ mod tests {
         assert_eq!(select_values(text.as_bytes(), "errors").unwrap(), [json!([])]);
     }
 
+    /// A small deterministic generator of JSON values (no extra dependency): objects, lists,
+    /// strings with quotes, escapes and non-ASCII, integers beyond i64, floats, booleans, nulls.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+
+        fn value(&mut self, depth: u32) -> Value {
+            match self.next() % if depth > 2 { 6 } else { 8 } {
+                0 => Value::Null,
+                1 => Value::Bool(self.next().is_multiple_of(2)),
+                2 => json!(self.next() as i64 - (1 << 30)),
+                3 => json!(u64::MAX - self.next()),
+                4 => json!((self.next() as f64) / 7.0),
+                5 => Value::String(
+                    ["plain", "q\"uote", "back\\slash", "caf\u{e9} \u{1f600}", "tab\tnew\nline", ""]
+                        [(self.next() % 6) as usize]
+                        .into(),
+                ),
+                6 => Value::Array((0..self.next() % 3).map(|_| self.value(depth + 1)).collect()),
+                _ => {
+                    let mut m = Map::new();
+                    for _ in 0..self.next() % 4 {
+                        let key = ["a", "b", "c_d", "é", "q\"k"][(self.next() % 5) as usize];
+                        m.insert(key.into(), self.value(depth + 1));
+                    }
+                    Value::Object(m)
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn generated_documents_stream_as_their_values_do() {
+        let mut gen = Gen(7);
+        for case in 0..300u32 {
+            let items: Vec<Value> = (0..gen.next() % 5).map(|_| gen.value(0)).collect();
+            let doc = json!({"data": {"items": items}});
+            for flatten in [false, true] {
+                let text =
+                    if case.is_multiple_of(2) { doc.to_string() } else { serde_json::to_string_pretty(&doc).unwrap() };
+                let streamed = parse_records(text.as_bytes(), "data.items", flatten).unwrap();
+                let mut expected = Page::default();
+                for record in &items {
+                    expected.push_value(record, flatten);
+                }
+                let rows_of = |p: &Page| {
+                    let names: Vec<&str> = p.columns().map(|(n, _)| n).collect();
+                    let rows: Vec<Vec<(String, Value)>> = p
+                        .records()
+                        .map(|r| {
+                            // Compare JSON texts as values: whitespace and escapes may differ.
+                            r.map(|(c, t)| {
+                                (names[c].to_string(), serde_json::from_str(t).unwrap_or(Value::String(t.into())))
+                            })
+                            .collect()
+                        })
+                        .collect();
+                    let kinds: Vec<(String, Option<Kind>)> = p.columns().map(|(n, k)| (n.to_string(), k)).collect();
+                    (rows, kinds)
+                };
+                assert_eq!(rows_of(&streamed), rows_of(&expected), "case {case}, flatten {flatten}: {text}");
+            }
+        }
+    }
+
     #[test]
     fn scalar_lists_null_and_missing_paths_give_the_documented_records() {
         let page = parse_records(br#"{"ids": [1, "a", null, [2]]}"#, "ids", true).unwrap();
