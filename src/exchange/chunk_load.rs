@@ -36,7 +36,6 @@ impl LoadColumn {
 pub struct ChunkLoader {
     table: String,
     scratch: PathBuf,
-    columns: Vec<LoadColumn>,
     insert: String,
 }
 
@@ -53,12 +52,7 @@ impl ChunkLoader {
         if create {
             create_table(conn, table, columns)?;
         }
-        Ok(Self {
-            table: table.to_string(),
-            insert: insert_sql(table, columns, &scratch),
-            columns: columns.to_vec(),
-            scratch,
-        })
+        Ok(Self { table: table.to_string(), insert: insert_sql(table, columns, &scratch, None), scratch })
     }
 
     /// The table being filled.
@@ -75,20 +69,6 @@ impl ChunkLoader {
         let rows = conn.execute(&self.insert, []).map_err(|e| format!("cannot load rows into DuckDB: {e}"))?;
         Ok(rows as u64)
     }
-
-    /// Load a whole file of chunks (complete records) straight from disk; returns the rows added.
-    pub fn load_file(&self, conn: &duckdb::Connection, path: &Path) -> Result<u64, String> {
-        let rows = conn
-            .execute(&insert_sql(&self.table, &self.columns, path), [])
-            .map_err(|e| format!("cannot load {} into DuckDB: {e}", path.display()))?;
-        Ok(rows as u64)
-    }
-
-    /// Point the loader at a changed column list (after columns were added or widened).
-    pub fn set_columns(&mut self, columns: &[LoadColumn]) {
-        self.insert = insert_sql(&self.table, columns, &self.scratch);
-        self.columns = columns.to_vec();
-    }
 }
 
 impl Drop for ChunkLoader {
@@ -103,26 +83,20 @@ pub fn create_table(conn: &duckdb::Connection, table: &str, columns: &[LoadColum
     conn.execute_batch(&format!("CREATE TABLE {} ({})", quote_ident(table), ddl.join(", ")))
 }
 
-/// Append a file of complete chunks whose records hold `columns` to `table`; returns the rows.
+/// Append a file of complete chunks whose records hold `columns` to `table` (read once, with
+/// small buffers); returns the rows.
 pub fn insert_file(
     conn: &duckdb::Connection,
     table: &str,
     columns: &[LoadColumn],
     chunks: &Path,
 ) -> duckdb::Result<u64> {
-    let targets: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
-    let sql = format!(
-        "INSERT INTO {} ({}) {}",
-        quote_ident(table),
-        targets.join(", "),
-        select_sql(columns, chunks, Some(PIPE_READ_BUFFER))
-    );
-    conn.execute(&sql, []).map(|n| n as u64)
+    conn.execute(&insert_sql(table, columns, chunks, Some(PIPE_READ_BUFFER)), []).map(|n| n as u64)
 }
 
-fn insert_sql(table: &str, columns: &[LoadColumn], chunks: &Path) -> String {
+fn insert_sql(table: &str, columns: &[LoadColumn], chunks: &Path, read_buffer: Option<usize>) -> String {
     let targets: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
-    format!("INSERT INTO {} ({}) {}", quote_ident(table), targets.join(", "), select_sql(columns, chunks, None))
+    format!("INSERT INTO {} ({}) {}", quote_ident(table), targets.join(", "), select_sql(columns, chunks, read_buffer))
 }
 
 /// Read buffer of a view over a pipe. DuckDB's default (32 MiB) fills before parsing starts, so a
