@@ -67,7 +67,7 @@ impl Kind {
 }
 
 /// Widen an optional kind (None: only nulls so far) with a value's kind.
-fn widened(existing: Option<Kind>, kind: Option<Kind>) -> Option<Kind> {
+pub(crate) fn widened(existing: Option<Kind>, kind: Option<Kind>) -> Option<Kind> {
     match (existing, kind) {
         (Some(e), Some(k)) => Some(e.widen(k)),
         (e, k) => e.or(k),

@@ -19,7 +19,7 @@
 //! extraction stays at ~54 MiB resident from the first page to the last (loading a table page by
 //! page it grew to 136 MiB), and the run is faster (BENCHMARKS.md).
 
-use super::json_page::{Kind, Page};
+use super::json_page::{widened, Kind, Page};
 use crate::exchange::chunk_load::{create_lean_view, create_table, insert_file, push_record, LoadColumn};
 use crate::exchange::direct_write::DirectWriter;
 use crate::exchange::{quote_ident, RelationKind};
@@ -99,11 +99,7 @@ impl JsonTable {
         for (name, kind) in page.columns() {
             let index = match self.columns.get_index_of(name) {
                 Some(i) => {
-                    let existing = &mut self.columns[i];
-                    *existing = match (*existing, kind) {
-                        (Some(e), Some(k)) => Some(e.widen(k)),
-                        (e, k) => e.or(k),
-                    };
+                    self.columns[i] = widened(self.columns[i], kind);
                     i
                 }
                 None => {
