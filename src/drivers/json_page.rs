@@ -192,14 +192,17 @@ impl Page {
 
 /// One step of a `data_path`: `name`, `[*]` or `[n]` (see graphql.rs's module doc).
 #[derive(Debug, Clone, PartialEq)]
-enum Step {
+pub(crate) enum Step {
+    /// A name: the field of an object, or of each element of a list.
     Key(String),
+    /// `[*]`: every element of a list.
     All,
+    /// `[n]`: element n of a list.
     At(usize),
 }
 
 /// `data.items[*].node` → steps; an index that is not `*` or a number selects nothing.
-fn steps(path: &str) -> Vec<Step> {
+pub(crate) fn steps(path: &str) -> Vec<Step> {
     let path = path.trim().trim_start_matches('$').trim_start_matches('.');
     let mut steps = Vec::new();
     if path.is_empty() {

@@ -29,37 +29,25 @@ use super::DriverError;
 use crate::components::graphql_extractor::{AuthType, Config};
 use crate::connections::ResolvedConnection;
 use crate::drivers::health::{HealthCategory, HealthReport};
+use crate::drivers::json_page::{steps, Step};
 use crate::http::{self, HttpError, RetryPolicy};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// Select the values at `path` (see the module doc for the syntax).
+/// Select the values at `path` (see the module doc for the syntax), parsed as the streaming
+/// page parser parses it (`json_page::steps`).
 pub fn select_path<'a>(root: &'a Value, path: &str) -> Vec<&'a Value> {
-    let path = path.trim().trim_start_matches('$').trim_start_matches('.');
     let mut current = vec![root];
-    if path.is_empty() {
-        return current;
-    }
-    for segment in path.split('.') {
-        let (name, index) = match segment.find('[') {
-            Some(i) => (&segment[..i], Some(segment[i + 1..].trim_end_matches(']'))),
-            None => (segment, None),
-        };
+    for step in steps(path) {
         let mut next = Vec::new();
         for v in current {
-            let target: Vec<&Value> = match (name, v) {
-                ("", v) => vec![v],
-                (n, Value::Object(m)) => m.get(n).into_iter().collect(),
-                (n, Value::Array(items)) => items.iter().filter_map(|i| i.get(n)).collect(),
-                _ => Vec::new(),
-            };
-            for t in target {
-                match (index, t) {
-                    (None, t) => next.push(t),
-                    (Some("*"), Value::Array(items)) => next.extend(items.iter()),
-                    (Some(i), Value::Array(items)) => next.extend(i.parse::<usize>().ok().and_then(|i| items.get(i))),
-                    _ => {}
-                }
+            match (&step, v) {
+                (Step::Key(name), Value::Object(m)) => next.extend(m.get(name)),
+                // A name applied to a list applies to each element, one level deep.
+                (Step::Key(name), Value::Array(items)) => next.extend(items.iter().filter_map(|i| i.get(name))),
+                (Step::All, Value::Array(items)) => next.extend(items),
+                (Step::At(i), Value::Array(items)) => next.extend(items.get(*i)),
+                _ => {}
             }
         }
         current = next;
