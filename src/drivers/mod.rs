@@ -12,7 +12,7 @@ pub(crate) mod json_page;
 pub(crate) mod json_table;
 pub mod mysql;
 pub(crate) mod output_file;
-mod paging;
+pub(crate) mod paging;
 pub mod postgres;
 pub mod posthog;
 pub(crate) mod streaming;

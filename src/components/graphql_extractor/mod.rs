@@ -8,7 +8,8 @@ use crate::connections::ResolvedConnection;
 use crate::drivers::graphql::{errors_message, unusable, Request};
 use crate::drivers::json_page::{self, Page};
 use crate::drivers::json_table::JsonTable;
-use crate::drivers::{Driver, DriverError, Inputs, StepContext, StepOutput};
+use crate::drivers::paging::fetch_while_loading;
+use crate::drivers::{retry_event, Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::drivers::streaming::staged_path;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -144,34 +145,22 @@ impl Driver for GraphqlExtractor {
         let mut table = JsonTable::new(ctx.step_id, staged_path(ctx.run_dir, ctx.step_id), config.flatten_result);
         let mut pages = 0u64;
         let (telemetry, step_id, cancel) = (ctx.telemetry, ctx.step_id, ctx.cancel);
-        let result = std::thread::scope(|scope| {
-            // A rendezvous: the page being loaded and the one fetched meanwhile, no more, so
-            // memory stays bounded by two pages.
-            let (sender, responses) = std::sync::mpsc::sync_channel::<Vec<u8>>(0);
-            let fetcher = scope.spawn(|| {
-                let on_retry = crate::drivers::retry_event(telemetry, step_id, None);
-                fetch_pages(&request, &config, query, cancel, on_retry, sender)
-            });
-            let loaded = (|| {
-                for body in &responses {
-                    pages += 1;
-                    let page = parse_page(&body, &config)?;
-                    table.append_page(&page).map_err(DriverError::at_source)?;
-                    telemetry.event(
-                        "extraction.page",
-                        Some(step_id),
-                        json!({"page": pages, "rows": page.len(), "rows_total": table.rows()}),
-                    );
-                }
+        // A rendezvous: the page being loaded and the one fetched meanwhile, no more.
+        let result = fetch_while_loading(
+            0,
+            |sender| fetch_pages(&request, &config, query, cancel, retry_event(telemetry, step_id, None), sender),
+            |body: Vec<u8>| {
+                pages += 1;
+                let page = parse_page(&body, &config)?;
+                table.append_page(&page).map_err(DriverError::at_source)?;
+                telemetry.event(
+                    "extraction.page",
+                    Some(step_id),
+                    json!({"page": pages, "rows": page.len(), "rows_total": table.rows()}),
+                );
                 Ok(())
-            })();
-            // A fetcher waiting to hand over a page sees the hang-up and stops.
-            drop(responses);
-            let fetched = fetcher.join().unwrap_or_else(|p| {
-                Err(DriverError::Internal(format!("the page fetcher panicked: {}", crate::drivers::panic_message(&*p))))
-            });
-            loaded.and(fetched)
-        });
+            },
+        );
         if let Err(e) = result {
             ctx.drop_partial_table();
             return Err(e);

@@ -17,6 +17,7 @@ mod query;
 mod resume;
 
 use super::health::{HealthCategory, HealthReport, TableEstimate};
+use super::paging::fetch_while_loading;
 use super::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::components::config::parse;
 use crate::components::posthog_extractor::Config;
@@ -442,25 +443,13 @@ impl Driver for PosthogExtractor {
                 progress: Default::default(),
             };
             let (telemetry, step_id, cancel) = (ctx.telemetry, ctx.step_id, ctx.cancel);
-            std::thread::scope(|scope| {
-                // One page waiting besides the one being spooled and the one being fetched: the
-                // spool's fsync must not hold back the next request.
-                let (sender, pages) = std::sync::mpsc::sync_channel::<Fetched>(1);
-                let fetcher =
-                    scope.spawn(move || pager.run(cancel, super::retry_event(telemetry, step_id, None), sender));
-                let loaded = (|| {
-                    for page in &pages {
-                        run.load_page(page)?;
-                    }
-                    Ok(())
-                })();
-                // A fetcher waiting to hand over a page sees the hang-up and stops.
-                drop(pages);
-                let fetched = fetcher.join().unwrap_or_else(|p| {
-                    Err(DriverError::Internal(format!("the page fetcher panicked: {}", super::panic_message(&*p))))
-                });
-                loaded.and(fetched)
-            })?;
+            // One page waiting besides the one being spooled and the one being fetched: the
+            // spool's fsync must not hold back the next request.
+            fetch_while_loading(
+                1,
+                move |sender| pager.run(cancel, super::retry_event(telemetry, step_id, None), sender),
+                |page| run.load_page(page),
+            )?;
             run.finish()
         })();
         let relation = match result {
