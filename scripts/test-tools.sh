@@ -26,33 +26,36 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# The MCP Python SDK, pinned, in a venv reused across runs.
-venv="$HOME/.cache/osiris-test/venv"
+# ensure_venv DIR WHAT CHECK PACKAGE...: a venv at DIR whose python passes CHECK (imports and
+# pinned versions), else created and given PACKAGES. Reused across runs.
+ensure_venv() {
+  local dir="$1" what="$2" check="$3"
+  shift 3
+  if ! "$dir/bin/python" -c "$check" 2>/dev/null; then
+    echo "test-tools: installing $what into $dir" >&2
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q "$@"
+  fi
+}
+
+# The MCP Python SDK, pinned.
 mcp_version="2.3.0"
-if ! "$venv/bin/python" -c "import mcp, importlib.metadata as m; assert m.version('mcp') == '$mcp_version'" 2>/dev/null; then
-  echo "test-tools: installing the MCP Python SDK $mcp_version into $venv" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "mcp==$mcp_version"
-fi
+ensure_venv "$HOME/.cache/osiris-test/venv" "the MCP Python SDK $mcp_version" \
+  "import mcp, importlib.metadata as m; assert m.version('mcp') == '$mcp_version'" \
+  "mcp==$mcp_version"
 
 # Dagster, pinned, in its own venv (its dependencies do not mix with the MCP SDK's).
-dagster_venv="$HOME/.cache/osiris-test/dagster"
 # dagster-k8s/dagster-docker 0.29.27 require dagster 1.13.27 exactly: the three move together.
 dagster_version="1.13.27"
 dagster_libs_version="0.29.27"
-if ! "$dagster_venv/bin/python" -c "import dagster, dagster_pipes, dagster_k8s, dagster_docker, importlib.metadata as m; assert m.version('dagster') == '$dagster_version'" 2>/dev/null; then
-  echo "test-tools: installing Dagster $dagster_version into $dagster_venv" >&2
-  python3 -m venv "$dagster_venv"
-  "$dagster_venv/bin/pip" install -q "dagster==$dagster_version" "dagster-pipes==$dagster_version" \
-    "dagster-k8s==$dagster_libs_version" "dagster-docker==$dagster_libs_version" "kubernetes-validate==1.37.0"
-fi
+ensure_venv "$HOME/.cache/osiris-test/dagster" "Dagster $dagster_version" \
+  "import dagster, dagster_pipes, dagster_k8s, dagster_docker, importlib.metadata as m; assert m.version('dagster') == '$dagster_version'" \
+  "dagster==$dagster_version" "dagster-pipes==$dagster_version" \
+  "dagster-k8s==$dagster_libs_version" "dagster-docker==$dagster_libs_version" "kubernetes-validate==1.37.0"
 
 # Apache Airflow, pinned, in its own venv.
-airflow_venv="$HOME/.cache/osiris-test/airflow"
 airflow_version="3.3.2"
 cncf_version="10.25.0"
-if ! "$airflow_venv/bin/python" -c "import importlib.metadata as m; assert m.version('apache-airflow') == '$airflow_version' and m.version('apache-airflow-providers-cncf-kubernetes') == '$cncf_version'" 2>/dev/null; then
-  echo "test-tools: installing Apache Airflow $airflow_version (with the Kubernetes provider) into $airflow_venv" >&2
-  python3 -m venv "$airflow_venv"
-  "$airflow_venv/bin/pip" install -q "apache-airflow==$airflow_version" "apache-airflow-providers-cncf-kubernetes==$cncf_version"
-fi
+ensure_venv "$HOME/.cache/osiris-test/airflow" "Apache Airflow $airflow_version (with the Kubernetes provider)" \
+  "import importlib.metadata as m; assert m.version('apache-airflow') == '$airflow_version' and m.version('apache-airflow-providers-cncf-kubernetes') == '$cncf_version'" \
+  "apache-airflow==$airflow_version" "apache-airflow-providers-cncf-kubernetes==$cncf_version"
