@@ -193,6 +193,14 @@ fn one_string(conn: &duckdb::Connection, sql: &str) -> String {
     conn.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
+/// `name TYPE, …` of a relation's columns, in order.
+fn column_types(conn: &duckdb::Connection, relation: &str) -> String {
+    one_string(
+        conn,
+        &format!("SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = '{relation}'"),
+    )
+}
+
 const PAGED: &str = "      auth_type: bearer\n      variables: {first: 1000}\n      pagination_enabled: true\n      pagination_path: data.repositories.pageInfo\n      data_path: \"data.repositories.edges[*].node\"";
 
 #[test]
@@ -204,7 +212,7 @@ fn a_relay_connection_of_10000_nodes_becomes_the_exact_table() {
     assert_eq!(r.json()["steps"][0]["rows"], 10_000);
     let conn = duck(&r);
     assert_eq!(
-        one_string(&conn, "SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'repos'"),
+        column_types(&conn, "repos"),
         "id BIGINT, name VARCHAR, stars DOUBLE, owner_login VARCHAR, owner_plan_seats BIGINT, owner_plan_tier VARCHAR, tags JSON, badge VARCHAR"
     );
     assert_eq!(
@@ -236,7 +244,7 @@ fn one_reader_gets_a_view_over_the_staged_pages_with_the_rows_and_types_a_table_
     assert_eq!((step["relation"].as_str(), step["rows"].as_u64()), (Some("view"), Some(2000)), "{step}");
     let conn = duck(&r);
     assert_eq!(
-        one_string(&conn, "SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'repos'"),
+        column_types(&conn, "repos"),
         "id BIGINT, name VARCHAR, stars DOUBLE, owner_login VARCHAR, owner_plan_seats BIGINT, owner_plan_tier VARCHAR, tags JSON"
     );
     assert_eq!(
