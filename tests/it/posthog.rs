@@ -236,6 +236,18 @@ impl Fixture {
         self.project.osiris_env(&args, &[("PH_KEY", KEY)])
     }
 
+    /// `osiris run p.yaml --quiet` started in the background (a run to kill or to overlap).
+    fn spawn_quiet(&self) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_osiris"))
+            .args(["run", "p.yaml", "--quiet"])
+            .current_dir(self.project.dir.path())
+            .env("PH_KEY", KEY)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     fn add(&self, table: &'static str, rows: Vec<Row>) {
         let mut tables = self.hog.tables.lock().unwrap();
         let t = tables.entry(table).or_default();
@@ -394,14 +406,7 @@ fn a_failed_run_commits_no_state() {
 fn a_killed_run_resumes_without_rereading_committed_pages() {
     let f = fixture(events(0, 20_000), EVENTS);
     *f.hog.delay.lock().unwrap() = Duration::from_millis(150);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_osiris"))
-        .args(["run", "p.yaml", "--quiet"])
-        .current_dir(f.project.dir.path())
-        .env("PH_KEY", KEY)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = f.spawn_quiet();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while f.hog.requests.load(Ordering::SeqCst) < 8 {
         assert!(std::time::Instant::now() < deadline, "the run never got going");
@@ -658,16 +663,7 @@ fn two_machines_sharing_a_postgres_state_backend_extract_every_event_once() {
     // A slow run on a holds the lock: b does not start and names the holder.
     a.add("events", events(added, 5000));
     *a.hog.delay.lock().unwrap() = Duration::from_millis(300);
-    let slow = crate::util::KillOnDrop(
-        std::process::Command::new(env!("CARGO_BIN_EXE_osiris"))
-            .args(["run", "p.yaml", "--quiet"])
-            .current_dir(a.project.dir.path())
-            .env("PH_KEY", KEY)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let slow = crate::util::KillOnDrop(a.spawn_quiet());
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !a.project.exists(".osiris/state/ph/events.resume/cursor.json") {
         assert!(std::time::Instant::now() < deadline, "the slow run never spooled a page");
