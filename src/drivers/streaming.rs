@@ -156,7 +156,11 @@ fn stage(ctx: &StepContext, inbox: Inbox) -> Result<u64, DriverError> {
 }
 
 /// Create the pipe of a streamed edge and the step's view over it, then let the consumer start.
-fn publish<'a>(ctx: &StepContext<'a>, out: &'a StreamOut, columns: &[LoadColumn]) -> Result<PipeFeed<'a>, DriverError> {
+pub(crate) fn publish<'a>(
+    ctx: &StepContext<'a>,
+    out: &'a StreamOut,
+    columns: &[LoadColumn],
+) -> Result<PipeFeed<'a>, DriverError> {
     let feed = PipeFeed::create(out, ctx.cancel)
         .map_err(|e| DriverError::at_source(format!("cannot create the pipe {}: {e}", out.pipe.display())))?;
     create_lean_view(ctx.conn, ctx.step_id, columns, &out.pipe).map_err(sql_error)?;

@@ -56,6 +56,8 @@ pub struct PipeFeed<'a> {
     writer: Option<File>,
     /// True once the consumer is gone: chunks are no longer forwarded.
     abandoned: bool,
+    /// True once the stream has been ended (by [`Self::finish`] or on drop).
+    ended: bool,
 }
 
 impl<'a> PipeFeed<'a> {
@@ -65,7 +67,7 @@ impl<'a> PipeFeed<'a> {
             std::fs::create_dir_all(dir)?;
         }
         make_fifo(&out.pipe)?;
-        Ok(Self { out, cancel, writer: None, abandoned: false })
+        Ok(Self { out, cancel, writer: None, abandoned: false, ended: false })
     }
 
     /// Forward a chunk of complete records; after the consumer is gone this does nothing.
@@ -80,6 +82,17 @@ impl<'a> PipeFeed<'a> {
     /// reads as the end, and wait until it has finished (or the run is cancelled), so the view
     /// can be changed without a reader on it. The FIFO is removed on drop.
     pub fn finish(mut self, succeeded: bool) {
+        self.end(succeeded);
+        while !self.out.consumer_gone() && !self.cancel.load(Ordering::SeqCst) {
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Send [`POISON`] unless `succeeded`, then close the write end; once only.
+    fn end(&mut self, succeeded: bool) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
         if !succeeded {
             self.out.producer_failed.store(true, Ordering::SeqCst);
         }
@@ -90,9 +103,6 @@ impl<'a> PipeFeed<'a> {
             }
         }
         self.writer = None;
-        while !self.out.consumer_gone() && !self.cancel.load(Ordering::SeqCst) {
-            std::thread::sleep(POLL);
-        }
     }
 
     /// The write end, opened once the consumer's reader is there; None once it is gone.
@@ -120,7 +130,11 @@ impl<'a> PipeFeed<'a> {
 }
 
 impl Drop for PipeFeed<'_> {
+    /// A feed dropped without [`PipeFeed::finish`] (an error path that forgot it, a panic
+    /// unwinding) ends as a failure: closing the pipe alone would read as the end of the rows,
+    /// and the consumer would commit a truncated stream.
     fn drop(&mut self) {
+        self.end(false);
         let _ = std::fs::remove_file(&self.out.pipe);
     }
 }
@@ -178,6 +192,26 @@ mod tests {
             assert_eq!(out.producer_failed.load(Ordering::SeqCst), !succeeded);
             assert!(!out.pipe.exists(), "the FIFO is removed");
         }
+    }
+
+    #[test]
+    fn a_feed_dropped_without_finishing_sends_the_poison_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let cancel = AtomicBool::new(false);
+        let out = edge(dir.path());
+        let mut feed = PipeFeed::create(&out, &cancel).unwrap();
+        let read = std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                let mut text = String::new();
+                File::open(&out.pipe).unwrap().read_to_string(&mut text).unwrap();
+                text
+            });
+            feed.send(b"0,1\n");
+            drop(feed);
+            reader.join().unwrap()
+        });
+        assert_eq!(read.as_bytes(), [b"0,1\n".as_slice(), POISON].concat());
+        assert!(out.producer_failed.load(Ordering::SeqCst));
     }
 
     #[test]

@@ -298,7 +298,7 @@ fn mysql_to_duckdb_to_mysql_keeps_every_value() {
         r.expect_code(0);
         let run_dir = std::path::PathBuf::from(r.json()["run_dir"].as_str().unwrap());
         let expected = if workers == "2" { serde_json::json!("load") } else { serde_json::Value::Null };
-        assert_eq!(streams_to(&run_dir, "src"), expected);
+        assert_eq!(crate::util::streams_to(&run_dir, "src"), expected);
         assert_eq!((count(&db, diff), count(&db, back), count(&db, "SELECT COUNT(*) FROM {db}.dst")), (0, 0, 2));
         admin().query_drop(format!("DELETE FROM `{db}`.dst")).unwrap();
     }
@@ -438,13 +438,6 @@ fn an_error_mid_result_fails_the_step_and_leaves_no_staged_rows() {
     assert!(!p.exists("out.csv"));
 }
 
-/// `step_start` of `step` carries where it streams to (null when it does not stream).
-fn streams_to(run_dir: &std::path::Path, step: &str) -> serde_json::Value {
-    let events = crate::util::events(run_dir);
-    let start = events.iter().find(|e| e["event"] == "step_start" && e["step_id"] == step).expect("step_start");
-    start["streams_to"].clone()
-}
-
 /// Position of the first event named `event` for `step`.
 fn event_position(run_dir: &std::path::Path, event: &str, step: &str) -> usize {
     crate::util::events(run_dir)
@@ -466,7 +459,7 @@ fn an_extractor_streams_into_its_writer_while_it_reads() {
     let streamed = p.osiris(&["run", "p.yaml", "--json", "--max-parallel", "2"]);
     streamed.expect_code(0);
     let run_dir = std::path::PathBuf::from(streamed.json()["run_dir"].as_str().unwrap());
-    assert_eq!(streams_to(&run_dir, "extract-rows"), "write");
+    assert_eq!(crate::util::streams_to(&run_dir, "extract-rows"), "write");
     assert!(
         event_position(&run_dir, "step_start", "write") < event_position(&run_dir, "step_complete", "extract-rows"),
         "the writer starts while the extractor still runs"
@@ -486,7 +479,7 @@ fn an_extractor_streams_into_its_writer_while_it_reads() {
     let one_worker = p.osiris(&["run", "p.yaml", "--json", "--max-parallel", "1"]);
     one_worker.expect_code(0);
     let run_dir = std::path::PathBuf::from(one_worker.json()["run_dir"].as_str().unwrap());
-    assert_eq!(streams_to(&run_dir, "extract-rows"), serde_json::Value::Null, "one worker cannot stream");
+    assert_eq!(crate::util::streams_to(&run_dir, "extract-rows"), serde_json::Value::Null, "one worker cannot stream");
     assert_eq!(p.read("out.csv"), through_pipe);
 }
 
@@ -509,7 +502,7 @@ fn a_source_failure_mid_stream_fails_the_writer_and_writes_nothing() {
     assert!(run["error"]["message"].as_str().unwrap().contains("row 19000 is bad"), "{run}");
     assert_eq!(run["steps"][1]["status"], "failed", "{run}");
     let run_dir = std::path::PathBuf::from(run["run_dir"].as_str().unwrap());
-    assert_eq!(streams_to(&run_dir, "extract-rows"), "write");
+    assert_eq!(crate::util::streams_to(&run_dir, "extract-rows"), "write");
     assert!(!p.exists("out.csv"), "a truncated stream must not become a file");
     let project_files: Vec<_> = std::fs::read_dir(p.path(".")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(!project_files.iter().any(|n| n.to_string_lossy().ends_with(".tmp")), "{project_files:?}");
@@ -556,8 +549,8 @@ fn two_streamed_edges_on_two_workers_take_turns_instead_of_waiting_on_each_other
     let r = p.osiris(&["run", "p.yaml", "--json", "--max-parallel", "2"]);
     r.expect_code(0);
     let run_dir = std::path::PathBuf::from(r.json()["run_dir"].as_str().unwrap());
-    assert_eq!(streams_to(&run_dir, "extract1"), "write1");
-    assert_eq!(streams_to(&run_dir, "extract2"), "write2");
+    assert_eq!(crate::util::streams_to(&run_dir, "extract1"), "write1");
+    assert_eq!(crate::util::streams_to(&run_dir, "extract2"), "write2");
     assert_eq!(p.read("out1.csv").lines().last(), Some("5000"));
     assert_eq!(p.read("out2.csv").lines().last(), Some("10000"));
 }

@@ -334,6 +334,9 @@ fn incremental_boundary(writer: bool) {
     assert_eq!(first.json()["steps"][0]["rows"], 3000);
     let relation = if writer { "view" } else { "table" };
     assert_eq!(first.json()["steps"][0]["relation"], relation);
+    let first_dir = Path::new(first.json()["run_dir"].as_str().unwrap()).to_path_buf();
+    let streamed = if writer { json!("write") } else { Value::Null };
+    assert_eq!(crate::util::streams_to(&first_dir, "events"), streamed, "the writer reads the pages as they arrive");
     if writer {
         assert_eq!(f.project.read("out.csv").lines().count(), 3001, "a header and every event");
         assert_eq!(uuids(&first), ids_in_order(events(0, 3000)), "the view reads the spool in order");
@@ -400,6 +403,43 @@ fn a_failed_run_commits_no_state() {
     let again = f.run(&[]);
     again.expect_code(0);
     assert_eq!(again.json()["steps"][0]["rows"], 1500, "the failed run left the state (and resume spool) consistent");
+}
+
+/// The uuids a CSV writer wrote (its first column), in file order.
+fn written_uuids(f: &Fixture, file: &str) -> Vec<String> {
+    f.project.read(file).lines().skip(1).map(|l| l.split(',').next().unwrap().to_string()).collect()
+}
+
+/// A writer streamed from the extraction: when the source fails after two pages it rolls back
+/// (no file, the run's error is the extractor's), and the next run, resuming from the spool,
+/// hands it the spooled pages before the new ones, so the file holds every event once, in order.
+#[test]
+fn a_streamed_writer_rolls_back_when_the_source_fails_and_gets_every_row_on_resume() {
+    let f = fixture(events(0, 5000), EVENTS);
+    let mut text = f.project.read("p.yaml");
+    text.push_str("  - id: write\n    component: filesystem.csv_writer\n    mode: write\n    needs: [events]\n    config: {path: out.csv}\n");
+    f.project.write("p.yaml", &text);
+    f.hog.faults.lock().unwrap().insert(
+        3,
+        ResponseTemplate::new(400).set_body_string("{\"type\": \"validation_error\", \"detail\": \"bad query\"}"),
+    );
+    let failed = f.run(&[]);
+    failed.expect_code(1);
+    let run_dir = Path::new(failed.json()["run_dir"].as_str().unwrap()).to_path_buf();
+    assert_eq!(crate::util::streams_to(&run_dir, "events"), "write");
+    assert_eq!(failed.json()["error"]["step"], "events", "{}", failed.json()["error"]);
+    assert!(failed.json()["error"]["message"].as_str().unwrap().contains("bad query"));
+    assert!(!f.project.exists("out.csv"), "the writer committed nothing");
+    assert!(f.project.exists(".osiris/state/ph/events.resume/pages.csv"), "two pages spooled");
+
+    let resumed = f.run(&[]);
+    resumed.expect_code(0);
+    let run_dir = Path::new(resumed.json()["run_dir"].as_str().unwrap()).to_path_buf();
+    assert_eq!(crate::util::streams_to(&run_dir, "events"), "write");
+    let log = std::fs::read_to_string(run_dir.join("events.jsonl")).unwrap();
+    assert!(log.contains("extraction.resumed"));
+    assert_eq!(written_uuids(&f, "out.csv"), ids_in_order(events(0, 5000)));
+    assert_eq!(uuids(&resumed), ids_in_order(events(0, 5000)), "the relation is the spool, in the run dir");
 }
 
 #[test]

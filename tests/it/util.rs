@@ -124,6 +124,13 @@ pub fn events(run_dir: &Path) -> Vec<serde_json::Value> {
     text.lines().map(|l| serde_json::from_str(l).expect("an event is one JSON object")).collect()
 }
 
+/// What `step_start` of `step` says it streams to (null when it does not stream).
+pub fn streams_to(run_dir: &Path, step: &str) -> serde_json::Value {
+    let events = events(run_dir);
+    let start = events.iter().find(|e| e["event"] == "step_start" && e["step_id"] == step).expect("step_start");
+    start["streams_to"].clone()
+}
+
 /// Assert that `secret` occurs in no file under `dir`.
 pub fn assert_in_no_file(dir: &Path, secret: &str) {
     for f in files_under(dir) {

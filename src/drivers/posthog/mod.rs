@@ -23,6 +23,7 @@ use crate::components::config::parse;
 use crate::components::posthog_extractor::Config;
 use crate::connections::ResolvedConnection;
 use crate::exchange::chunk_load::{create_lean_view, create_table, insert_file, push_record};
+use crate::exchange::stream::{PipeFeed, StreamOut};
 use crate::exchange::{quote_ident, RelationKind};
 use client::HogqlOutline;
 pub use client::{Endpoint, PosthogClient, PosthogError};
@@ -128,6 +129,10 @@ struct Extraction<'a> {
     last: Option<(String, String)>,
     /// This run's kept rows within the lookback of the newest, when every page passes through here.
     window: Option<RecentWindow>,
+    /// A streamed edge still to open (its view needs the columns, known from the first page).
+    stream: Option<&'a StreamOut>,
+    /// The pipe the one writer reads while pages arrive, once open.
+    feed: Option<PipeFeed<'a>>,
 }
 
 /// `(timestamp, id)` of the rows loaded within the lookback window of the newest one.
@@ -146,11 +151,36 @@ impl RecentWindow {
     }
 }
 
-impl Extraction<'_> {
+impl<'a> Extraction<'a> {
+    /// Open the streamed edge, when the scheduler planned one and the columns are known: the
+    /// step's view reads a pipe and its writer starts, so writing overlaps the extraction instead
+    /// of following it. A resumed run first sends the pages spooled before the interruption.
+    fn open_stream(&mut self) -> Result<(), DriverError> {
+        if self.checkpoint.columns.is_empty() {
+            return Ok(());
+        }
+        let Some(out) = self.stream.take() else { return Ok(()) };
+        let feed = self.feed.insert(crate::drivers::streaming::publish(self.ctx, out, &self.checkpoint.columns)?);
+        if self.checkpoint.bytes > 0 {
+            self.spool
+                .replay(self.checkpoint.bytes, |chunk| feed.send(chunk))
+                .map_err(|e| DriverError::at_source(format!("cannot read the resume spool: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// End the streamed edge, if one is open: the writer reads the end of the rows (or, when the
+    /// extraction failed, a record that fails it) and has finished when this returns.
+    fn close_stream(&mut self, succeeded: bool) {
+        if let Some(feed) = self.feed.take() {
+            feed.finish(succeeded);
+        }
+    }
+
     /// The step's relation, made from the spool once every page is in it: a view over the spool
     /// (moved into the run dir, which keeps it) when one consumer reads it, else a table loaded in
     /// one statement. DuckDB holds nothing while pages arrive, and the spool, written anyway for
-    /// resuming, is the only copy of the rows.
+    /// resuming, is the only copy of the rows. A view over a streamed edge's pipe is replaced.
     fn finish(&self) -> Result<RelationKind, DriverError> {
         let (ctx, columns) = (self.ctx, &self.checkpoint.columns);
         let spooled = self.spool.pages();
@@ -166,6 +196,7 @@ impl Extraction<'_> {
             create_lean_view(ctx.conn, ctx.step_id, columns, &staged).map_err(sql)?;
             return Ok(RelationKind::View);
         }
+        ctx.conn.execute_batch(&format!("DROP VIEW IF EXISTS {}", quote_ident(ctx.step_id))).map_err(sql)?;
         create_table(ctx.conn, ctx.step_id, columns).map_err(sql)?;
         if self.checkpoint.rows > 0 {
             insert_file(ctx.conn, ctx.step_id, columns, &spooled).map_err(sql)?;
@@ -179,6 +210,7 @@ impl Extraction<'_> {
             .map_err(|e| DriverError::at_source(format!("unusable HogQL answer: {e}")))?;
         if self.checkpoint.columns.is_empty() {
             self.checkpoint.columns = columns(&self.settings.dt, &answer.columns, &answer.types);
+            self.open_stream()?;
         }
         let id_index = answer.columns.iter().position(|c| c == self.settings.dt.id);
         let ts_index = self.settings.dt.timestamp.and_then(|ts| answer.columns.iter().position(|c| c == ts));
@@ -210,6 +242,11 @@ impl Extraction<'_> {
         self.checkpoint.position = page.position;
         self.checkpoint.bytes += chunk.len() as u64;
         self.checkpoint.rows += kept;
+        // The writer gets the page first: a spool that then fails to commit fails the step, and
+        // the writer with it.
+        if let Some(feed) = self.feed.as_mut() {
+            feed.send(chunk.as_bytes());
+        }
         self.spool
             .commit(chunk.as_bytes(), &self.checkpoint)
             .map_err(|e| DriverError::at_source(format!("cannot write the resume spool: {e}")))?;
@@ -396,6 +433,11 @@ impl Driver for PosthogExtractor {
         true
     }
 
+    /// Pages go to a writer that reads only this step while they arrive (`Extraction::open_stream`).
+    fn can_stream(&self) -> bool {
+        true
+    }
+
     fn run(&self, ctx: &StepContext, config: &Map<String, Value>, _inputs: &Inputs) -> Result<StepOutput, DriverError> {
         let config: Config = parse(config).map_err(DriverError::Config)?;
         let settings = Settings::new(&config)?;
@@ -426,12 +468,14 @@ impl Driver for PosthogExtractor {
         // Rows arrive in timestamp order, so the dedup window can be kept as pages load, unless
         // earlier pages were loaded by the run that was interrupted.
         let window = (resumed.is_none() && settings.dt.timestamp.is_some()).then(RecentWindow::default);
-        let mut run = Extraction { ctx, settings, spool, checkpoint, seen, last, window };
+        let mut run =
+            Extraction { ctx, settings, spool, checkpoint, seen, last, window, stream: ctx.stream, feed: None };
         let result = (|| {
             if let Some(c) = &resumed {
                 // The spooled pages stay where they are; the relation is made from the spool.
                 ctx.telemetry.event("extraction.resumed", Some(ctx.step_id), json!({"pages": c.pages, "rows": c.rows}));
             }
+            run.open_stream()?;
             let pager = Pager {
                 client: &client,
                 dt: run.settings.dt,
@@ -449,13 +493,14 @@ impl Driver for PosthogExtractor {
                 1,
                 move |sender| pager.run(cancel, super::retry_event(telemetry, step_id, None), sender),
                 |page| run.load_page(page),
-            )?;
-            run.finish()
+            )
         })();
-        let relation = match result {
+        run.close_stream(result.is_ok());
+        let relation = match result.and_then(|()| run.finish()) {
             Ok(relation) => relation,
             Err(e) => {
                 ctx.drop_partial_table();
+                let _ = ctx.conn.execute_batch(&format!("DROP VIEW IF EXISTS {}", quote_ident(ctx.step_id)));
                 return Err(e);
             }
         };

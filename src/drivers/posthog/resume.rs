@@ -77,6 +77,19 @@ impl Spool {
         }
     }
 
+    /// Hand the first `bytes` of the spooled pages to `sink`, a few MiB at a time.
+    pub fn replay(&self, bytes: u64, mut sink: impl FnMut(&[u8])) -> std::io::Result<()> {
+        use std::io::Read;
+        let mut pages = std::fs::File::open(self.pages())?.take(bytes);
+        let mut buf = vec![0u8; 4 << 20];
+        loop {
+            match pages.read(&mut buf)? {
+                0 => return Ok(()),
+                n => sink(&buf[..n]),
+            }
+        }
+    }
+
     /// Append a page's chunk, then record the checkpoint that covers it.
     pub fn commit(&self, chunk: &[u8], checkpoint: &Checkpoint) -> std::io::Result<()> {
         crate::runtime::create_private_dir(&self.dir)?;
