@@ -400,6 +400,14 @@ fn a_failed_run_commits_no_state() {
     r.expect_code(1);
     let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(msg.contains("HTTP 400") && msg.contains("bad query"), "{msg}");
+    // The first page was already loading into the table when the second failed: nothing of it
+    // is left to look complete, and the load's pipe is gone.
+    let left: i64 = duck(&r)
+        .query_row("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'events'", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(left, 0, "no partial table");
+    let tmp = Path::new(r.json()["run_dir"].as_str().unwrap()).join("tmp");
+    assert!(!tmp.join("events.load.fifo").exists());
     let again = f.run(&[]);
     again.expect_code(0);
     assert_eq!(again.json()["steps"][0]["rows"], 1500, "the failed run left the state (and resume spool) consistent");

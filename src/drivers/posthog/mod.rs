@@ -131,8 +131,28 @@ struct Extraction<'a> {
     window: Option<RecentWindow>,
     /// A streamed edge still to open (its view needs the columns, known from the first page).
     stream: Option<&'a StreamOut>,
-    /// The pipe the one writer reads while pages arrive, once open.
+    /// When the relation must be a table: the pipe to fill it through, still to open.
+    table_pipe: Option<&'a StreamOut>,
+    /// The pipe the one writer (or the table's load) reads while pages arrive, once open.
     feed: Option<PipeFeed<'a>>,
+    /// The table's load, reading `feed` on a connection of its own; returns the rows loaded.
+    table_load: Option<std::thread::JoinHandle<duckdb::Result<u64>>>,
+    /// Set once the step's table exists (its load started).
+    table_made: bool,
+}
+
+/// Never set: the table's load is ended by the end of its pipe, not by the cancel flag (a
+/// feed that gave up on a cancelled run before the load opened the pipe would leave it
+/// blocked in `open`).
+static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets its flag when dropped, however the thread holding it ends.
+struct SetOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// `(timestamp, id)` of the rows loaded within the lookback window of the newest one.
@@ -152,15 +172,22 @@ impl RecentWindow {
 }
 
 impl<'a> Extraction<'a> {
-    /// Open the streamed edge, when the scheduler planned one and the columns are known: the
-    /// step's view reads a pipe and its writer starts, so writing overlaps the extraction instead
+    /// Open the pipe the pages go through besides the spool, once the columns are known: a
+    /// streamed edge's (the step's view reads it and its writer starts), or, when the relation
+    /// must be a table, the table's load. Writing or loading then overlaps the extraction instead
     /// of following it. A resumed run first sends the pages spooled before the interruption.
     fn open_stream(&mut self) -> Result<(), DriverError> {
         if self.checkpoint.columns.is_empty() {
             return Ok(());
         }
-        let Some(out) = self.stream.take() else { return Ok(()) };
-        let feed = self.feed.insert(crate::drivers::streaming::publish(self.ctx, out, &self.checkpoint.columns)?);
+        let feed = if let Some(out) = self.stream.take() {
+            crate::drivers::streaming::publish(self.ctx, out, &self.checkpoint.columns)?
+        } else if let Some(out) = self.table_pipe.take() {
+            self.start_table_load(out)?
+        } else {
+            return Ok(());
+        };
+        let feed = self.feed.insert(feed);
         if self.checkpoint.bytes > 0 {
             self.spool
                 .replay(self.checkpoint.bytes, |chunk| feed.send(chunk))
@@ -169,18 +196,42 @@ impl<'a> Extraction<'a> {
         Ok(())
     }
 
-    /// End the streamed edge, if one is open: the writer reads the end of the rows (or, when the
-    /// extraction failed, a record that fails it) and has finished when this returns.
-    fn close_stream(&mut self, succeeded: bool) {
+    /// Create the step's table and start its load from a pipe, on a connection of its own.
+    fn start_table_load(&mut self, out: &'a StreamOut) -> Result<PipeFeed<'a>, DriverError> {
+        let (ctx, columns) = (self.ctx, &self.checkpoint.columns);
+        let sql = |e: duckdb::Error| DriverError::sql(e.to_string());
+        create_table(ctx.conn, ctx.step_id, columns).map_err(sql)?;
+        self.table_made = true;
+        let feed = PipeFeed::create(out, &NEVER)
+            .map_err(|e| DriverError::at_source(format!("cannot create the pipe {}: {e}", out.pipe.display())))?;
+        let conn = ctx.conn.try_clone().map_err(sql)?;
+        let (table, columns, pipe) = (ctx.step_id.to_string(), columns.clone(), out.pipe.clone());
+        let done = SetOnDrop(std::sync::Arc::clone(&out.consumer_done));
+        self.table_load = Some(std::thread::spawn(move || {
+            let _done = done;
+            insert_file(&conn, &table, &columns, &pipe)
+        }));
+        Ok(feed)
+    }
+
+    /// End the pipe, if one is open: its reader gets the end of the rows (or, when the extraction
+    /// failed, a record that fails it) and has finished when this returns. Fails when the table's
+    /// load did.
+    fn close_stream(&mut self, succeeded: bool) -> Result<(), DriverError> {
         if let Some(feed) = self.feed.take() {
             feed.finish(succeeded);
         }
+        let Some(load) = self.table_load.take() else { return Ok(()) };
+        let loaded = load
+            .join()
+            .map_err(|p| DriverError::Internal(format!("the table's load panicked: {}", super::panic_message(&*p))))?;
+        loaded.map(|_| ()).map_err(|e| DriverError::sql(e.to_string()))
     }
 
-    /// The step's relation, made from the spool once every page is in it: a view over the spool
-    /// (moved into the run dir, which keeps it) when one consumer reads it, else a table loaded in
-    /// one statement. DuckDB holds nothing while pages arrive, and the spool, written anyway for
-    /// resuming, is the only copy of the rows. A view over a streamed edge's pipe is replaced.
+    /// The step's relation once every page is in the spool: a view over the spool (moved into
+    /// the run dir, which keeps it) when one consumer reads it, the spool being the only copy of
+    /// the rows (a view over a streamed edge's pipe is replaced); else the table loaded while
+    /// pages arrived, or, when none was (no page came), an empty one.
     fn finish(&self) -> Result<RelationKind, DriverError> {
         let (ctx, columns) = (self.ctx, &self.checkpoint.columns);
         let spooled = self.spool.pages();
@@ -196,11 +247,11 @@ impl<'a> Extraction<'a> {
             create_lean_view(ctx.conn, ctx.step_id, columns, &staged).map_err(sql)?;
             return Ok(RelationKind::View);
         }
+        if self.table_made {
+            return Ok(RelationKind::Table);
+        }
         ctx.conn.execute_batch(&format!("DROP VIEW IF EXISTS {}", quote_ident(ctx.step_id))).map_err(sql)?;
         create_table(ctx.conn, ctx.step_id, columns).map_err(sql)?;
-        if self.checkpoint.rows > 0 {
-            insert_file(ctx.conn, ctx.step_id, columns, &spooled).map_err(sql)?;
-        }
         Ok(RelationKind::Table)
     }
 
@@ -468,8 +519,27 @@ impl Driver for PosthogExtractor {
         // Rows arrive in timestamp order, so the dedup window can be kept as pages load, unless
         // earlier pages were loaded by the run that was interrupted.
         let window = (resumed.is_none() && settings.dt.timestamp.is_some()).then(RecentWindow::default);
-        let mut run =
-            Extraction { ctx, settings, spool, checkpoint, seen, last, window, stream: ctx.stream, feed: None };
+        // A table is filled through a pipe while pages arrive (`Extraction::start_table_load`).
+        let table_pipe = StreamOut {
+            pipe: ctx.run_dir.join("tmp").join(format!("{}.load.fifo", ctx.step_id)),
+            publish: Box::new(|| {}),
+            consumer_done: Default::default(),
+            producer_failed: Default::default(),
+        };
+        let mut run = Extraction {
+            ctx,
+            settings,
+            spool,
+            checkpoint,
+            seen,
+            last,
+            window,
+            stream: ctx.stream,
+            table_pipe: ctx.materialize.then_some(&table_pipe),
+            feed: None,
+            table_load: None,
+            table_made: false,
+        };
         let result = (|| {
             if let Some(c) = &resumed {
                 // The spooled pages stay where they are; the relation is made from the spool.
@@ -495,8 +565,8 @@ impl Driver for PosthogExtractor {
                 |page| run.load_page(page),
             )
         })();
-        run.close_stream(result.is_ok());
-        let relation = match result.and_then(|()| run.finish()) {
+        let closed = run.close_stream(result.is_ok());
+        let relation = match result.and(closed).and_then(|()| run.finish()) {
             Ok(relation) => relation,
             Err(e) => {
                 ctx.drop_partial_table();
