@@ -424,7 +424,7 @@ fn recent_rows(
     ts_column: &str,
     last: &str,
     previous: Option<&State>,
-    window: Option<&RecentWindow>,
+    window: Option<RecentWindow>,
 ) -> Result<Vec<(String, String)>, DriverError> {
     let cutoff = parse_timestamp(last)
         .map(|t| t - settings.lookback)
@@ -433,8 +433,7 @@ fn recent_rows(
         .map(|p| p.recent.iter().filter(|(t, _)| parse_timestamp(t).is_some_and(|t| t >= cutoff)).cloned().collect())
         .unwrap_or_default();
     if let Some(window) = window {
-        recent
-            .extend(window.rows.iter().filter(|(t, _)| *t >= cutoff).map(|(t, id)| (hogql_timestamp(*t), id.clone())));
+        recent.extend(window.rows.into_iter().filter(|(t, _)| *t >= cutoff).map(|(t, id)| (hogql_timestamp(t), id)));
         return Ok(recent);
     }
     let cutoff_us = (cutoff.unix_timestamp_nanos() / 1000) as i64;
@@ -581,7 +580,8 @@ impl Driver for PosthogExtractor {
         let new_state = match (run.settings.dt.timestamp, run.last) {
             (None, _) => None,
             (Some(ts_column), Some((ts, id))) => {
-                let recent = recent_rows(ctx, &run.settings, ts_column, &ts, state.as_ref(), run.window.as_ref())?;
+                drop(std::mem::take(&mut run.seen));
+                let recent = recent_rows(ctx, &run.settings, ts_column, &ts, state.as_ref(), run.window.take())?;
                 Some(State {
                     data_type: run.settings.dt.name.into(),
                     last_timestamp: Some(ts),
