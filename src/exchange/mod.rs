@@ -12,6 +12,7 @@ pub mod decimal;
 pub mod direct_write;
 #[cfg(unix)]
 pub mod pipe;
+pub mod piped_insert;
 pub mod sql_guard;
 pub mod stream;
 pub mod threads;

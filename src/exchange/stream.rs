@@ -49,9 +49,27 @@ impl StreamOut {
     }
 }
 
+/// The edge a feed serves: the scheduler's, or one the feed owns (a pipe whose reader the
+/// producer started itself, as `exchange::piped_insert` does).
+enum Edge<'a> {
+    Borrowed(&'a StreamOut),
+    Owned(StreamOut),
+}
+
+impl std::ops::Deref for Edge<'_> {
+    type Target = StreamOut;
+
+    fn deref(&self) -> &StreamOut {
+        match self {
+            Self::Borrowed(out) => out,
+            Self::Owned(out) => out,
+        }
+    }
+}
+
 /// Feeds one streamed edge's pipe; created after the view over the pipe exists.
 pub struct PipeFeed<'a> {
-    out: &'a StreamOut,
+    out: Edge<'a>,
     cancel: &'a AtomicBool,
     writer: Option<File>,
     /// True once the consumer is gone: chunks are no longer forwarded.
@@ -63,6 +81,15 @@ pub struct PipeFeed<'a> {
 impl<'a> PipeFeed<'a> {
     /// Create the FIFO at `out.pipe` (replacing any leftover).
     pub fn create(out: &'a StreamOut, cancel: &'a AtomicBool) -> std::io::Result<Self> {
+        Self::over(Edge::Borrowed(out), cancel)
+    }
+
+    /// Like [`Self::create`], for an edge the feed keeps.
+    pub fn create_owned(out: StreamOut, cancel: &'a AtomicBool) -> std::io::Result<Self> {
+        Self::over(Edge::Owned(out), cancel)
+    }
+
+    fn over(out: Edge<'a>, cancel: &'a AtomicBool) -> std::io::Result<Self> {
         if let Some(dir) = out.pipe.parent() {
             std::fs::create_dir_all(dir)?;
         }

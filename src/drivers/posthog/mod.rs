@@ -22,7 +22,8 @@ use super::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::components::config::parse;
 use crate::components::posthog_extractor::Config;
 use crate::connections::ResolvedConnection;
-use crate::exchange::chunk_load::{create_lean_view, create_table, insert_file, push_record};
+use crate::exchange::chunk_load::{create_lean_view, create_table, push_record};
+use crate::exchange::piped_insert::{PipedInsert, PipedInsertError};
 use crate::exchange::stream::{PipeFeed, StreamOut};
 use crate::exchange::{quote_ident, RelationKind};
 use client::HogqlOutline;
@@ -131,28 +132,12 @@ struct Extraction<'a> {
     window: Option<RecentWindow>,
     /// A streamed edge still to open (its view needs the columns, known from the first page).
     stream: Option<&'a StreamOut>,
-    /// When the relation must be a table: the pipe to fill it through, still to open.
-    table_pipe: Option<&'a StreamOut>,
-    /// The pipe the one writer (or the table's load) reads while pages arrive, once open.
+    /// The pipe the one writer reads while pages arrive, once open.
     feed: Option<PipeFeed<'a>>,
-    /// The table's load, reading `feed` on a connection of its own; returns the rows loaded.
-    table_load: Option<std::thread::JoinHandle<duckdb::Result<u64>>>,
+    /// When the relation must be a table: its load, filling it while pages arrive.
+    table_load: Option<PipedInsert>,
     /// Set once the step's table exists (its load started).
     table_made: bool,
-}
-
-/// Never set: the table's load is ended by the end of its pipe, not by the cancel flag (a
-/// feed that gave up on a cancelled run before the load opened the pipe would leave it
-/// blocked in `open`).
-static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Sets its flag when dropped, however the thread holding it ends.
-struct SetOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
-
-impl Drop for SetOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
 }
 
 /// `(timestamp, id)` of the rows loaded within the lookback window of the newest one.
@@ -180,38 +165,31 @@ impl<'a> Extraction<'a> {
         if self.checkpoint.columns.is_empty() {
             return Ok(());
         }
-        let feed = if let Some(out) = self.stream.take() {
-            crate::drivers::streaming::publish(self.ctx, out, &self.checkpoint.columns)?
-        } else if let Some(out) = self.table_pipe.take() {
-            self.start_table_load(out)?
+        if let Some(out) = self.stream.take() {
+            self.feed = Some(crate::drivers::streaming::publish(self.ctx, out, &self.checkpoint.columns)?);
+        } else if self.ctx.materialize && !self.table_made {
+            self.start_table_load()?;
         } else {
             return Ok(());
-        };
-        let feed = self.feed.insert(feed);
+        }
         if self.checkpoint.bytes > 0 {
+            let (feed, load) = (&mut self.feed, &mut self.table_load);
             self.spool
-                .replay(self.checkpoint.bytes, |chunk| feed.send(chunk))
+                .replay(self.checkpoint.bytes, |chunk| send(feed, load, chunk))
                 .map_err(|e| DriverError::at_source(format!("cannot read the resume spool: {e}")))?;
         }
         Ok(())
     }
 
-    /// Create the step's table and start its load from a pipe, on a connection of its own.
-    fn start_table_load(&mut self, out: &'a StreamOut) -> Result<PipeFeed<'a>, DriverError> {
+    /// Create the step's table and start filling it through a pipe (exchange::piped_insert).
+    fn start_table_load(&mut self) -> Result<(), DriverError> {
         let (ctx, columns) = (self.ctx, &self.checkpoint.columns);
-        let sql = |e: duckdb::Error| DriverError::sql(e.to_string());
-        create_table(ctx.conn, ctx.step_id, columns).map_err(sql)?;
+        create_table(ctx.conn, ctx.step_id, columns).map_err(|e| DriverError::sql(e.to_string()))?;
         self.table_made = true;
-        let feed = PipeFeed::create(out, &NEVER)
-            .map_err(|e| DriverError::at_source(format!("cannot create the pipe {}: {e}", out.pipe.display())))?;
-        let conn = ctx.conn.try_clone().map_err(sql)?;
-        let (table, columns, pipe) = (ctx.step_id.to_string(), columns.clone(), out.pipe.clone());
-        let done = SetOnDrop(std::sync::Arc::clone(&out.consumer_done));
-        self.table_load = Some(std::thread::spawn(move || {
-            let _done = done;
-            insert_file(&conn, &table, &columns, &pipe)
-        }));
-        Ok(feed)
+        let pipe = ctx.run_dir.join("tmp").join(format!("{}.load.fifo", ctx.step_id));
+        let load = PipedInsert::start(ctx.conn, ctx.step_id, columns, pipe).map_err(piped_insert_error)?;
+        self.table_load = Some(load);
+        Ok(())
     }
 
     /// End the pipe, if one is open: its reader gets the end of the rows (or, when the extraction
@@ -221,11 +199,10 @@ impl<'a> Extraction<'a> {
         if let Some(feed) = self.feed.take() {
             feed.finish(succeeded);
         }
-        let Some(load) = self.table_load.take() else { return Ok(()) };
-        let loaded = load
-            .join()
-            .map_err(|p| DriverError::Internal(format!("the table's load panicked: {}", super::panic_message(&*p))))?;
-        loaded.map(|_| ()).map_err(|e| DriverError::sql(e.to_string()))
+        match self.table_load.take() {
+            Some(load) => load.finish(succeeded).map(|_| ()).map_err(piped_insert_error),
+            None => Ok(()),
+        }
     }
 
     /// The step's relation once every page is in the spool: a view over the spool (moved into
@@ -295,9 +272,7 @@ impl<'a> Extraction<'a> {
         self.checkpoint.rows += kept;
         // The writer gets the page first: a spool that then fails to commit fails the step, and
         // the writer with it.
-        if let Some(feed) = self.feed.as_mut() {
-            feed.send(chunk.as_bytes());
-        }
+        send(&mut self.feed, &mut self.table_load, chunk.as_bytes());
         self.spool
             .commit(chunk.as_bytes(), &self.checkpoint)
             .map_err(|e| DriverError::at_source(format!("cannot write the resume spool: {e}")))?;
@@ -307,6 +282,23 @@ impl<'a> Extraction<'a> {
             json!({"page": self.checkpoint.pages, "rows": kept, "rows_total": self.checkpoint.rows}),
         );
         Ok(())
+    }
+}
+
+/// Hand a chunk to the streamed writer or the table's load, whichever is open.
+fn send(feed: &mut Option<PipeFeed>, load: &mut Option<PipedInsert>, chunk: &[u8]) {
+    if let Some(feed) = feed {
+        feed.send(chunk);
+    }
+    if let Some(load) = load {
+        load.send(chunk);
+    }
+}
+
+fn piped_insert_error(e: PipedInsertError) -> DriverError {
+    match e {
+        PipedInsertError::Pipe { .. } => DriverError::at_source(e.to_string()),
+        other => DriverError::sql(other.to_string()),
     }
 }
 
@@ -518,13 +510,6 @@ impl Driver for PosthogExtractor {
         // Rows arrive in timestamp order, so the dedup window can be kept as pages load, unless
         // earlier pages were loaded by the run that was interrupted.
         let window = (resumed.is_none() && settings.dt.timestamp.is_some()).then(RecentWindow::default);
-        // A table is filled through a pipe while pages arrive (`Extraction::start_table_load`).
-        let table_pipe = StreamOut {
-            pipe: ctx.run_dir.join("tmp").join(format!("{}.load.fifo", ctx.step_id)),
-            publish: Box::new(|| {}),
-            consumer_done: Default::default(),
-            producer_failed: Default::default(),
-        };
         let mut run = Extraction {
             ctx,
             settings,
@@ -534,7 +519,6 @@ impl Driver for PosthogExtractor {
             last,
             window,
             stream: ctx.stream,
-            table_pipe: ctx.materialize.then_some(&table_pipe),
             feed: None,
             table_load: None,
             table_made: false,
