@@ -18,10 +18,20 @@
 //! a table loaded file by file, so row order holds. 1M GraphQL nodes read by a CSV writer: the
 //! extraction stays at ~54 MiB resident from the first page to the last (loading a table page by
 //! page it grew to 136 MiB), and the run is faster (BENCHMARKS.md).
+//!
+//! A relation that must be a table can be filled while pages arrive instead
+//! ([`JsonTable::load_while_appending`]): each page also goes into a pipe that one INSERT reads
+//! (exchange::piped_insert), so the load overlaps the extraction. A page that adds columns or
+//! gives a kind to a column seen only as null, or widens BIGINT to DOUBLE, ends that INSERT,
+//! alters the table (exactly what the staged text would give) and starts the next; a widening
+//! the loaded rows cannot follow exactly (a number becoming VARCHAR keeps its JSON text, which
+//! the typed rows no longer have) ends the live load, and the table is rebuilt from the staged
+//! files at the end, as without it.
 
 use super::json_page::{widened, Kind, Page};
 use crate::exchange::chunk_load::{create_lean_view, create_table, insert_file, push_record, LoadColumn};
 use crate::exchange::direct_write::DirectWriter;
+use crate::exchange::piped_insert::PipedInsert;
 use crate::exchange::{quote_ident, RelationKind};
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -52,6 +62,23 @@ pub struct JsonTable {
     /// Set once the relation owns the staged files (a view reads them).
     kept: bool,
     rows: u64,
+    /// The table filled while pages arrive, when asked for ([`Self::load_while_appending`]).
+    live: Option<LiveLoad>,
+}
+
+/// A table filled while pages arrive, and how far it got.
+struct LiveLoad {
+    /// A connection of the table's own (the step's is not at hand while pages arrive).
+    conn: duckdb::Connection,
+    /// The FIFO each INSERT reads.
+    pipe: PathBuf,
+    /// The INSERT running now, with the kinds it casts to.
+    insert: Option<(PipedInsert, Vec<Option<Kind>>)>,
+    /// Set once the table exists.
+    made: bool,
+    /// Set when a page widened a column in a way the loaded rows cannot follow: the table is
+    /// rebuilt from the staged files at the end.
+    abandoned: bool,
 }
 
 impl JsonTable {
@@ -66,12 +93,27 @@ impl JsonTable {
             writer: None,
             kept: false,
             rows: 0,
+            live: None,
         }
+    }
+
+    /// Fill the relation, which must be a table, while pages arrive: through the FIFO `pipe`, on
+    /// a clone of `conn` (module doc). Call before the first page.
+    pub fn load_while_appending(&mut self, conn: &duckdb::Connection, pipe: PathBuf) -> Result<(), String> {
+        let conn = conn.try_clone().map_err(|e| format!("cannot open a connection for {}: {e}", self.table))?;
+        self.live = Some(LiveLoad { conn, pipe, insert: None, made: false, abandoned: false });
+        Ok(())
     }
 
     /// Rows staged so far.
     pub fn rows(&self) -> u64 {
         self.rows
+    }
+
+    /// True while the table is being filled live (not given up for a rebuild at the end).
+    #[cfg(test)]
+    fn is_loading_live(&self) -> bool {
+        self.live.as_ref().is_some_and(|l| !l.abandoned)
     }
 
     fn load_columns(&self) -> Vec<LoadColumn> {
@@ -123,12 +165,63 @@ impl JsonTable {
             }
             push_record(&mut chunk, values.iter().copied());
         }
+        self.follow_schema()?;
+        if let Some((insert, _)) = self.live.as_mut().and_then(|l| l.insert.as_mut()) {
+            insert.send(chunk.as_bytes());
+        }
         let path = &self.segments.last().expect("a segment was started").path;
         let writer = self.writer.as_mut().expect("a segment is open");
         writer.write_all(chunk.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let n = page.len() as u64;
         self.rows += n;
         Ok(n)
+    }
+
+    /// Make the live table follow the relation's columns before a page goes in: create it, or
+    /// end the INSERT when the columns changed and alter the table for the next one — or give
+    /// the live load up when the change cannot be followed exactly (module doc).
+    fn follow_schema(&mut self) -> Result<(), String> {
+        if self.live.as_ref().is_none_or(|l| l.abandoned) {
+            return Ok(());
+        }
+        let columns = self.load_columns();
+        let Some(live) = self.live.as_mut() else { return Ok(()) };
+        let kinds: Vec<Option<Kind>> = self.columns.values().copied().collect();
+        if live.insert.as_ref().is_some_and(|(_, k)| *k == kinds) {
+            return Ok(());
+        }
+        let sql = |e: duckdb::Error| format!("cannot load {}: {e}", self.table);
+        let mut alter = Vec::new();
+        if let Some((insert, loaded)) = live.insert.take() {
+            insert.finish(true).map_err(|e| format!("cannot load {}: {e}", self.table))?;
+            for (i, (name, kind)) in self.columns.iter().enumerate() {
+                let column = quote_ident(name);
+                match loaded.get(i) {
+                    None => alter.push(format!("ADD COLUMN {column} {}", duck_type(*kind))),
+                    Some(was) if was == kind => {}
+                    // Only nulls so far, or integers read as DOUBLE: what the staged text gives.
+                    Some(None) | Some(Some(Kind::BigInt)) if loaded[i].is_none() || *kind == Some(Kind::Double) => {
+                        alter.push(format!("ALTER COLUMN {column} TYPE {}", duck_type(*kind)))
+                    }
+                    Some(_) => {
+                        live.abandoned = true;
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        let table = quote_ident(&self.table);
+        if !live.made {
+            create_table(&live.conn, &self.table, &columns).map_err(sql)?;
+            live.made = true;
+        }
+        for change in alter {
+            live.conn.execute_batch(&format!("ALTER TABLE {table} {change}")).map_err(sql)?;
+        }
+        let insert = PipedInsert::start(&live.conn, &self.table, &columns, live.pipe.clone())
+            .map_err(|e| format!("cannot load {}: {e}", self.table))?;
+        live.insert = Some((insert, kinds));
+        Ok(())
     }
 
     /// Close the open segment and open the next, for records of `width` fields.
@@ -162,6 +255,16 @@ impl JsonTable {
         self.close_segment()?;
         let columns = self.load_columns();
         let sql = |e: duckdb::Error| format!("cannot create {}: {e}", self.table);
+        if let Some(mut live) = self.live.take() {
+            if let Some((insert, _)) = live.insert.take() {
+                insert.finish(true).map_err(|e| format!("cannot load {}: {e}", self.table))?;
+                return Ok((self.rows, RelationKind::Table));
+            }
+            if live.made {
+                // Given up: rebuilt from the staged files below.
+                conn.execute_batch(&format!("DROP TABLE {}", quote_ident(&self.table))).map_err(sql)?;
+            }
+        }
         if self.segments.is_empty() {
             conn.execute_batch(&format!("CREATE TABLE {} (value JSON)", quote_ident(&self.table))).map_err(sql)?;
             return Ok((0, RelationKind::Table));
@@ -180,8 +283,12 @@ impl JsonTable {
 }
 
 impl Drop for JsonTable {
-    /// Staged files go unless a view reads them.
+    /// Staged files go unless a view reads them; a live load still running fails (the caller
+    /// drops the table).
     fn drop(&mut self) {
+        if let Some((insert, _)) = self.live.as_mut().and_then(|l| l.insert.take()) {
+            let _ = insert.finish(false);
+        }
         self.writer = None;
         if !self.kept {
             for segment in &self.segments {
@@ -226,6 +333,57 @@ mod tests {
         assert_eq!((got.2, got.3), (4.5, 4));
         let order: String = conn.query_row("SELECT string_agg(id::VARCHAR, ',') FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(order, "1,2,4,3", "pages keep their order across layouts");
+    }
+
+    /// The table `pages` give, loaded live or from the staged files at the end: its columns and
+    /// rows as text.
+    fn table_of(pages: &[Vec<Value>], live: bool) -> (String, String, bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = duckdb::Connection::open(dir.path().join("x.duckdb")).unwrap();
+        let mut t = JsonTable::new("t", dir.path().join("staged").join("t.csv"), true);
+        if live {
+            t.load_while_appending(&conn, dir.path().join("t.fifo")).unwrap();
+        }
+        for page in pages {
+            t.append(page).unwrap();
+        }
+        let rows = pages.iter().map(Vec::len).sum::<usize>() as u64;
+        let loaded_live = t.is_loading_live();
+        assert_eq!(t.finish(&conn, true).unwrap(), (rows, RelationKind::Table));
+        assert!(!dir.path().join("t.fifo").exists());
+        let (columns, rows) = conn.query_row(
+            "SELECT (SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY column_index) FROM duckdb_columns() WHERE table_name = 't'), \
+             string_agg(CAST(t AS VARCHAR), ' | ') FROM t",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+        (columns, rows, loaded_live)
+    }
+
+    #[test]
+    fn a_table_loaded_while_pages_arrive_is_the_table_the_staged_files_give() {
+        // Columns added, a kind given to a column seen only as null, BIGINT widened to DOUBLE:
+        // followed by altering the live table.
+        let followed = [
+            vec![json!({"id": 1, "n": null}), json!({"id": 2, "n": null})],
+            vec![json!({"id": 3, "n": 5, "o": {"late": "x"}})],
+            vec![json!({"id": 4, "n": 2.5, "o": {"late": "y", "b": true}})],
+            vec![json!({"id": 5, "n": 7})],
+        ];
+        let live = table_of(&followed, true);
+        assert!(live.2, "followed live to the end");
+        assert_eq!(live.0, "id BIGINT, n DOUBLE, o_late VARCHAR, o_b BOOLEAN");
+        let staged = table_of(&followed, false);
+        assert_eq!((live.0, live.1), (staged.0, staged.1));
+        // A number widened to VARCHAR keeps its JSON text, which typed rows no longer have: the
+        // live load is given up and the table rebuilt from the staged files.
+        let rebuilt = [vec![json!({"x": 2.50}), json!({"x": 1e300})], vec![json!({"x": "two"})]];
+        let live = table_of(&rebuilt, true);
+        assert!(!live.2, "given up");
+        assert_eq!(live.0, "x VARCHAR");
+        let staged = table_of(&rebuilt, false);
+        assert_eq!((live.0, live.1), (staged.0, staged.1));
     }
 
     #[test]

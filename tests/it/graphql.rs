@@ -382,6 +382,15 @@ fn a_cursor_that_does_not_advance_fails_instead_of_looping() {
     assert!(r.json()["error"]["message"].as_str().unwrap().contains("paging does not advance"), "{r:?}");
     let calls = rt.block_on(server.received_requests()).unwrap_or_default().len();
     assert_eq!(calls, 2, "the first page, then the one that repeats the cursor");
+    // The first page was loading into the table when the second failed: nothing of it is left.
+    let left: i64 = crate::util::exchange_db(&r.json())
+        .query_row("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'items'", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(left, 0, "no partial table");
+    let run_dir = std::path::PathBuf::from(r.json()["run_dir"].as_str().unwrap());
+    assert!(
+        !run_dir.join("tmp").join("items.load.fifo").exists() && !run_dir.join("staged").join("items.csv").exists()
+    );
     drop(rt);
 }
 

@@ -143,6 +143,11 @@ impl Driver for GraphqlExtractor {
         let request = Request::new(&config, ctx.connection)?;
         let query = config.query.as_deref().ok_or_else(|| DriverError::Config("`query` is required".into()))?;
         let mut table = JsonTable::new(ctx.step_id, staged_path(ctx.run_dir, ctx.step_id), config.flatten_result);
+        if ctx.materialize {
+            // The table fills while pages arrive (json_table's module doc).
+            let pipe = ctx.run_dir.join("tmp").join(format!("{}.load.fifo", ctx.step_id));
+            table.load_while_appending(ctx.conn, pipe).map_err(DriverError::sql)?;
+        }
         let mut pages = 0u64;
         let (telemetry, step_id, cancel) = (ctx.telemetry, ctx.step_id, ctx.cancel);
         // A rendezvous: the page being loaded and the one fetched meanwhile, no more.
@@ -161,11 +166,15 @@ impl Driver for GraphqlExtractor {
                 Ok(())
             },
         );
-        if let Err(e) = result {
-            ctx.drop_partial_table();
-            return Err(e);
-        }
-        let (rows, relation) = table.finish(ctx.conn, ctx.materialize).map_err(DriverError::at_source)?;
+        // On failure the table (its load ended by its drop) goes after it.
+        let (rows, relation) =
+            match result.and_then(|()| table.finish(ctx.conn, ctx.materialize).map_err(DriverError::at_source)) {
+                Ok(finished) => finished,
+                Err(e) => {
+                    ctx.drop_partial_table();
+                    return Err(e);
+                }
+            };
         ctx.telemetry.metric("rows_read", rows as f64, Some(ctx.step_id));
         ctx.telemetry.metric("pages_fetched", pages as f64, Some(ctx.step_id));
         ctx.telemetry.metric("requests_made", pages as f64, Some(ctx.step_id));
