@@ -68,11 +68,13 @@ pub struct StepContext<'a> {
 }
 
 impl StepContext<'_> {
-    /// Drop the step's partly filled table after a failure (best effort), so a failed extractor
-    /// leaves no relation that looks complete.
-    pub(crate) fn drop_partial_table(&self) {
-        let _ =
-            self.conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", crate::exchange::quote_ident(self.step_id)));
+    /// Drop the step's relation after a failure (best effort), so a failed extractor leaves none
+    /// that looks complete: a partly filled table, or a view over a pipe or staged rows. DuckDB
+    /// refuses `DROP TABLE` on a view and the reverse, so both are tried.
+    pub(crate) fn drop_partial_relation(&self) {
+        let name = crate::exchange::quote_ident(self.step_id);
+        let _ = self.conn.execute_batch(&format!("DROP TABLE IF EXISTS {name}"));
+        let _ = self.conn.execute_batch(&format!("DROP VIEW IF EXISTS {name}"));
     }
 
     /// A retry callback for [`crate::http::send`] that records each retry as an `http.retry`

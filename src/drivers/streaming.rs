@@ -23,7 +23,7 @@ use crate::exchange::chunk_load::{
 };
 use crate::exchange::direct_write::DirectWriter;
 use crate::exchange::stream::{PipeFeed, StreamOut};
-use crate::exchange::{quote_ident, RelationKind};
+use crate::exchange::RelationKind;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -110,7 +110,7 @@ where
         }
     });
     if result.is_err() {
-        ctx.drop_partial_table();
+        ctx.drop_partial_relation();
         let _ = std::fs::remove_file(staged_path(ctx.run_dir, ctx.step_id));
     }
     result
@@ -143,11 +143,9 @@ fn stage(ctx: &StepContext, inbox: Inbox) -> Result<u64, DriverError> {
         Ok(())
     });
     if let Some(feed) = feed {
-        // The consumer has finished when this returns, so the view can be replaced or dropped.
+        // The consumer has finished when this returns, so the view can be replaced, or dropped
+        // by `extract_with` on failure.
         feed.finish(rows.is_ok());
-        if rows.is_err() {
-            let _ = ctx.conn.execute_batch(&format!("DROP VIEW IF EXISTS {}", quote_ident(ctx.step_id)));
-        }
     }
     let rows = rows?;
     file.finish().map_err(io_err)?;

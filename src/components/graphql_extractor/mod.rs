@@ -171,7 +171,7 @@ impl Driver for GraphqlExtractor {
             match result.and_then(|()| table.finish(ctx.conn, ctx.materialize).map_err(DriverError::at_source)) {
                 Ok(finished) => finished,
                 Err(e) => {
-                    ctx.drop_partial_table();
+                    ctx.drop_partial_relation();
                     return Err(e);
                 }
             };

@@ -366,7 +366,7 @@ pub fn extract(ctx: &StepContext, config: &ExtractorConfig) -> Result<(u64, Rela
     match result {
         Ok(()) => out.finish(ctx.conn, ctx.materialize).map_err(DriverError::at_source),
         Err(e) => {
-            ctx.drop_partial_table();
+            ctx.drop_partial_relation();
             Err(e)
         }
     }

@@ -552,8 +552,7 @@ impl Driver for PosthogExtractor {
         let relation = match result.and(closed).and_then(|()| run.finish()) {
             Ok(relation) => relation,
             Err(e) => {
-                ctx.drop_partial_table();
-                let _ = ctx.conn.execute_batch(&format!("DROP VIEW IF EXISTS {}", quote_ident(ctx.step_id)));
+                ctx.drop_partial_relation();
                 return Err(e);
             }
         };
