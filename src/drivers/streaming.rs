@@ -121,6 +121,11 @@ pub(crate) fn staged_path(run_dir: &Path, step_id: &str) -> PathBuf {
     run_dir.join("staged").join(format!("{step_id}.csv"))
 }
 
+/// The FIFO through which a step's table is filled while rows arrive (exchange::piped_insert).
+pub(crate) fn load_pipe_path(run_dir: &Path, step_id: &str) -> PathBuf {
+    run_dir.join("tmp").join(format!("{step_id}.load.fifo"))
+}
+
 /// Append every chunk to the staged file, then create the step's view over it. On a streamed
 /// edge the view first reads a pipe that receives each chunk too, while the consumer runs.
 fn stage(ctx: &StepContext, inbox: Inbox) -> Result<u64, DriverError> {

@@ -10,7 +10,7 @@ use crate::drivers::json_page::{self, Page};
 use crate::drivers::json_table::JsonTable;
 use crate::drivers::paging::fetch_while_loading;
 use crate::drivers::{retry_event, Driver, DriverError, Inputs, StepContext, StepOutput};
-use crate::drivers::streaming::staged_path;
+use crate::drivers::streaming::{load_pipe_path, staged_path};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -145,8 +145,7 @@ impl Driver for GraphqlExtractor {
         let mut table = JsonTable::new(ctx.step_id, staged_path(ctx.run_dir, ctx.step_id), config.flatten_result);
         if ctx.materialize {
             // The table fills while pages arrive (json_table's module doc).
-            let pipe = ctx.run_dir.join("tmp").join(format!("{}.load.fifo", ctx.step_id));
-            table.load_while_appending(ctx.conn, pipe).map_err(DriverError::sql)?;
+            table.load_while_appending(ctx.conn, load_pipe_path(ctx.run_dir, ctx.step_id)).map_err(DriverError::sql)?;
         }
         let mut pages = 0u64;
         let (telemetry, step_id, cancel) = (ctx.telemetry, ctx.step_id, ctx.cancel);

@@ -22,6 +22,7 @@ use super::{Driver, DriverError, Inputs, StepContext, StepOutput};
 use crate::components::config::parse;
 use crate::components::posthog_extractor::Config;
 use crate::connections::ResolvedConnection;
+use crate::drivers::streaming::{load_pipe_path, publish, staged_path};
 use crate::exchange::chunk_load::{create_lean_view, create_table, push_record};
 use crate::exchange::piped_insert::{PipedInsert, PipedInsertError};
 use crate::exchange::stream::{PipeFeed, StreamOut};
@@ -132,12 +133,46 @@ struct Extraction<'a> {
     window: Option<RecentWindow>,
     /// A streamed edge still to open (its view needs the columns, known from the first page).
     stream: Option<&'a StreamOut>,
-    /// The pipe the one writer reads while pages arrive, once open.
-    feed: Option<PipeFeed<'a>>,
-    /// When the relation must be a table: its load, filling it while pages arrive.
-    table_load: Option<PipedInsert>,
+    /// Where pages go besides the spool while they arrive, once open.
+    pipe: Option<PagePipe<'a>>,
     /// Set once the step's table exists (its load started).
     table_made: bool,
+}
+
+/// Where pages go besides the spool while they arrive.
+enum PagePipe<'a> {
+    /// The streamed edge the one writer reads.
+    Writer(PipeFeed<'a>),
+    /// The load of the step's table (when its relation must be a table).
+    Table(PipedInsert),
+}
+
+impl PagePipe<'_> {
+    fn send(&mut self, chunk: &[u8]) {
+        match self {
+            Self::Writer(feed) => feed.send(chunk),
+            Self::Table(load) => load.send(chunk),
+        }
+    }
+
+    /// End the rows (with `succeeded` false, with a record that fails the reader) and wait for
+    /// the reader to finish; fails when the table's load did.
+    fn finish(self, succeeded: bool) -> Result<(), DriverError> {
+        match self {
+            Self::Writer(feed) => {
+                feed.finish(succeeded);
+                Ok(())
+            }
+            Self::Table(load) => load.finish(succeeded).map(|_| ()).map_err(piped_insert_error),
+        }
+    }
+}
+
+fn piped_insert_error(e: PipedInsertError) -> DriverError {
+    match e {
+        PipedInsertError::Pipe { .. } => DriverError::at_source(e.to_string()),
+        other => DriverError::sql(other.to_string()),
+    }
 }
 
 /// `(timestamp, id)` of the rows loaded within the lookback window of the newest one.
@@ -165,30 +200,24 @@ impl<'a> Extraction<'a> {
         if self.checkpoint.columns.is_empty() {
             return Ok(());
         }
-        if let Some(out) = self.stream.take() {
-            self.feed = Some(crate::drivers::streaming::publish(self.ctx, out, &self.checkpoint.columns)?);
-        } else if self.ctx.materialize && !self.table_made {
-            self.start_table_load()?;
+        let (ctx, columns) = (self.ctx, &self.checkpoint.columns);
+        let pipe = if let Some(out) = self.stream.take() {
+            self.pipe.insert(PagePipe::Writer(publish(ctx, out, columns)?))
+        } else if ctx.materialize && !self.table_made {
+            // The step's table, filled through a pipe (exchange::piped_insert).
+            create_table(ctx.conn, ctx.step_id, columns).map_err(|e| DriverError::sql(e.to_string()))?;
+            self.table_made = true;
+            let fifo = load_pipe_path(ctx.run_dir, ctx.step_id);
+            let load = PipedInsert::start(ctx.conn, ctx.step_id, columns, fifo).map_err(piped_insert_error)?;
+            self.pipe.insert(PagePipe::Table(load))
         } else {
             return Ok(());
-        }
+        };
         if self.checkpoint.bytes > 0 {
-            let (feed, load) = (&mut self.feed, &mut self.table_load);
             self.spool
-                .replay(self.checkpoint.bytes, |chunk| send(feed, load, chunk))
+                .replay(self.checkpoint.bytes, |chunk| pipe.send(chunk))
                 .map_err(|e| DriverError::at_source(format!("cannot read the resume spool: {e}")))?;
         }
-        Ok(())
-    }
-
-    /// Create the step's table and start filling it through a pipe (exchange::piped_insert).
-    fn start_table_load(&mut self) -> Result<(), DriverError> {
-        let (ctx, columns) = (self.ctx, &self.checkpoint.columns);
-        create_table(ctx.conn, ctx.step_id, columns).map_err(|e| DriverError::sql(e.to_string()))?;
-        self.table_made = true;
-        let pipe = ctx.run_dir.join("tmp").join(format!("{}.load.fifo", ctx.step_id));
-        let load = PipedInsert::start(ctx.conn, ctx.step_id, columns, pipe).map_err(piped_insert_error)?;
-        self.table_load = Some(load);
         Ok(())
     }
 
@@ -196,13 +225,7 @@ impl<'a> Extraction<'a> {
     /// failed, a record that fails it) and has finished when this returns. Fails when the table's
     /// load did.
     fn close_stream(&mut self, succeeded: bool) -> Result<(), DriverError> {
-        if let Some(feed) = self.feed.take() {
-            feed.finish(succeeded);
-        }
-        match self.table_load.take() {
-            Some(load) => load.finish(succeeded).map(|_| ()).map_err(piped_insert_error),
-            None => Ok(()),
-        }
+        self.pipe.take().map_or(Ok(()), |pipe| pipe.finish(succeeded))
     }
 
     /// The step's relation once every page is in the spool: a view over the spool (moved into
@@ -214,7 +237,7 @@ impl<'a> Extraction<'a> {
         let spooled = self.spool.pages();
         let sql = |e: duckdb::Error| DriverError::sql(e.to_string());
         if !ctx.materialize && self.checkpoint.rows > 0 {
-            let staged = crate::drivers::streaming::staged_path(ctx.run_dir, ctx.step_id);
+            let staged = staged_path(ctx.run_dir, ctx.step_id);
             let io = |e: std::io::Error| DriverError::at_source(format!("cannot stage {}: {e}", staged.display()));
             std::fs::create_dir_all(staged.parent().unwrap_or(ctx.run_dir)).map_err(io)?;
             if std::fs::rename(&spooled, &staged).is_err() {
@@ -272,7 +295,9 @@ impl<'a> Extraction<'a> {
         self.checkpoint.rows += kept;
         // The writer gets the page first: a spool that then fails to commit fails the step, and
         // the writer with it.
-        send(&mut self.feed, &mut self.table_load, chunk.as_bytes());
+        if let Some(pipe) = self.pipe.as_mut() {
+            pipe.send(chunk.as_bytes());
+        }
         self.spool
             .commit(chunk.as_bytes(), &self.checkpoint)
             .map_err(|e| DriverError::at_source(format!("cannot write the resume spool: {e}")))?;
@@ -282,23 +307,6 @@ impl<'a> Extraction<'a> {
             json!({"page": self.checkpoint.pages, "rows": kept, "rows_total": self.checkpoint.rows}),
         );
         Ok(())
-    }
-}
-
-/// Hand a chunk to the streamed writer or the table's load, whichever is open.
-fn send(feed: &mut Option<PipeFeed>, load: &mut Option<PipedInsert>, chunk: &[u8]) {
-    if let Some(feed) = feed {
-        feed.send(chunk);
-    }
-    if let Some(load) = load {
-        load.send(chunk);
-    }
-}
-
-fn piped_insert_error(e: PipedInsertError) -> DriverError {
-    match e {
-        PipedInsertError::Pipe { .. } => DriverError::at_source(e.to_string()),
-        other => DriverError::sql(other.to_string()),
     }
 }
 
@@ -519,8 +527,7 @@ impl Driver for PosthogExtractor {
             last,
             window,
             stream: ctx.stream,
-            feed: None,
-            table_load: None,
+            pipe: None,
             table_made: false,
         };
         let result = (|| {
