@@ -37,6 +37,12 @@ use indexmap::IndexMap;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+/// Whether rows loaded as `was` and altered to `now` hold what the staged text read as `now`
+/// gives: a column that held only nulls, or integers read as DOUBLE.
+fn followed_exactly(was: Option<Kind>, now: Option<Kind>) -> bool {
+    was.is_none() || (was == Some(Kind::BigInt) && now == Some(Kind::Double))
+}
+
 /// The DuckDB type of a column kind; a column seen only as null is VARCHAR for now.
 fn duck_type(kind: Option<Kind>) -> &'static str {
     kind.map_or("VARCHAR", Kind::duck_type)
@@ -181,26 +187,23 @@ impl JsonTable {
     /// end the INSERT when the columns changed and alter the table for the next one — or give
     /// the live load up when the change cannot be followed exactly (module doc).
     fn follow_schema(&mut self) -> Result<(), String> {
-        if self.live.as_ref().is_none_or(|l| l.abandoned) {
-            return Ok(());
+        let kinds: Vec<Option<Kind>> = self.columns.values().copied().collect();
+        match &self.live {
+            Some(live) if !live.abandoned && live.insert.as_ref().is_none_or(|(_, k)| *k != kinds) => {}
+            _ => return Ok(()),
         }
         let columns = self.load_columns();
         let Some(live) = self.live.as_mut() else { return Ok(()) };
-        let kinds: Vec<Option<Kind>> = self.columns.values().copied().collect();
-        if live.insert.as_ref().is_some_and(|(_, k)| *k == kinds) {
-            return Ok(());
-        }
-        let sql = |e: duckdb::Error| format!("cannot load {}: {e}", self.table);
+        let cannot_load = |e: &dyn std::fmt::Display| format!("cannot load {}: {e}", self.table);
         let mut alter = Vec::new();
         if let Some((insert, loaded)) = live.insert.take() {
-            insert.finish(true).map_err(|e| format!("cannot load {}: {e}", self.table))?;
+            insert.finish(true).map_err(|e| cannot_load(&e))?;
             for (i, (name, kind)) in self.columns.iter().enumerate() {
                 let column = quote_ident(name);
                 match loaded.get(i) {
                     None => alter.push(format!("ADD COLUMN {column} {}", duck_type(*kind))),
                     Some(was) if was == kind => {}
-                    // Only nulls so far, or integers read as DOUBLE: what the staged text gives.
-                    Some(None) | Some(Some(Kind::BigInt)) if loaded[i].is_none() || *kind == Some(Kind::Double) => {
+                    Some(&was) if followed_exactly(was, *kind) => {
                         alter.push(format!("ALTER COLUMN {column} TYPE {}", duck_type(*kind)))
                     }
                     Some(_) => {
@@ -210,16 +213,16 @@ impl JsonTable {
                 }
             }
         }
-        let table = quote_ident(&self.table);
         if !live.made {
-            create_table(&live.conn, &self.table, &columns).map_err(sql)?;
+            create_table(&live.conn, &self.table, &columns).map_err(|e| cannot_load(&e))?;
             live.made = true;
         }
+        let table = quote_ident(&self.table);
         for change in alter {
-            live.conn.execute_batch(&format!("ALTER TABLE {table} {change}")).map_err(sql)?;
+            live.conn.execute_batch(&format!("ALTER TABLE {table} {change}")).map_err(|e| cannot_load(&e))?;
         }
-        let insert = PipedInsert::start(&live.conn, &self.table, &columns, live.pipe.clone())
-            .map_err(|e| format!("cannot load {}: {e}", self.table))?;
+        let insert =
+            PipedInsert::start(&live.conn, &self.table, &columns, live.pipe.clone()).map_err(|e| cannot_load(&e))?;
         live.insert = Some((insert, kinds));
         Ok(())
     }
