@@ -194,6 +194,13 @@ mod tests {
         }
     }
 
+    /// What a consumer reads from the pipe until the producer closes it.
+    fn read_to_end(pipe: &Path) -> String {
+        let mut text = String::new();
+        File::open(pipe).unwrap().read_to_string(&mut text).unwrap();
+        text
+    }
+
     #[test]
     fn the_consumer_reads_every_chunk_or_the_poison_record() {
         let dir = tempfile::tempdir().unwrap();
@@ -203,8 +210,7 @@ mod tests {
             let mut feed = PipeFeed::create(&out, &cancel).unwrap();
             let read = std::thread::scope(|s| {
                 let reader = s.spawn(|| {
-                    let mut text = String::new();
-                    File::open(&out.pipe).unwrap().read_to_string(&mut text).unwrap();
+                    let text = read_to_end(&out.pipe);
                     out.consumer_done.store(true, Ordering::SeqCst);
                     text
                 });
@@ -228,11 +234,7 @@ mod tests {
         let out = edge(dir.path());
         let mut feed = PipeFeed::create(&out, &cancel).unwrap();
         let read = std::thread::scope(|s| {
-            let reader = s.spawn(|| {
-                let mut text = String::new();
-                File::open(&out.pipe).unwrap().read_to_string(&mut text).unwrap();
-                text
-            });
+            let reader = s.spawn(|| read_to_end(&out.pipe));
             feed.send(b"0,1\n");
             drop(feed);
             reader.join().unwrap()
