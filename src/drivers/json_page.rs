@@ -588,12 +588,25 @@ pub fn parse_records(body: &[u8], data_path: &str, flatten: bool) -> Result<Page
     Ok(page)
 }
 
-/// The values at `path` in a body (small parts of it: a cursor, the `errors`), skipping the rest.
+/// The values at `path` in a body (small parts of it: a cursor, the `errors`), skipping the rest:
+/// by a byte-level walk where it answers exactly (json_skim), else through the parser.
 pub fn select_values(body: &[u8], path: &str) -> Result<Vec<Value>, serde_json::Error> {
     let steps = steps(path);
+    let keys: Option<Vec<&str>> =
+        steps.iter().map(|s| if let Step::Key(k) = s { Some(k.as_str()) } else { None }).collect();
+    if let Some(raw) = keys.and_then(|keys| super::json_skim::values_at(body, &keys)) {
+        if let Ok(values) = raw.iter().map(|t| serde_json::from_slice(t)).collect() {
+            return Ok(values);
+        }
+    }
+    parse_values(body, &steps)
+}
+
+/// [`select_values`] through the parser.
+fn parse_values(body: &[u8], steps: &[Step]) -> Result<Vec<Value>, serde_json::Error> {
     let mut sink = Values(Vec::new());
     let mut de = serde_json::Deserializer::from_slice(body);
-    Navigate { steps: &steps, fan_out: true, sink: &mut sink }.deserialize(&mut de)?;
+    Navigate { steps, fan_out: true, sink: &mut sink }.deserialize(&mut de)?;
     de.end()?;
     Ok(sink.0)
 }
@@ -726,6 +739,24 @@ mod tests {
                 assert_eq!(rows_of(&streamed), rows_of(&expected), "case {case}, flatten {flatten}: {text}");
             }
         }
+    }
+
+    #[test]
+    fn generated_documents_give_the_same_values_skimmed_as_parsed() {
+        let mut gen = Gen(11);
+        let mut skimmed = 0;
+        for case in 0..300u32 {
+            let doc = json!({"data": {"items": gen.value(0), "a": gen.value(0)}, "b": gen.value(0), "q\"k": 1});
+            let text =
+                if case.is_multiple_of(2) { doc.to_string() } else { serde_json::to_string_pretty(&doc).unwrap() };
+            for path in ["data.a", "data.a.b", "data.items", "data.items.c_d", "b", "b.a.b", "errors", "q\"k"] {
+                let parsed = parse_values(text.as_bytes(), &steps(path)).unwrap();
+                assert_eq!(select_values(text.as_bytes(), path).unwrap(), parsed, "case {case}, {path}: {text}");
+                let keys: Vec<&str> = path.split('.').collect();
+                skimmed += usize::from(super::super::json_skim::values_at(text.as_bytes(), &keys).is_some());
+            }
+        }
+        assert!(skimmed > 1500, "most paths are answered by the walk ({skimmed} of 2400)");
     }
 
     #[test]

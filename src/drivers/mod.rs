@@ -9,6 +9,7 @@ pub(crate) mod csv_numbers;
 pub mod graphql;
 pub mod health;
 pub(crate) mod json_page;
+pub(crate) mod json_skim;
 pub(crate) mod json_table;
 pub mod mysql;
 pub(crate) mod output_file;
