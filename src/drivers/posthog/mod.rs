@@ -13,6 +13,7 @@
 
 mod client;
 mod discover;
+mod page;
 mod query;
 mod resume;
 
@@ -257,7 +258,7 @@ impl<'a> Extraction<'a> {
 
     /// Turn a fetched page into spooled and loaded rows, in order.
     fn load_page(&mut self, page: Fetched) -> Result<(), DriverError> {
-        let answer: client::HogqlResponse = serde_json::from_slice(&page.body)
+        let answer: page::HogqlPage = serde_json::from_slice(&page.body)
             .map_err(|e| DriverError::at_source(format!("unusable HogQL answer: {e}")))?;
         if self.checkpoint.columns.is_empty() {
             self.checkpoint.columns = columns(&self.settings.dt, &answer.columns, &answer.types);
@@ -266,22 +267,19 @@ impl<'a> Extraction<'a> {
         let id_index = answer.columns.iter().position(|c| c == self.settings.dt.id);
         let ts_index = self.settings.dt.timestamp.and_then(|ts| answer.columns.iter().position(|c| c == ts));
         let mut chunk = String::with_capacity(answer.results.len() * 128);
-        let mut values: Vec<Option<std::borrow::Cow<str>>> = Vec::new();
         let mut kept = 0u64;
         for row in &answer.results {
-            let id = id_index.and_then(|i| row.get(i)).and_then(cell_text);
-            if self.settings.dedup && id.as_ref().is_some_and(|id| self.seen.contains(id.as_ref())) {
+            let id = id_index.and_then(|i| row.get(i)).and_then(page::Cell::text);
+            if self.settings.dedup && id.is_some_and(|id| self.seen.contains(id)) {
                 self.checkpoint.deduplicated += 1;
                 continue;
             }
-            values.clear();
-            values.extend(row.iter().map(cell_text));
-            push_record(&mut chunk, values.iter().map(Option::as_deref));
+            push_record(&mut chunk, row.iter().map(page::Cell::text));
             kept += 1;
             if let (Some(window), Some(id)) = (self.window.as_mut(), id) {
-                let t = ts_index.and_then(|i| row.get(i)).and_then(Value::as_str).and_then(parse_timestamp);
+                let t = ts_index.and_then(|i| row.get(i)).and_then(page::Cell::text).and_then(parse_timestamp);
                 if let Some(t) = t {
-                    window.rows.push_back((t, id.into_owned()));
+                    window.rows.push_back((t, id.to_string()));
                 }
             }
         }
