@@ -56,10 +56,11 @@ pub struct Exchange {
 impl Exchange {
     /// Create `pipeline_data.duckdb` in `run_dir` and apply the settings: DuckDB may touch files
     /// only in the run dir and [`Settings::allowed_directories`] (no network, no extension
-    /// download). A bulk load hands each full row group (122,880 rows) to disk as
-    /// soon as it is complete (`write_buffer_row_group_count = 1`; DuckDB's default keeps up to
-    /// five, uncompressed, so a table's load held up to ~70 MiB more at 1M rows). `enable_external_access` cannot be switched back on while the database is
-    /// open, and `allowed_directories` cannot change once it is off.
+    /// download). A bulk load hands each full row group (122,880 rows) to disk as soon as it is
+    /// complete (`write_buffer_row_group_count = 1`; DuckDB's default keeps up to five,
+    /// uncompressed, so a table's load held up to ~70 MiB more at 1M rows).
+    /// `enable_external_access` cannot be switched back on while the database is open, and
+    /// `allowed_directories` cannot change once it is off.
     pub fn create(run_dir: &Path, settings: &Settings) -> duckdb::Result<Self> {
         let path = run_dir.join(FILE_NAME);
         let conn = Connection::open(&path)?;

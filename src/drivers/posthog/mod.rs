@@ -308,20 +308,6 @@ impl<'a> Extraction<'a> {
     }
 }
 
-/// A value as a chunk cell, borrowed when it is a string.
-fn cell_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
-    match v {
-        Value::Null => None,
-        Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
-        other => Some(std::borrow::Cow::Owned(other.to_string())),
-    }
-}
-
-/// A JSON value as the text a chunk carries: strings as they are, other values as JSON, null as None.
-fn value_text(v: &Value) -> Option<String> {
-    cell_text(v).map(std::borrow::Cow::into_owned)
-}
-
 /// A page as the fetcher hands it on: the answer's body (parsed by the loader, off the path of
 /// the next request) and where the read stands after it.
 struct Fetched {
@@ -382,7 +368,7 @@ impl Pager<'_> {
             let mut last_row = None;
             for raw in outline.results.iter().rev() {
                 let row = row(raw).map_err(unusable)?;
-                let id = id_index.and_then(|i| row.get(i)).and_then(value_text);
+                let id = id_index.and_then(|i| row.get(i)).and_then(page::value_text);
                 let ts = ts_index.and_then(|i| row.get(i)).and_then(Value::as_str).and_then(parse_timestamp);
                 if let (Some(id), Some(ts)) = (id, ts) {
                     last_row = Some((hogql_timestamp(ts), id));

@@ -39,6 +39,15 @@ impl Cell<'_> {
     }
 }
 
+/// The text a [`Cell`] holds, for a value already parsed (the fetcher's last row).
+pub fn value_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
 impl<'de: 'a, 'a> Deserialize<'de> for Cell<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(CellVisitor)
@@ -105,12 +114,7 @@ mod tests {
         let cells = &page.results[0];
         assert_eq!(cells.len(), values.len());
         for (cell, value) in cells.iter().zip(&values) {
-            let expected = match value {
-                Value::Null => None,
-                Value::String(s) => Some(s.clone()),
-                other => Some(other.to_string()),
-            };
-            assert_eq!(cell.0.as_deref(), expected.as_deref(), "{value}");
+            assert_eq!(cell.0.as_deref(), value_text(value).as_deref(), "{value}");
         }
         assert!(matches!(cells[0].0, Some(Cow::Borrowed("plain"))));
         assert_eq!(cells[0].text(), Some("plain"));
