@@ -11,6 +11,7 @@
 //! The rules are json_table.rs's: kinds widen BIGINT → DOUBLE → VARCHAR, a scalar or list
 //! record is one `value` column, null says nothing about a kind.
 
+use super::json_skim::{string_end, value_end, whitespace_end};
 use indexmap::IndexSet;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -236,6 +237,8 @@ struct Navigate<'a, S> {
     steps: &'a [Step],
     fan_out: bool,
     sink: &'a mut S,
+    /// A key of this object (not the one the path follows) whose values are kept as they pass.
+    also: Option<(&'a str, &'a mut Vec<Value>)>,
 }
 
 impl<'de, S: Sink<'de>> DeserializeSeed<'de> for Navigate<'_, S> {
@@ -257,13 +260,21 @@ impl<'de, S: Sink<'de>> Visitor<'de> for Navigate<'_, S> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let Step::Key(wanted) = &self.steps[0] else {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            return Ok(());
+        let wanted = match &self.steps[0] {
+            Step::Key(wanted) => Some(wanted.as_str()),
+            _ => None,
         };
+        let mut also = self.also;
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            if key.as_str() == wanted {
-                map.next_value_seed(Navigate { steps: &self.steps[1..], fan_out: true, sink: &mut *self.sink })?;
+            if Some(key.as_str()) == wanted {
+                map.next_value_seed(Navigate {
+                    steps: &self.steps[1..],
+                    fan_out: true,
+                    sink: &mut *self.sink,
+                    also: None,
+                })?;
+            } else if let Some((_, values)) = also.as_mut().filter(|(k, _)| *k == key.as_str()) {
+                values.push(map.next_value()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -273,16 +284,25 @@ impl<'de, S: Sink<'de>> Visitor<'de> for Navigate<'_, S> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut index = 0usize;
+        let mut also = self.also;
         loop {
             let found = match &self.steps[0] {
-                Step::All => {
-                    seq.next_element_seed(Navigate { steps: &self.steps[1..], fan_out: true, sink: &mut *self.sink })?
-                }
-                Step::At(n) if *n == index => {
-                    seq.next_element_seed(Navigate { steps: &self.steps[1..], fan_out: true, sink: &mut *self.sink })?
-                }
+                Step::All => seq.next_element_seed(Navigate {
+                    steps: &self.steps[1..],
+                    fan_out: true,
+                    sink: &mut *self.sink,
+                    also: None,
+                })?,
+                Step::At(n) if *n == index => seq.next_element_seed(Navigate {
+                    steps: &self.steps[1..],
+                    fan_out: true,
+                    sink: &mut *self.sink,
+                    also: None,
+                })?,
                 Step::Key(_) if self.fan_out => {
-                    seq.next_element_seed(Navigate { steps: self.steps, fan_out: false, sink: &mut *self.sink })?
+                    // A key applied to each element; so is the key kept on the side.
+                    let also = also.as_mut().map(|(key, values)| (*key, &mut **values));
+                    seq.next_element_seed(Navigate { steps: self.steps, fan_out: false, sink: &mut *self.sink, also })?
                 }
                 _ => seq.next_element::<IgnoredAny>()?.map(|_| ()),
             };
@@ -504,10 +524,7 @@ fn field(records: &mut Records, raw: &str) -> Result<(), serde_json::Error> {
         }
         Some(b'{') if records.flatten => {
             // A nested object: its fields become `name_field` columns.
-            let len = records.name.len();
-            let mut de = serde_json::Deserializer::from_str(raw);
-            de.deserialize_map(NestedObject { records: &mut *records, prefix_len: len })?;
-            records.name.truncate(len);
+            flatten_object(records, raw, 0)?;
         }
         Some(b'{' | b'[') => page.field(name, Some(Kind::Json), |text| push_compact(text, raw)),
         _ => page.field(name, Some(number_kind(raw)), |text| text.push_str(raw)),
@@ -515,31 +532,50 @@ fn field(records: &mut Records, raw: &str) -> Result<(), serde_json::Error> {
     Ok(())
 }
 
-/// The fields of a nested object under `flatten`, named `prefix_field`.
-struct NestedObject<'r, 'p> {
-    records: &'r mut Records<'p>,
-    prefix_len: usize,
-}
-
-impl<'de> Visitor<'de> for NestedObject<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object")
+/// The fields of the object at `raw[at..]` under `flatten`, named `prefix_field` (nested objects
+/// recursively); returns where the object ends. `raw` is text serde has already read whole (a
+/// record's field, taken as a `RawValue`), so it is valid JSON and one walk over its bytes
+/// (json_skim) finds every field: parsing it again at each level read the innermost fields once
+/// per level of nesting (1M GraphQL edges: `node`, `owner`, `plan`).
+fn flatten_object(records: &mut Records, raw: &str, at: usize) -> Result<usize, serde_json::Error> {
+    let bytes = raw.as_bytes();
+    let prefix_len = records.name.len();
+    let malformed = || <serde_json::Error as de::Error>::custom("malformed JSON object");
+    let mut i = whitespace_end(bytes, at + 1);
+    if bytes.get(i) == Some(&b'}') {
+        return Ok(i + 1);
     }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            self.records.name.truncate(self.prefix_len);
-            self.records.name.push('_');
-            self.records.name.push_str(key.as_str());
-            let raw: &'de RawValue = map.next_value()?;
-            let len = self.records.name.len();
-            field(self.records, raw.get()).map_err(de::Error::custom)?;
-            self.records.name.truncate(len);
+    loop {
+        let key_end = string_end(bytes, i).ok_or_else(malformed)?;
+        records.name.truncate(prefix_len);
+        records.name.push('_');
+        let key = &raw[i + 1..key_end - 1];
+        if key.contains('\\') {
+            records.name.push_str(&serde_json::from_str::<String>(&raw[i..key_end])?);
+        } else {
+            records.name.push_str(key);
         }
-        self.records.name.truncate(self.prefix_len);
-        Ok(())
+        i = whitespace_end(bytes, key_end);
+        if bytes.get(i) != Some(&b':') {
+            return Err(malformed());
+        }
+        let start = whitespace_end(bytes, i + 1);
+        let end = if bytes.get(start) == Some(&b'{') {
+            flatten_object(records, raw, start)?
+        } else {
+            let end = value_end(bytes, start).ok_or_else(malformed)?;
+            field(records, &raw[start..end])?;
+            end
+        };
+        i = whitespace_end(bytes, end);
+        match bytes.get(i) {
+            Some(b',') => i = whitespace_end(bytes, i + 1),
+            Some(b'}') => {
+                records.name.truncate(prefix_len);
+                return Ok(i + 1);
+            }
+            _ => return Err(malformed()),
+        }
     }
 }
 
@@ -577,15 +613,28 @@ fn push_compact(out: &mut String, raw: &str) {
 }
 
 /// Parse a page body: the records at `data_path` into a [`Page`] (nested objects flattened to
-/// `parent_child` columns with `flatten`). Nothing off the path is kept.
-pub fn parse_records(body: &[u8], data_path: &str, flatten: bool) -> Result<Page, serde_json::Error> {
+/// `parent_child` columns with `flatten`), and what [`select_values`] gives for the key `also`
+/// (GraphQL's `errors`): in the same pass over the body when `data_path` starts with another key,
+/// otherwise by a second look. Nothing else off the path is kept.
+pub fn parse_records(
+    body: &[u8],
+    data_path: &str,
+    flatten: bool,
+    also: Option<&str>,
+) -> Result<(Page, Vec<Value>), serde_json::Error> {
     let mut page = Page::default();
+    let mut found = Vec::new();
     let steps = steps(data_path);
+    let separate = also.filter(|key| !matches!(steps.first(), Some(Step::Key(first)) if first != key));
     let mut sink = Records { page: &mut page, flatten, name: String::new() };
     let mut de = serde_json::Deserializer::from_slice(body);
-    Navigate { steps: &steps, fan_out: true, sink: &mut sink }.deserialize(&mut de)?;
+    let also = also.filter(|_| separate.is_none()).map(|key| (key, &mut found));
+    Navigate { steps: &steps, fan_out: true, sink: &mut sink, also }.deserialize(&mut de)?;
     de.end()?;
-    Ok(page)
+    if let Some(key) = separate {
+        found = select_values(body, key)?;
+    }
+    Ok((page, found))
 }
 
 /// The values at `path` in a body (small parts of it: a cursor, the `errors`), skipping the rest:
@@ -606,7 +655,7 @@ pub fn select_values(body: &[u8], path: &str) -> Result<Vec<Value>, serde_json::
 fn parse_values(body: &[u8], steps: &[Step]) -> Result<Vec<Value>, serde_json::Error> {
     let mut sink = Values(Vec::new());
     let mut de = serde_json::Deserializer::from_slice(body);
-    Navigate { steps, fan_out: true, sink: &mut sink }.deserialize(&mut de)?;
+    Navigate { steps, fan_out: true, sink: &mut sink, also: None }.deserialize(&mut de)?;
     de.end()?;
     Ok(sink.0)
 }
@@ -615,6 +664,10 @@ fn parse_values(body: &[u8], steps: &[Step]) -> Result<Vec<Value>, serde_json::E
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn parse_records(body: &[u8], data_path: &str, flatten: bool) -> Result<Page, serde_json::Error> {
+        Ok(super::parse_records(body, data_path, flatten, None)?.0)
+    }
 
     /// The page as rows of `column = text` (nulls left out).
     fn rows(page: &Page) -> Vec<Vec<String>> {
@@ -757,6 +810,31 @@ mod tests {
             }
         }
         assert!(skimmed > 1500, "most paths are answered by the walk ({skimmed} of 2400)");
+    }
+
+    #[test]
+    fn a_key_read_beside_the_records_gives_what_its_own_look_gives() {
+        let mut gen = Gen(13);
+        for case in 0..240u32 {
+            let doc = match case % 3 {
+                0 => json!({"data": {"items": gen.value(0)}, "errors": gen.value(0), "b": gen.value(0)}),
+                1 => json!([{"errors": gen.value(0), "data": {"items": gen.value(0)}}, gen.value(0)]),
+                _ => gen.value(0),
+            };
+            let text = doc.to_string();
+            for data_path in ["data.items", "errors", "errors.message", "", "[*].data", "b"] {
+                let alone = parse_records(text.as_bytes(), data_path, true).unwrap();
+                for also in ["errors", "b"] {
+                    let (page, found) = super::parse_records(text.as_bytes(), data_path, true, Some(also)).unwrap();
+                    let looked = select_values(text.as_bytes(), also).unwrap();
+                    assert_eq!(found, looked, "case {case}, {data_path}, {also}: {text}");
+                    assert_eq!(rows(&page), rows(&alone), "case {case}, {data_path}, {also}");
+                }
+            }
+        }
+        let repeated = br#"{"errors": [1], "data": {"items": [{"a": 1}]}, "errors": [2]}"#;
+        let (page, found) = super::parse_records(repeated, "data.items", false, Some("errors")).unwrap();
+        assert_eq!((rows(&page), found), (vec![vec!["a=1".to_string()]], vec![json!([1]), json!([2])]));
     }
 
     #[test]

@@ -128,13 +128,15 @@ fn fetch_pages(
 }
 
 /// A page's records, or the GraphQL errors it answered with (the same query gives the same
-/// errors: not retried).
+/// errors: not retried). `errors` is read in the same pass as the records.
 fn parse_page(body: &[u8], config: &Config) -> Result<Page, DriverError> {
-    let errors = json_page::select_values(body, "errors").map_err(|e| unusable(&e))?;
+    let (page, errors) =
+        json_page::parse_records(body, &config.data_path, config.flatten_result, Some("errors"))
+            .map_err(|e| unusable(&e))?;
     if let Some(errors) = errors.first().and_then(errors_message) {
         return Err(DriverError::at_source(format!("the GraphQL API answered with errors: {errors}")));
     }
-    json_page::parse_records(body, &config.data_path, config.flatten_result).map_err(|e| unusable(&e))
+    Ok(page)
 }
 
 impl Driver for GraphqlExtractor {
