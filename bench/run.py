@@ -36,9 +36,14 @@ QUERIES = {
 }
 
 
-def measure(cmd, cwd):
+def pinned(cpus):
+    """A preexec_fn that keeps the child on `cpus` (None: wherever the kernel puts it)."""
+    return None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
+
+
+def measure(cmd, cwd, cpus=None):
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=pinned(cpus))
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     err = proc.stderr.read().decode(errors="replace")
@@ -48,13 +53,13 @@ def measure(cmd, cwd):
     return wall, usage.ru_maxrss / 1024.0
 
 
-def compare(args, rows, workload, tools):
+def compare(args, rows, workload, tools, cpus=None):
     """Run every tool `args.repeat` times, the tools taking turns (so a machine that drifts
     slows both alike); one (rows, workload, tool, median wall, median RSS) each."""
     samples = {tool: [] for tool in tools}
     for _ in range(args.repeat):
         for tool, cmd in tools.items():
-            samples[tool].append(measure(cmd, WORK))
+            samples[tool].append(measure(cmd, WORK, cpus))
     out = []
     for tool, runs in samples.items():
         wall = statistics.median(s[0] for s in runs)
@@ -262,7 +267,14 @@ def http_workload(args, kind, rows):
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     port = 18_000 + (rows % 1000)
-    server = subprocess.Popen([sys.executable, str(HERE / "http_servers.py"), kind, str(rows), str(port)], stdout=subprocess.PIPE)
+    # --http-pinned: the server on a core of its own, standing in for an API on another machine,
+    # and the client (osiris or the wire floor's plain fetch) on the others. Sharing the cores,
+    # osiris's parse and load can take the server's core; pinned, osiris has one core fewer.
+    # BENCHMARKS.md has both.
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpus, client_cpus = ({cpus[0]}, set(cpus[1:])) if len(cpus) > 1 and args.http_pinned else (None, None)
+    server = subprocess.Popen([sys.executable, str(HERE / "http_servers.py"), kind, str(rows), str(port)],
+                              stdout=subprocess.PIPE, preexec_fn=pinned(server_cpus))
     try:
         server.stdout.readline()
         if kind == "posthog":
@@ -310,7 +322,7 @@ steps:
             nested = config.replace("data.repositories.edges[*].node", "data.repositories.edges")
             tools["osiris edges"] = pipeline("nested.yaml", nested, False)
             tools["osiris edges + csv"] = pipeline("nestedw.yaml", nested, True)
-        return compare(args, rows, kind, tools)
+        return compare(args, rows, kind, tools, client_cpus)
     finally:
         server.kill()
 
@@ -335,6 +347,8 @@ def main():
     ap.add_argument("--only-parquet", action="store_true", help="of the CSV workloads, run only CSV -> Parquet")
     ap.add_argument("--postgres", action="store_true", help="also run CSV -> PostgreSQL (127.0.0.1:5432, postgres, db test)")
     ap.add_argument("--http-kinds", default="posthog,graphql", help="which HTTP workloads --http runs")
+    ap.add_argument("--http-pinned", action="store_true",
+                    help="run the HTTP workloads' local server on the first core and the client on the others (default: shared)")
     ap.add_argument("--http", default="", help="row counts for the PostHog and GraphQL paging workloads, e.g. 100000,1000000")
     args = ap.parse_args()
     duck = args.duckdb or ensure_duckdb_cli()
