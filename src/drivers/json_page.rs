@@ -11,7 +11,7 @@
 //! The rules are json_table.rs's: kinds widen BIGINT → DOUBLE → VARCHAR, a scalar or list
 //! record is one `value` column, null says nothing about a kind.
 
-use super::json_skim::{string_end, value_end, whitespace_end};
+use super::json_skim::{key_text, object_members, value_end};
 use indexmap::IndexSet;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -540,42 +540,24 @@ fn field(records: &mut Records, raw: &str) -> Result<(), serde_json::Error> {
 fn flatten_object(records: &mut Records, raw: &str, at: usize) -> Result<usize, serde_json::Error> {
     let bytes = raw.as_bytes();
     let prefix_len = records.name.len();
-    let malformed = || <serde_json::Error as de::Error>::custom("malformed JSON object");
-    let mut i = whitespace_end(bytes, at + 1);
-    if bytes.get(i) == Some(&b'}') {
-        return Ok(i + 1);
-    }
-    loop {
-        let key_end = string_end(bytes, i).ok_or_else(malformed)?;
+    let mut failed = None;
+    let end = object_members(bytes, at, |key, start| {
         records.name.truncate(prefix_len);
         records.name.push('_');
-        let key = &raw[i + 1..key_end - 1];
-        if key.contains('\\') {
-            records.name.push_str(&serde_json::from_str::<String>(&raw[i..key_end])?);
+        records.name.push_str(&key_text(key)?);
+        let read = if bytes.get(start) == Some(&b'{') {
+            flatten_object(records, raw, start)
         } else {
-            records.name.push_str(key);
-        }
-        i = whitespace_end(bytes, key_end);
-        if bytes.get(i) != Some(&b':') {
-            return Err(malformed());
-        }
-        let start = whitespace_end(bytes, i + 1);
-        let end = if bytes.get(start) == Some(&b'{') {
-            flatten_object(records, raw, start)?
-        } else {
-            let end = value_end(bytes, start).ok_or_else(malformed)?;
-            field(records, &raw[start..end])?;
-            end
+            let end = value_end(bytes, start)?;
+            field(records, &raw[start..end]).map(|()| end)
         };
-        i = whitespace_end(bytes, end);
-        match bytes.get(i) {
-            Some(b',') => i = whitespace_end(bytes, i + 1),
-            Some(b'}') => {
-                records.name.truncate(prefix_len);
-                return Ok(i + 1);
-            }
-            _ => return Err(malformed()),
-        }
+        read.map_err(|e| failed = Some(e)).ok()
+    });
+    records.name.truncate(prefix_len);
+    match (end, failed) {
+        (_, Some(e)) => Err(e),
+        (Some(end), None) => Ok(end),
+        (None, None) => Err(de::Error::custom("malformed JSON object")),
     }
 }
 

@@ -13,6 +13,8 @@
 //! for a list on the path (a key applied to a list fans out over its elements in
 //! `json_page::select_values`) or text it cannot follow.
 
+use std::borrow::Cow;
+
 /// The raw texts of the values at `keys` (object keys from the top), in document order — several
 /// when an object repeats a key. `None`: the walk cannot say exactly (module doc).
 pub fn values_at<'b>(body: &'b [u8], keys: &[&str]) -> Option<Vec<&'b [u8]>> {
@@ -29,10 +31,26 @@ fn find<'b>(body: &'b [u8], at: usize, keys: &[&str], found: &mut Vec<&'b [u8]>)
         return Some(end);
     };
     match body.get(at)? {
-        b'{' => {}
-        b'[' => return None,
-        _ => return value_end(body, at),
+        b'{' => object_members(body, at, |key, start| {
+            if key_text(key)? == *wanted {
+                find(body, start, rest, found)
+            } else {
+                value_end(body, start)
+            }
+        }),
+        b'[' => None,
+        _ => value_end(body, at),
     }
+}
+
+/// Walk the members of the object opening at `at`: `member` is given each key as written (with
+/// its quotes) and where its value starts, and returns where that value ends. Returns where the
+/// object ends; `None` where the text cannot be followed or `member` gives `None`.
+pub(crate) fn object_members<'b>(
+    body: &'b [u8],
+    at: usize,
+    mut member: impl FnMut(&'b [u8], usize) -> Option<usize>,
+) -> Option<usize> {
     let mut i = whitespace_end(body, at + 1);
     if body.get(i) == Some(&b'}') {
         return Some(i + 1);
@@ -42,25 +60,27 @@ fn find<'b>(body: &'b [u8], at: usize, keys: &[&str], found: &mut Vec<&'b [u8]>)
             return None;
         }
         let key_end = string_end(body, i)?;
-        let raw_key = &body[i + 1..key_end - 1];
-        let wanted_here = if raw_key.contains(&b'\\') {
-            // Written with escapes: decoded, as rare as it is exact.
-            serde_json::from_slice::<String>(&body[i..key_end]).ok()? == *wanted
-        } else {
-            raw_key == wanted.as_bytes()
-        };
-        i = whitespace_end(body, key_end);
-        if body.get(i) != Some(&b':') {
+        let colon = whitespace_end(body, key_end);
+        if body.get(colon) != Some(&b':') {
             return None;
         }
-        i = whitespace_end(body, i + 1);
-        i = if wanted_here { find(body, i, rest, found)? } else { value_end(body, i)? };
-        i = whitespace_end(body, i);
+        i = whitespace_end(body, member(&body[i..key_end], whitespace_end(body, colon + 1))?);
         match body.get(i)? {
             b',' => i = whitespace_end(body, i + 1),
             b'}' => return Some(i + 1),
             _ => return None,
         }
+    }
+}
+
+/// The text of a key as written (with its quotes): borrowed, or decoded where it holds escapes
+/// (as rare as it is exact). `None`: not UTF-8 or not a JSON string.
+pub(crate) fn key_text(quoted: &[u8]) -> Option<Cow<'_, str>> {
+    let inner = quoted.get(1..quoted.len().checked_sub(1)?)?;
+    if inner.contains(&b'\\') {
+        serde_json::from_slice::<String>(quoted).ok().map(Cow::Owned)
+    } else {
+        std::str::from_utf8(inner).ok().map(Cow::Borrowed)
     }
 }
 
@@ -80,7 +100,7 @@ pub(crate) fn value_end(body: &[u8], at: usize) -> Option<usize> {
 /// Where the string whose opening quote is at `at` ends (one past its closing quote). A byte at a
 /// time: `memchr2` to the next quote or backslash walked a GraphQL page 30 % slower (its strings
 /// are short).
-pub(crate) fn string_end(body: &[u8], at: usize) -> Option<usize> {
+fn string_end(body: &[u8], at: usize) -> Option<usize> {
     let mut i = at + 1;
     loop {
         match body.get(i)? {
@@ -115,7 +135,7 @@ fn container_end(body: &[u8], at: usize) -> Option<usize> {
 }
 
 /// The first byte at or after `at` that is not JSON whitespace.
-pub(crate) fn whitespace_end(body: &[u8], at: usize) -> usize {
+fn whitespace_end(body: &[u8], at: usize) -> usize {
     at + body.get(at..).unwrap_or_default().iter().take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')).count()
 }
 
