@@ -29,6 +29,7 @@
 //! files at the end, as without it.
 
 use super::json_page::{widened, Kind, Page};
+use crate::exchange::block_cache::BlockCache;
 use crate::exchange::chunk_load::{create_lean_view, create_table, insert_file, push_record, LoadColumn};
 use crate::exchange::direct_write::DirectWriter;
 use crate::exchange::piped_insert::PipedInsert;
@@ -36,6 +37,7 @@ use crate::exchange::{quote_ident, RelationKind};
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Whether rows loaded as `was` and altered to `now` hold what the staged text read as `now`
 /// gives: a column that held only nulls, or integers read as DOUBLE.
@@ -85,6 +87,8 @@ struct LiveLoad {
     /// Set when a page widened a column in a way the loaded rows cannot follow: the table is
     /// rebuilt from the staged files at the end.
     abandoned: bool,
+    /// Where the blocks each INSERT writes are dropped from DuckDB's cache.
+    cache: Option<Arc<BlockCache>>,
 }
 
 impl JsonTable {
@@ -104,10 +108,16 @@ impl JsonTable {
     }
 
     /// Fill the relation, which must be a table, while pages arrive: through the FIFO `pipe`, on
-    /// a clone of `conn` (module doc). Call before the first page.
-    pub fn load_while_appending(&mut self, conn: &duckdb::Connection, pipe: PathBuf) -> Result<(), String> {
+    /// a clone of `conn` (module doc), releasing what it writes from `cache` (exchange::block_cache).
+    /// Call before the first page.
+    pub fn load_while_appending(
+        &mut self,
+        conn: &duckdb::Connection,
+        pipe: PathBuf,
+        cache: Option<Arc<BlockCache>>,
+    ) -> Result<(), String> {
         let conn = conn.try_clone().map_err(|e| format!("cannot open a connection for {}: {e}", self.table))?;
-        self.live = Some(LiveLoad { conn, pipe, insert: None, made: false, abandoned: false });
+        self.live = Some(LiveLoad { conn, pipe, insert: None, made: false, abandoned: false, cache });
         Ok(())
     }
 
@@ -221,8 +231,8 @@ impl JsonTable {
         for change in alter {
             live.conn.execute_batch(&format!("ALTER TABLE {table} {change}")).map_err(|e| cannot_load(&e))?;
         }
-        let insert =
-            PipedInsert::start(&live.conn, &self.table, &columns, live.pipe.clone()).map_err(|e| cannot_load(&e))?;
+        let insert = PipedInsert::start(&live.conn, &self.table, &columns, live.pipe.clone(), live.cache.clone())
+            .map_err(|e| cannot_load(&e))?;
         live.insert = Some((insert, kinds));
         Ok(())
     }
@@ -345,7 +355,7 @@ mod tests {
         let conn = duckdb::Connection::open(dir.path().join("x.duckdb")).unwrap();
         let mut t = JsonTable::new("t", dir.path().join("staged").join("t.csv"), true);
         if live {
-            t.load_while_appending(&conn, dir.path().join("t.fifo")).unwrap();
+            t.load_while_appending(&conn, dir.path().join("t.fifo"), None).unwrap();
         }
         for page in pages {
             t.append(page).unwrap();

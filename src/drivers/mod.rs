@@ -66,6 +66,9 @@ pub struct StepContext<'a> {
     /// Set when the step's one consumer runs at the same time and reads the rows through a pipe
     /// as they are extracted (a streamed edge; see [`crate::exchange::stream`]).
     pub stream: Option<&'a crate::exchange::stream::StreamOut>,
+    /// The run's buffer pool: a long load drops the blocks it has written from DuckDB's cache
+    /// (crate::exchange::block_cache).
+    pub block_cache: &'a std::sync::Arc<crate::exchange::block_cache::BlockCache>,
 }
 
 impl StepContext<'_> {

@@ -6,6 +6,7 @@
 //! view, so extract → SQL → CSV runs as one streaming `COPY (SELECT …) TO`). DuckDB's memory is
 //! bounded (`memory_limit`) and it spills to `tmp/` inside the run dir instead of growing.
 
+pub mod block_cache;
 pub mod chunk_load;
 mod compat;
 pub mod decimal;
@@ -51,6 +52,7 @@ impl Default for Settings {
 /// The open exchange database of one run.
 pub struct Exchange {
     conn: Connection,
+    block_cache: std::sync::Arc<block_cache::BlockCache>,
 }
 
 impl Exchange {
@@ -76,12 +78,17 @@ impl Exchange {
             quote_literal(&tmp.display().to_string()),
             allowed.join(", ")
         ))?;
-        Ok(Self { conn })
+        Ok(Self { conn, block_cache: std::sync::Arc::new(block_cache::BlockCache::new(&settings.memory_limit)) })
     }
 
     /// A new connection to the same database (one per worker thread).
     pub fn connect(&self) -> duckdb::Result<Connection> {
         self.conn.try_clone()
+    }
+
+    /// The buffer pool's cache of written blocks, shared by the run's loads and its scheduler.
+    pub fn block_cache(&self) -> std::sync::Arc<block_cache::BlockCache> {
+        std::sync::Arc::clone(&self.block_cache)
     }
 
     /// Flush everything to the file.

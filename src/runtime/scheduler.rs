@@ -240,6 +240,7 @@ fn schedule(
     let (done_tx, done_rx) = mpsc::channel::<Report>();
     let relations_snapshot: Arc<Mutex<Vec<Option<RelationKind>>>> = Arc::new(Mutex::new(vec![None; n]));
     // Steps whose view reads rows they staged in the run dir (`Driver::view_reads_staged_rows`).
+    let block_cache = exchange.block_cache();
     let staged_views: Vec<bool> =
         req.steps.iter().map(|s| drivers::build(&s.component).is_some_and(|d| d.view_reads_staged_rows())).collect();
 
@@ -251,9 +252,11 @@ fn schedule(
             let index_of = &index_of;
             let snapshot = Arc::clone(&relations_snapshot);
             let stream_flags = &stream_flags;
+            let block_cache = &block_cache;
             scope.spawn(move || loop {
                 let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                 let Ok((i, inputs, thread_limit)) = job else { break };
+                let running = block_cache.step_running();
                 let _threads = thread_limit.map(|limit| threads::narrow(&conn, limit));
                 let step = &req.steps[i];
                 let t = Instant::now();
@@ -271,7 +274,8 @@ fn schedule(
                         req.steps[flags.consumer].id.as_str(),
                     )
                 });
-                let result = run_step(step, &conn, materialize[i], &inputs, stream.as_ref(), run_dir, log, req);
+                let result =
+                    run_step(step, &conn, materialize[i], &inputs, stream.as_ref(), run_dir, log, req, block_cache);
                 let culprit = match &result {
                     _ if req.cancel.load(Ordering::SeqCst) => None,
                     Err(e) if e.is_data_failure() => {
@@ -280,6 +284,7 @@ fn schedule(
                     }
                     _ => None,
                 };
+                drop(running);
                 let offset = t.duration_since(run_started);
                 let done = Done { index: i, result, duration: t.elapsed(), offset, culprit };
                 if done_tx.send(Report::Done(done)).is_err() {
@@ -459,6 +464,7 @@ fn run_step(
     run_dir: &std::path::Path,
     log: &RunLog,
     req: &RunRequest,
+    block_cache: &Arc<crate::exchange::block_cache::BlockCache>,
 ) -> Result<StepOutput, DriverError> {
     log.event(
         "step_start",
@@ -497,6 +503,7 @@ fn run_step(
         state: prior.as_ref(),
         resume_dir: &resume_dir,
         stream: stream.map(|(out, _)| out),
+        block_cache,
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.run(&ctx, &step.config, inputs)))
         .unwrap_or_else(|p| Err(DriverError::Internal(format!("driver panicked: {}", drivers::panic_message(&*p)))))

@@ -209,7 +209,8 @@ impl<'a> Extraction<'a> {
             create_table(ctx.conn, ctx.step_id, columns).map_err(|e| DriverError::sql(e.to_string()))?;
             self.table_made = true;
             let fifo = load_pipe_path(ctx.run_dir, ctx.step_id);
-            let load = PipedInsert::start(ctx.conn, ctx.step_id, columns, fifo).map_err(piped_insert_error)?;
+            let load = PipedInsert::start(ctx.conn, ctx.step_id, columns, fifo, Some(ctx.block_cache.clone()))
+                .map_err(piped_insert_error)?;
             self.pipe.insert(PagePipe::Table(load))
         } else {
             return Ok(());
