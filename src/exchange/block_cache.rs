@@ -9,10 +9,11 @@
 //!
 //! DuckDB has no statement that only evicts. `SET memory_limit` evicts unpinned blocks down to the
 //! new limit before it applies it, and keeps the old limit when it cannot get there
-//! (`BufferPool::SetLimit`). Nothing gets a pool to zero bytes while a statement runs — the `SET`
-//! itself holds memory, a loading INSERT holds its append buffers — so asking for `0B` evicts
-//! every block that can go and leaves the limit as it was; the configured limit is set again right
-//! after all the same, so DuckDB's copy of the setting reads true. Eviction works through the
+//! (`BufferPool::SetLimit`). A loading INSERT holds its append buffers pinned until its pipe ends,
+//! so asking for `0B` while it runs evicts every block that can go and leaves the limit as it
+//! was. The configured limit is set again right after all the same: it puts DuckDB's copy of the
+//! setting back, and it covers a pool that had nothing pinned (an INSERT that has just failed),
+//! with no other step running to allocate in between. Eviction works through the
 //! pool's queues in order, table blocks first; what a step's statements have left unpinned goes
 //! to the run's tmp/ as it would under memory pressure. So it is done only while the loading step
 //! is the only one running ([`BlockCache::step_running`] counts them under the same lock): a
@@ -56,15 +57,15 @@ impl BlockCache {
     }
 
     /// Evict every unpinned block of the pool (module doc), on `conn`, when the caller's step is
-    /// the only one running; returns whether it did. Call it while the caller's own statement is
-    /// running (a piped INSERT), never between statements.
+    /// the only one running; returns whether it did. Meant for a load whose statement is running
+    /// (a piped INSERT).
     pub fn release(&self, conn: &duckdb::Connection) -> duckdb::Result<bool> {
         let running = self.lock();
         if *running != 1 {
             return Ok(false);
         }
-        // Refused by design (module doc): the eviction is what it leaves behind. Whatever it
-        // says, the configured limit is set again.
+        // Refused while the caller's INSERT holds its buffers (module doc): the eviction is what
+        // it leaves behind. Whatever it says, the configured limit is set again.
         let _ = conn.execute_batch("SET memory_limit = '0B'");
         conn.execute_batch(&format!("SET memory_limit = {}", super::quote_literal(&self.memory_limit)))?;
         drop(running);
@@ -113,5 +114,8 @@ mod tests {
         assert_eq!(n, 2_000_000, "the table reads back from disk");
         drop(a);
         assert_eq!(*cache.lock(), 0);
+        // Released with nothing pinned (no statement running): the limit was set again.
+        let n: i64 = conn.query_row("SELECT count(DISTINCT s) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 2_000_000, "a query that needs memory runs after the release");
     }
 }

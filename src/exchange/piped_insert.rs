@@ -192,6 +192,12 @@ mod tests {
         for start in (0..rows).step_by(100_000) {
             load.send(&chunk(start..start + 100_000));
         }
+        // What a release rests on: a running INSERT holds buffers, so the pool refuses to shrink
+        // to nothing and keeps its limit (exchange::block_cache).
+        let side = conn.try_clone().unwrap();
+        let refused = side.execute_batch("SET memory_limit = '0B'").is_err();
+        side.execute_batch("SET memory_limit = '512MB'").unwrap();
+        assert!(refused, "the pool shrank to 0 bytes under a running INSERT");
         let released = load.releases();
         assert_eq!(load.finish(true).unwrap(), u64::from(rows));
         assert!(released >= 2, "{released} releases for ~22 MB of rows");
