@@ -5,7 +5,7 @@
 //! its table therefore grew with its rows, towards the limit (512 MB by default): 1M GraphQL
 //! nodes peaked at 97 MiB, 3M at 116 MiB. Nothing reads those blocks before the step ends (its
 //! readers start after it), so a long load drops them now and then ([`BlockCache::release`]):
-//! 3M then peaks at 93 MiB, as 1M does (BENCHMARKS.md).
+//! 3M then peaks at 95 MiB, about what 1M does (BENCHMARKS.md).
 //!
 //! DuckDB has no statement that only evicts. `SET memory_limit` evicts unpinned blocks down to the
 //! new limit before it applies it, and keeps the old limit when it cannot get there
@@ -61,6 +61,7 @@ impl BlockCache {
     /// (a piped INSERT).
     pub fn release(&self, conn: &duckdb::Connection) -> duckdb::Result<bool> {
         let running = self.lock();
+        // Held until the limit is back: no step starts in between.
         if *running != 1 {
             return Ok(false);
         }
@@ -68,7 +69,6 @@ impl BlockCache {
         // it leaves behind. Whatever it says, the configured limit is set again.
         let _ = conn.execute_batch("SET memory_limit = '0B'");
         conn.execute_batch(&format!("SET memory_limit = {}", super::quote_literal(&self.memory_limit)))?;
-        drop(running);
         Ok(true)
     }
 }

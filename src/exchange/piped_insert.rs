@@ -37,8 +37,8 @@ impl Drop for SetOnDrop {
 }
 
 /// Bytes sent between two releases of the blocks the load has written (exchange::block_cache).
-/// About a row group of GraphQL nodes. 1M `edges` alone, three runs each: peak RSS 104 -> 96 MiB
-/// for +5 % CPU; releasing after every page (1 MiB) gave 94 MiB for +12 % (BENCHMARKS.md).
+/// About a row group of GraphQL nodes. 1M `edges` alone, three pairs: peak RSS 104-105 -> 99-100
+/// MiB for +6 % CPU; releasing after every page (1 MiB) gave 94-95 MiB for +12 % (BENCHMARKS.md).
 const RELEASE_EVERY: usize = 8 << 20;
 
 /// Releases the cached blocks of a running load every [`RELEASE_EVERY`] bytes.
@@ -156,19 +156,27 @@ mod tests {
         text.into_bytes()
     }
 
-    #[test]
-    fn rows_load_while_sent_and_a_failed_producer_fails_the_insert() {
+    /// A database with the empty table `t (id BIGINT, s VARCHAR)`, and its columns.
+    fn empty_table() -> (tempfile::TempDir, duckdb::Connection, [LoadColumn; 2]) {
         let dir = tempfile::tempdir().unwrap();
         let conn = duckdb::Connection::open(dir.path().join("x.duckdb")).unwrap();
         let columns = [LoadColumn::cast("id", "BIGINT"), LoadColumn::cast("s", "VARCHAR")];
         create_table(&conn, "t", &columns).unwrap();
+        (dir, conn, columns)
+    }
+
+    fn count_and_sum(conn: &duckdb::Connection) -> (i64, i64) {
+        conn.query_row("SELECT count(*), sum(id) FROM t", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap()
+    }
+
+    #[test]
+    fn rows_load_while_sent_and_a_failed_producer_fails_the_insert() {
+        let (dir, conn, columns) = empty_table();
         let mut load = PipedInsert::start(&conn, "t", &columns, dir.path().join("t.fifo"), None).unwrap();
         load.send(&chunk(0..1000));
         load.send(&chunk(1000..2500));
         assert_eq!(load.finish(true).unwrap(), 2500);
-        let (n, sum): (i64, i64) =
-            conn.query_row("SELECT count(*), sum(id) FROM t", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-        assert_eq!((n, sum), (2500, 2499 * 2500 / 2));
+        assert_eq!(count_and_sum(&conn), (2500, 2499 * 2500 / 2));
 
         let mut failed = PipedInsert::start(&conn, "t", &columns, dir.path().join("t.fifo"), None).unwrap();
         failed.send(&chunk(0..10));
@@ -180,10 +188,7 @@ mod tests {
 
     #[test]
     fn releasing_cached_blocks_mid_load_keeps_every_row() {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = duckdb::Connection::open(dir.path().join("x.duckdb")).unwrap();
-        let columns = [LoadColumn::cast("id", "BIGINT"), LoadColumn::cast("s", "VARCHAR")];
-        create_table(&conn, "t", &columns).unwrap();
+        let (dir, conn, columns) = empty_table();
         let cache = Arc::new(BlockCache::new("512MB"));
         let running = cache.step_running();
         let mut load =
@@ -201,9 +206,7 @@ mod tests {
         let released = load.releases();
         assert_eq!(load.finish(true).unwrap(), u64::from(rows));
         assert!(released >= 2, "{released} releases for ~22 MB of rows");
-        let (n, sum): (i64, i64) =
-            conn.query_row("SELECT count(*), sum(id) FROM t", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-        assert_eq!((n, sum), (i64::from(rows), i64::from(rows - 1) * i64::from(rows) / 2));
+        assert_eq!(count_and_sum(&conn), (i64::from(rows), i64::from(rows - 1) * i64::from(rows) / 2));
         drop(running);
     }
 }

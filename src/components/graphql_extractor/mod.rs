@@ -147,8 +147,8 @@ impl Driver for GraphqlExtractor {
         let mut table = JsonTable::new(ctx.step_id, staged_path(ctx.run_dir, ctx.step_id), config.flatten_result);
         if ctx.materialize {
             // The table fills while pages arrive (json_table's module doc).
-            table
-                .load_while_appending(ctx.conn, load_pipe_path(ctx.run_dir, ctx.step_id), Some(ctx.block_cache.clone())).map_err(DriverError::sql)?;
+            let (pipe, cache) = (load_pipe_path(ctx.run_dir, ctx.step_id), Some(ctx.block_cache.clone()));
+            table.load_while_appending(ctx.conn, pipe, cache).map_err(DriverError::sql)?;
         }
         let mut pages = 0u64;
         let (telemetry, step_id, cancel) = (ctx.telemetry, ctx.step_id, ctx.cancel);
